@@ -1,0 +1,99 @@
+// PostgreSQL (and CockroachDB) through node-postgres.
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { raceSignal, type Driver, type Queryable, type QueryResult, type Row, type TransactionOptions } from './driver.ts';
+
+// int8 (count(*), bigint columns) arrives as text by default; every bigint we
+// store is a small number of seconds or a generation, so a JS number is exact.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+export interface PgDriverOptions {
+  url: string;
+  maxConnections: number;
+  logger: Logger;
+}
+
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '<unparseable url>';
+  }
+}
+
+export class PgDriver implements Driver {
+  readonly kind = 'postgres';
+  readonly description: string;
+  #pool: pg.Pool;
+
+  constructor(opts: PgDriverOptions) {
+    this.description = redactUrl(opts.url);
+    this.#pool = new pg.Pool({
+      connectionString: opts.url,
+      max: opts.maxConnections,
+      idleTimeoutMillis: 30_000,
+      connectionTimeoutMillis: 10_000,
+    });
+    // A server restart kills idle clients; without a listener that would crash
+    // the process. The pool replaces them on next use.
+    this.#pool.on('error', (err) => opts.logger.warn({ err }, 'idle database connection failed'));
+  }
+
+  async query<R extends Row = Row>(sql: string, params: readonly unknown[] = [], opts: { signal?: AbortSignal | undefined } = {}): Promise<QueryResult<R>> {
+    opts.signal?.throwIfAborted();
+    const r = await raceSignal(this.#pool.query<R>(sql, params as unknown[]), opts.signal);
+    return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length };
+  }
+
+  async exec(sql: string, opts: { signal?: AbortSignal | undefined } = {}): Promise<void> {
+    await this.query(sql, [], opts);
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>, opts: TransactionOptions): Promise<T> {
+    opts.signal?.throwIfAborted();
+    const client = await raceSignal(this.#pool.connect(), opts.signal);
+    // Set when the connection's state is unknown (aborted mid-query, failed
+    // rollback): it is destroyed instead of going back to the pool.
+    let broken = false;
+    const tx: Queryable = {
+      // Without parameters node-postgres uses the simple protocol, which accepts several statements.
+      exec: async (sql, qopts = {}) => {
+        await tx.query(sql, [], qopts);
+      },
+      query: async <R extends Row>(sql: string, params: readonly unknown[] = [], qopts: { signal?: AbortSignal | undefined } = {}) => {
+        const signal = qopts.signal ?? opts.signal;
+        signal?.throwIfAborted();
+        try {
+          const r = await raceSignal(client.query<R>(sql, params as unknown[]), signal);
+          return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length };
+        } catch (err) {
+          if (signal?.aborted) broken = true;
+          throw err;
+        }
+      },
+    };
+    try {
+      await tx.query(opts.isolation === 'serializable' ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN ISOLATION LEVEL READ COMMITTED');
+      const result = await fn(tx);
+      await tx.query('COMMIT');
+      return result;
+    } catch (err) {
+      if (!broken) {
+        try {
+          await client.query('ROLLBACK');
+        } catch {
+          broken = true;
+        }
+      }
+      throw err;
+    } finally {
+      client.release(broken ? true : undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end();
+  }
+}

@@ -1,0 +1,22 @@
+// Public surface of the BMDB library.
+export { openBmdb, resolveBmdbOptions, Bmdb, type BmdbOptions, type ResolvedBmdbOptions } from './connection.ts';
+export { Session, type SessionOptions } from './session.ts';
+export { Work, type ExistingBackoff, type WorkState } from './work.ts';
+export { nextBackoffSeconds, backoffDelayMs, type Backoff } from './backoff.ts';
+export {
+  SessionExpiredError,
+  WorkConflictError,
+  NothingToDoError,
+  WorkLostError,
+  WorkClosedError,
+  BmdbConfigError,
+  MigrationError,
+  sqlState,
+} from './errors.ts';
+export { RETRYABLE_SQLSTATES, DEFAULT_RETRY_POLICY, isRetryable, type RetryPolicy } from './retry.ts';
+export { bmdbMetrics, type BmdbMetrics } from './metrics.ts';
+export { loadMigrations, type Migration, type MigrationStatus } from './migrations.ts';
+export { parseBmdbUrl, type BmdbTarget } from './url.ts';
+export type { Queryable, Driver, IsolationLevel } from './driver.ts';
+export * from './model.ts';
+export * from './queries/index.ts';

@@ -1,0 +1,31 @@
+// BMDB client counters (DESIGN.md section 9), registered on the caller's registry.
+import { Counter, type Registry } from 'prom-client';
+
+export interface BmdbMetrics {
+  readonly sessionStarted: Counter<'processor'>;
+  readonly transactionExecuted: Counter<'processor'>;
+  readonly transactionRetried: Counter<'processor'>;
+  readonly transactionFailed: Counter<'processor'>;
+  readonly workStarted: Counter<'processor' | 'process'>;
+  readonly workFinished: Counter<'processor' | 'process' | 'result'>;
+}
+
+// prom-client refuses to register a name twice on one registry, and several
+// connections in one process may share a registry.
+const byRegistry = new WeakMap<Registry, BmdbMetrics>();
+
+export function bmdbMetrics(registry: Registry): BmdbMetrics {
+  const existing = byRegistry.get(registry);
+  if (existing) return existing;
+  const registers = [registry];
+  const metrics: BmdbMetrics = {
+    sessionStarted: new Counter({ name: 'bmdb_session_started', help: 'BMDB sessions started', labelNames: ['processor'], registers }),
+    transactionExecuted: new Counter({ name: 'bmdb_transaction_executed', help: 'BMDB transaction attempts started', labelNames: ['processor'], registers }),
+    transactionRetried: new Counter({ name: 'bmdb_transaction_retried', help: 'BMDB transactions retried after a serialization failure or deadlock', labelNames: ['processor'], registers }),
+    transactionFailed: new Counter({ name: 'bmdb_transaction_failed', help: 'BMDB transactions that ended in an error', labelNames: ['processor'], registers }),
+    workStarted: new Counter({ name: 'bmdb_work_started', help: 'BMDB work items started', labelNames: ['processor', 'process'], registers }),
+    workFinished: new Counter({ name: 'bmdb_work_finished', help: 'BMDB work items ended, by result (finished, canceled, failed)', labelNames: ['processor', 'process', 'result'], registers }),
+  };
+  byRegistry.set(registry, metrics);
+  return metrics;
+}

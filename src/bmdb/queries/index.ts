@@ -1,0 +1,36 @@
+// The typed query surface. Every query is a plain function taking a
+// `Queryable` first; `bindQueries` turns the set into methods bound to one
+// transaction (what the Go code called `model.Queries`).
+import type { Queryable } from '../driver.ts';
+import * as candidates from './candidates.ts';
+import * as history from './history.ts';
+import * as machines from './machines.ts';
+import * as stats from './stats.ts';
+import * as tags from './tags.ts';
+
+const all = { ...candidates, ...history, ...machines, ...stats, ...tags };
+
+type All = typeof all;
+export type Queries = {
+  readonly [K in keyof All]: All[K] extends (db: Queryable, ...rest: infer A) => infer R ? (...args: A) => R : never;
+} & {
+  /** The transaction itself, for statements that have no typed wrapper (tests, tools). */
+  readonly db: Queryable;
+};
+
+export function bindQueries(db: Queryable): Queries {
+  const bound: Record<string, unknown> = { db };
+  for (const [name, fn] of Object.entries(all)) {
+    bound[name] = (...args: unknown[]) => (fn as (db: Queryable, ...rest: unknown[]) => unknown)(db, ...args);
+  }
+  return bound as Queries;
+}
+
+export * from './candidates.ts';
+export * from './history.ts';
+export * from './machines.ts';
+export * from './predicates.ts';
+export * from './rows.ts';
+export * from './sql-params.ts';
+export * from './stats.ts';
+export * from './tags.ts';

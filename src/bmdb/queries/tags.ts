@@ -1,0 +1,111 @@
+// Setters and deleters of the agent- and installation-related tags, and the
+// two lookups the agent callback server needs.
+import type { Queryable, QueryOptions } from '../driver.ts';
+import type { OsInstallationResult } from '../model.ts';
+import { toBytes } from './rows.ts';
+
+/** Records that the agent was started and will authenticate with this 32-byte Ed25519 key. */
+export async function setAgentStarted(db: Queryable, a: { machineId: string; startedAt?: Date; publicKey: Uint8Array }, opts?: QueryOptions): Promise<void> {
+  if (a.publicKey.length !== 32) throw new RangeError(`agent public key must be 32 bytes, got ${a.publicKey.length}`);
+  await db.query(
+    `INSERT INTO machine_agent_started (machine_id, agent_started_at, agent_public_key) VALUES ($1, COALESCE($2, now()), $3)
+     ON CONFLICT (machine_id) DO UPDATE SET agent_started_at = excluded.agent_started_at, agent_public_key = excluded.agent_public_key`,
+    [a.machineId, a.startedAt ?? null, a.publicKey],
+    opts,
+  );
+}
+
+export async function deleteAgentStarted(db: Queryable, a: { machineId: string }, opts?: QueryOptions): Promise<void> {
+  await db.query('DELETE FROM machine_agent_started WHERE machine_id = $1', [a.machineId], opts);
+}
+
+/** Records a heartbeat; the time is the database's clock unless given. */
+export async function setAgentHeartbeat(db: Queryable, a: { machineId: string; at?: Date }, opts?: QueryOptions): Promise<void> {
+  await db.query(
+    `INSERT INTO machine_agent_heartbeat (machine_id, agent_heartbeat_at) VALUES ($1, COALESCE($2, now()))
+     ON CONFLICT (machine_id) DO UPDATE SET agent_heartbeat_at = excluded.agent_heartbeat_at`,
+    [a.machineId, a.at ?? null],
+    opts,
+  );
+}
+
+export async function deleteAgentHeartbeat(db: Queryable, a: { machineId: string }, opts?: QueryOptions): Promise<void> {
+  await db.query('DELETE FROM machine_agent_heartbeat WHERE machine_id = $1', [a.machineId], opts);
+}
+
+/** Stores a serialized AgentHardwareReport, replacing any previous one. */
+export async function setHardwareReport(db: Queryable, a: { machineId: string; raw: Uint8Array }, opts?: QueryOptions): Promise<void> {
+  await db.query(
+    `INSERT INTO machine_hardware_report (machine_id, hardware_report_raw) VALUES ($1, $2)
+     ON CONFLICT (machine_id) DO UPDATE SET hardware_report_raw = excluded.hardware_report_raw`,
+    [a.machineId, a.raw],
+    opts,
+  );
+}
+
+/** Stores a serialized OSInstallationRequest with its generation. */
+export async function setOsInstallationRequest(db: Queryable, a: { machineId: string; generation: number; raw: Uint8Array }, opts?: QueryOptions): Promise<void> {
+  await db.query(
+    `INSERT INTO machine_os_installation_request (machine_id, generation, os_installation_request_raw) VALUES ($1, $2, $3)
+     ON CONFLICT (machine_id) DO UPDATE SET generation = excluded.generation, os_installation_request_raw = excluded.os_installation_request_raw`,
+    [a.machineId, a.generation, a.raw],
+    opts,
+  );
+}
+
+/** Stores the outcome of an installation for the generation it reports on. */
+export async function setOsInstallationReport(
+  db: Queryable,
+  a: { machineId: string; generation: number; result: OsInstallationResult; raw: Uint8Array },
+  opts?: QueryOptions,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO machine_os_installation_report (machine_id, generation, os_installation_result, os_installation_report_raw) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (machine_id) DO UPDATE SET generation = excluded.generation, os_installation_result = excluded.os_installation_result,
+       os_installation_report_raw = excluded.os_installation_report_raw`,
+    [a.machineId, a.generation, a.result, a.raw],
+    opts,
+  );
+}
+
+export interface AgentStarted {
+  machineId: string;
+  startedAt: Date;
+  publicKey: Uint8Array;
+}
+
+/**
+ * The AgentStarted row when both the machine id and the 32-byte public key
+ * match it, else null. Callers must not tell the two kinds of mismatch apart
+ * to an agent.
+ */
+export async function authenticateAgent(db: Queryable, a: { machineId: string; publicKey: Uint8Array }, opts?: QueryOptions): Promise<AgentStarted | null> {
+  if (a.publicKey.length !== 32) return null;
+  const r = await db.query(
+    'SELECT machine_id, agent_started_at, agent_public_key FROM machine_agent_started WHERE machine_id = $1 AND agent_public_key = $2',
+    [a.machineId, a.publicKey],
+    opts,
+  );
+  const row = r.rows[0];
+  return row ? { machineId: row.machine_id as string, startedAt: row.agent_started_at as Date, publicKey: toBytes(row.agent_public_key) } : null;
+}
+
+export interface PendingInstallation {
+  machineId: string;
+  generation: number;
+  raw: Uint8Array;
+}
+
+/** The installation request of this machine that has no report of the same generation, or null. */
+export async function getPendingInstallation(db: Queryable, a: { machineId: string }, opts?: QueryOptions): Promise<PendingInstallation | null> {
+  const r = await db.query(
+    `SELECT rq.machine_id, rq.generation, rq.os_installation_request_raw
+     FROM machine_os_installation_request rq
+     LEFT JOIN machine_os_installation_report rp ON rp.machine_id = rq.machine_id
+     WHERE rq.machine_id = $1 AND (rp.machine_id IS NULL OR rp.generation <> rq.generation)`,
+    [a.machineId],
+    opts,
+  );
+  const row = r.rows[0];
+  return row ? { machineId: row.machine_id as string, generation: Number(row.generation), raw: toBytes(row.os_installation_request_raw) } : null;
+}

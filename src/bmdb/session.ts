@@ -1,0 +1,276 @@
+// A session: one live component instance, as a row with a deadline that a
+// background loop keeps pushing forward. Every transaction of the session
+// first checks the deadline; once it has passed the session is dead for good.
+import type { Logger } from 'pino';
+import { runtimeInfo } from '../lib/version.ts';
+import { sleep } from '../lib/sleep.ts';
+import type { Queryable } from './driver.ts';
+import { NothingToDoError, SessionExpiredError, WorkConflictError } from './errors.ts';
+import type { Process, Processor } from './model.ts';
+import { bindQueries, type Queries } from './queries/index.ts';
+import { runTransaction, type TransactContext } from './transact.ts';
+import { Work, type ExistingBackoff, type WorkOwner } from './work.ts';
+
+export interface SessionOptions {
+  /** Component name recorded in the session row, e.g. `shepherd-initializer`. */
+  component: string;
+  /** Metrics label for everything this session does. */
+  processor: Processor;
+  /** Deadline extension per poke; default 5000 ms. The poke runs every interval / 2. */
+  intervalMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface SessionContext extends TransactContext {
+  /** Sessions dead for longer than this are collected with their work. */
+  readonly graceMs: number;
+}
+
+// Removes sessions dead for longer than the grace period. Their work rows go
+// too (the foreign key cascades); each gets a Canceled history row first so
+// the audit trail says what happened.
+const COLLECT_WORK = `WITH dead AS (
+  SELECT session_id FROM sessions WHERE session_deadline < now() - $1::int * interval '1 millisecond'
+), gone AS (
+  DELETE FROM work WHERE session_id IN (SELECT session_id FROM dead) RETURNING machine_id, process
+)
+INSERT INTO work_history (machine_id, process, event, failed_cause)
+SELECT machine_id, process, 'Canceled', 'session expired and was collected' FROM gone`;
+const COLLECT_SESSIONS = `DELETE FROM sessions WHERE session_deadline < now() - $1::int * interval '1 millisecond'`;
+
+/** Deletes expired sessions (and their work) past the grace period; returns how many. */
+export async function collectExpiredSessions(ctx: SessionContext, processor: Processor, opts: { signal?: AbortSignal } = {}): Promise<number> {
+  return runTransaction(
+    ctx,
+    processor,
+    async (tx) => {
+      await tx.query(COLLECT_WORK, [ctx.graceMs], opts);
+      const r = await tx.query(COLLECT_SESSIONS, [ctx.graceMs], opts);
+      return r.rowCount;
+    },
+    opts,
+  );
+}
+
+export class Session implements WorkOwner, AsyncDisposable {
+  readonly sessionId: string;
+  readonly component: string;
+  readonly processor: Processor;
+  readonly intervalMs: number;
+  readonly logger: Logger;
+  #ctx: SessionContext;
+  #controller = new AbortController();
+  // Stops only the keep-alive loop (close, or a simulated crash in tests).
+  #keepAliveController = new AbortController();
+  #works = new Set<Work>();
+  #heartbeat: Promise<void> | undefined;
+
+  private constructor(ctx: SessionContext, id: string, opts: SessionOptions, intervalMs: number) {
+    this.#ctx = ctx;
+    this.sessionId = id;
+    this.component = opts.component;
+    this.processor = opts.processor;
+    this.intervalMs = intervalMs;
+    this.logger = ctx.logger.child({ sessionId: id, component: opts.component });
+  }
+
+  /** Inserts the session row and starts keeping it alive. */
+  static async start(ctx: SessionContext, opts: SessionOptions): Promise<Session> {
+    const intervalMs = opts.intervalMs ?? 5000;
+    if (!Number.isFinite(intervalMs) || intervalMs < 1000) throw new RangeError(`session interval must be at least 1000 ms, got ${intervalMs}`);
+    const intervalSeconds = Math.ceil(intervalMs / 1000);
+    const r = await runTransaction(
+      ctx,
+      opts.processor,
+      (tx) =>
+        tx.query(
+          `INSERT INTO sessions (session_component_name, session_runtime_info, session_interval_seconds, session_deadline)
+           VALUES ($1, $2, $3, now() + $3::int * interval '1 second') RETURNING session_id`,
+          [opts.component, runtimeInfo(), intervalSeconds],
+          { signal: opts.signal },
+        ),
+      { signal: opts.signal },
+    );
+    const session = new Session(ctx, r.rows[0]!.session_id as string, opts, intervalSeconds * 1000);
+    ctx.metrics.sessionStarted.inc({ processor: opts.processor });
+    session.#heartbeat = session.#keepAlive();
+    session.logger.debug('session started');
+    return session;
+  }
+
+  /** Aborted when the session expires or is closed. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  get expired(): boolean {
+    return this.#controller.signal.aborted;
+  }
+
+  #expire(reason: string): void {
+    if (this.#controller.signal.aborted) return;
+    this.logger.warn({ reason }, 'session expired');
+    this.#controller.abort(new SessionExpiredError(`BMDB session expired: ${reason}`));
+  }
+
+  #throwIfExpired(): void {
+    if (this.#controller.signal.aborted) {
+      const reason: unknown = this.#controller.signal.reason;
+      throw reason instanceof SessionExpiredError ? reason : new SessionExpiredError();
+    }
+  }
+
+  async #keepAlive(): Promise<void> {
+    const signal = AbortSignal.any([this.#controller.signal, this.#keepAliveController.signal]);
+    let lastSuccess = Date.now();
+    while (!signal.aborted) {
+      await sleep(this.intervalMs / 2, signal);
+      if (signal.aborted) return;
+      try {
+        const r = await this.#ctx.driver.query(
+          `UPDATE sessions SET session_deadline = now() + $2::int * interval '1 second'
+           WHERE session_id = $1 AND session_deadline > now()`,
+          [this.sessionId, this.intervalMs / 1000],
+          { signal },
+        );
+        if (r.rowCount === 0) {
+          this.#expire('the deadline passed before it could be extended');
+          return;
+        }
+        lastSuccess = Date.now();
+      } catch (err) {
+        if (signal.aborted) return;
+        this.logger.warn({ err }, 'could not extend session');
+        if (Date.now() - lastSuccess >= this.intervalMs) {
+          this.#expire('could not extend it for a whole interval');
+          return;
+        }
+        continue;
+      }
+      // Every live instance collects the dead, so a crashed one's locks are
+      // released without anyone in charge.
+      try {
+        const n = await collectExpiredSessions(this.#ctx, this.processor, { signal });
+        if (n > 0) this.logger.info({ collected: n }, 'collected expired sessions');
+      } catch (err) {
+        if (!signal.aborted) this.logger.debug({ err }, 'could not collect expired sessions');
+      }
+    }
+  }
+
+  /** The liveness check every session transaction starts with. */
+  async #check(tx: Queryable, signal?: AbortSignal): Promise<void> {
+    this.#throwIfExpired();
+    const r = await tx.query('SELECT 1 FROM sessions WHERE session_id = $1 AND session_deadline > now()', [this.sessionId], { signal });
+    if (r.rowCount === 0) {
+      this.#expire('the deadline passed');
+      this.#throwIfExpired();
+    }
+  }
+
+  /**
+   * Runs fn in one transaction after checking that the session is alive,
+   * retrying serialization failures and deadlocks.
+   * @throws SessionExpiredError when the session is dead; start a new one.
+   */
+  async transact<T>(fn: (q: Queries) => Promise<T>, opts: { signal?: AbortSignal | undefined } = {}): Promise<T> {
+    this.#throwIfExpired();
+    return runTransaction(this.#ctx, this.processor, (tx) => fn(bindQueries(tx)), {
+      signal: opts.signal,
+      check: (tx) => this.#check(tx, opts.signal),
+    });
+  }
+
+  /** @internal used by Work. */
+  transactWork<T>(fn: (q: Queries) => Promise<T>, opts: { signal?: AbortSignal | undefined }): Promise<T> {
+    return this.transact(fn, opts);
+  }
+
+  /**
+   * Takes work on the first machine `retrieve` returns. `retrieve` runs in
+   * the claiming transaction and may run more than once: no side effects.
+   * @throws NothingToDoError when retrieve returns no machine (or throws it).
+   * @throws WorkConflictError when another session holds that machine already.
+   * @throws SessionExpiredError when the session is dead.
+   */
+  async work(process: Process, retrieve: (q: Queries) => Promise<readonly string[]>, opts: { signal?: AbortSignal } = {}): Promise<Work> {
+    const claimed = await this.transact(async (q) => {
+      const ids = await retrieve(q);
+      const machineId = ids[0];
+      if (machineId === undefined) throw new NothingToDoError();
+      const r = await q.db.query(
+        `WITH claimed AS (
+           INSERT INTO work (machine_id, session_id, process) VALUES ($1, $2, $3)
+           ON CONFLICT (machine_id, process) DO NOTHING RETURNING machine_id, process
+         ), hist AS (
+           INSERT INTO work_history (machine_id, process, event) SELECT machine_id, process, 'Started' FROM claimed
+         )
+         SELECT c.machine_id, b.until, b.cause, b.last_interval_seconds FROM claimed c
+         LEFT JOIN work_backoff b ON b.machine_id = c.machine_id AND b.process = c.process`,
+        [machineId, this.sessionId, process],
+        opts,
+      );
+      const row = r.rows[0];
+      if (!row) throw new WorkConflictError(`${process} work on ${machineId} is already held by another session`);
+      const backoff: ExistingBackoff | null =
+        row.until === null || row.until === undefined
+          ? null
+          : {
+              until: row.until as Date,
+              cause: row.cause as string,
+              lastIntervalSeconds: row.last_interval_seconds === null ? null : Number(row.last_interval_seconds),
+            };
+      return { machineId, backoff };
+    }, opts);
+    const work = new Work(this, claimed.machineId, process, claimed.backoff);
+    this.#works.add(work);
+    this.#ctx.metrics.workStarted.inc({ processor: this.processor, process });
+    this.logger.debug({ machineId: claimed.machineId, process }, 'started work');
+    return work;
+  }
+
+  /** @internal used by Work.cancel: fenced delete, no liveness check (the lock is ours to drop). */
+  async cancelWork(machineId: string, process: Process): Promise<boolean> {
+    const r = await this.#ctx.driver.query(Work.END_WORK_SQL, [machineId, process, this.sessionId, 'Canceled', null]);
+    return r.rowCount > 0;
+  }
+
+  /** @internal used by Work when it ends. */
+  workEnded(work: Work, result: 'finished' | 'failed' | 'canceled'): void {
+    this.#works.delete(work);
+    this.#ctx.metrics.workFinished.inc({ processor: this.processor, process: work.process, result });
+  }
+
+  /** Work items taken and not yet ended. */
+  get openWork(): readonly Work[] {
+    return [...this.#works];
+  }
+
+  /**
+   * Ends the session: cancels its open work, stops the keep-alive loop and
+   * deletes the session row (which releases any remaining lock). Idempotent.
+   */
+  async close(opts: { signal?: AbortSignal } = {}): Promise<void> {
+    for (const work of [...this.#works]) await work.cancel();
+    if (!this.#controller.signal.aborted) this.#controller.abort(new SessionExpiredError('BMDB session closed'));
+    this.#keepAliveController.abort();
+    await this.#heartbeat;
+    try {
+      await this.#ctx.driver.query('DELETE FROM sessions WHERE session_id = $1', [this.sessionId], opts);
+    } catch (err) {
+      this.logger.warn({ err }, 'could not delete session row; it will be collected after its deadline');
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /**
+   * @internal for tests: stop keeping the session alive, as a hung or crashed
+   * process would, while this object still believes it is alive.
+   */
+  stopHeartbeatForTesting(): void {
+    this.#keepAliveController.abort();
+  }
+}

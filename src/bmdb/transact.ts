@@ -1,0 +1,52 @@
+// One database transaction with automatic retry of serialization failures and
+// deadlocks. Shared by session transactions and session-less ones.
+import type { Logger } from 'pino';
+import { sleep } from '../lib/sleep.ts';
+import type { Driver, IsolationLevel, Queryable } from './driver.ts';
+import type { BmdbMetrics } from './metrics.ts';
+import type { Processor } from './model.ts';
+import { isRetryable, retryDelayMs, type RetryPolicy } from './retry.ts';
+
+export interface TransactContext {
+  readonly driver: Driver;
+  readonly isolation: IsolationLevel;
+  readonly metrics: BmdbMetrics;
+  readonly retry: RetryPolicy;
+  readonly logger: Logger;
+}
+
+/**
+ * Runs `fn` in a transaction, after `check` (if given) in the same
+ * transaction. Retried from the start on SQLSTATE 40001/40P01, so `fn` must
+ * have no side effects outside the database.
+ */
+export async function runTransaction<T>(
+  ctx: TransactContext,
+  processor: Processor,
+  fn: (tx: Queryable) => Promise<T>,
+  opts: { signal?: AbortSignal | undefined; check?: (tx: Queryable) => Promise<void> } = {},
+): Promise<T> {
+  const labels = { processor };
+  for (let attempt = 1; ; attempt++) {
+    ctx.metrics.transactionExecuted.inc(labels);
+    try {
+      return await ctx.driver.transaction(
+        async (tx) => {
+          if (opts.check) await opts.check(tx);
+          return fn(tx);
+        },
+        { isolation: ctx.isolation, signal: opts.signal },
+      );
+    } catch (err) {
+      if (isRetryable(err) && attempt < ctx.retry.maxAttempts && !opts.signal?.aborted) {
+        ctx.metrics.transactionRetried.inc(labels);
+        const delay = retryDelayMs(attempt, ctx.retry);
+        ctx.logger.debug({ err, attempt, delay }, 'retrying transaction');
+        await sleep(delay, opts.signal);
+        continue;
+      }
+      ctx.metrics.transactionFailed.inc(labels);
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,3 @@
+export { VERSION, runtimeInfo } from './version.ts';
+export { sleep } from './sleep.ts';
+export { silentLogger } from './logger.ts';
