@@ -122,6 +122,7 @@ function printSummary(tapFile: string): void {
     lines.push('failed:');
     for (const path of summary.failures) lines.push(`  ✖ ${path.join(' > ')}`);
   }
+  if (interruptedBy) lines.push(`interrupted by ${interruptedBy}: the counts cover what finished`);
   lines.push(formatCounts(summary.totals));
   console.log(lines.join('\n'));
 }
