@@ -15,7 +15,7 @@ export async function readDmi(dmi: SysfsScope): Promise<DmiFacts> {
   const present = await dmi.exists('');
   if (present === false) {
     // Machines without SMBIOS (most VMs on ARM, some hypervisors) have no DMI at all: one warning, not three.
-    dmi.warn('', 'no /sys/class/dmi/id');
+    dmi.warn('', 'not found');
   }
   if (present !== true) return { manufacturer: '', product: '', serialNumber: '' };
   const [manufacturer, product, serialNumber] = await Promise.all([

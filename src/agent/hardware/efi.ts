@@ -18,7 +18,7 @@ export async function readEfiSupport(firmware: SysfsScope, smbios: SmbiosFacts):
   if (efi === undefined) return EfiSupport.EFI_UNKNOWN;
   const sysfs = await firmware.exists('');
   if (sysfs !== true) {
-    if (sysfs === false) firmware.warn('', 'no /sys/firmware, cannot tell');
+    if (sysfs === false) firmware.warn('', 'not found');
     return EfiSupport.EFI_UNKNOWN;
   }
   if (smbios.uefiSupported === true) return EfiSupport.EFI_SUPPORTED;

@@ -27,6 +27,8 @@ function reasonOf(err: unknown): string {
       return 'invalid argument';
     case 'EIO':
       return 'I/O error';
+    case 'EISDIR':
+      return 'is a directory';
     case undefined:
       return err instanceof Error ? err.message : String(err);
     default:
@@ -74,10 +76,11 @@ export class SysfsScope {
     });
   }
 
-  /** Records a warning about `rel` (or the scope itself when `rel` is empty). */
+  /** Records a warning about `rel`, or about the scope's directory when `rel` is empty. */
   warn(rel: string, reason: string): void {
-    const label = this.#labelFor(rel);
-    this.#warnings.push(label === '' ? `${this.#section}: ${reason}` : `${this.#section}: ${label}: ${reason}`);
+    // A scope without a label names itself by its path, e.g. `block: /sys/block: not found`.
+    const label = this.#labelFor(rel) || `/${this.#base}`;
+    this.#warnings.push(`${this.#section}: ${label}: ${reason}`);
   }
 
   /** File contents with surrounding whitespace trimmed. */
