@@ -226,10 +226,13 @@ async function stopAsync(binDir: string, dataDir: string, baseDir: string, logFi
     try {
       await execFileAsync(cmd, argv, { encoding: 'utf8' });
     } catch (err) {
-      failure = new PgClusterError(
-        `pg_ctl stop failed for ${dataDir}:\n${outputOf(err)}\n--- log tail ---\n${logTail(logFile)}`,
-        { cause: err },
-      );
+      // Already gone (say a terminal Ctrl-C reached postgres first) is not a failure.
+      if (existsSync(join(dataDir, 'postmaster.pid'))) {
+        failure = new PgClusterError(
+          `pg_ctl stop failed for ${dataDir}:\n${outputOf(err)}\n--- log tail ---\n${logTail(logFile)}`,
+          { cause: err },
+        );
+      }
     }
   }
   await rm(baseDir, { recursive: true, force: true });
