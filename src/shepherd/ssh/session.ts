@@ -34,9 +34,13 @@ export async function withSshSession<T>(
   );
   const onOuterAbort = (): void => controller.abort(outer?.reason);
   outer?.addEventListener('abort', onOuterAbort, { once: true });
-  // Closing the connection is what actually stops a hung remote command.
+  // Closing the connection ends whatever is still running. It waits a turn so
+  // the operations' own abort handlers (which send KILL to remote commands)
+  // get their messages out first; listeners run in registration order.
   const onAbort = (): void => {
-    connection?.close().catch(() => {});
+    setImmediate(() => {
+      connection?.close().catch(() => {});
+    });
   };
   signal.addEventListener('abort', onAbort, { once: true });
 

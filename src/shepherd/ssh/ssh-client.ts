@@ -30,7 +30,10 @@ export interface SshExecOptions {
   readonly stdin?: Uint8Array;
   /** Bound on stdout and on stderr, each; default 1 MiB. */
   readonly maxOutputBytes?: number;
-  /** Aborting signals the remote command (KILL), closes the channel and rejects with the reason. */
+  /**
+   * Aborting asks the server to KILL the command (OpenSSH does so only for
+   * non-root logins), closes the channel and rejects with the signal's reason.
+   */
   readonly signal?: AbortSignal;
 }
 

@@ -155,12 +155,30 @@ export class Ssh2Connection implements SshConnection {
   }
 }
 
-/** Kills the remote command where the server supports it, then closes the channel. */
+/** The parts of ssh2's channel internals that sending a signal needs. */
+interface ChannelInternals {
+  readonly type?: string;
+  readonly outgoing?: { readonly id?: number; readonly state?: string };
+  readonly _client?: { readonly _protocol?: { signal(channelId: number, signalName: string): void } };
+}
+
+/**
+ * Asks the server to KILL the remote command, then closes the channel. ssh2's
+ * public `signal()` refuses once we have sent EOF on stdin, which we always do,
+ * so this sends the request through the internals it would use. OpenSSH only
+ * honours it for non-root logins (it has no privilege separation for root); a
+ * command that then neither writes nor exits outlives the channel.
+ */
 function stopChannel(channel: ClientChannel): void {
-  try {
-    channel.signal('KILL');
-  } catch {
-    // Older servers or an already closed channel: closing below is enough.
+  const internals = channel as unknown as ChannelInternals;
+  const id = internals.outgoing?.id;
+  const state = internals.outgoing?.state;
+  if (internals.type === 'session' && (state === 'open' || state === 'eof') && typeof id === 'number') {
+    try {
+      internals._client?._protocol?.signal(id, 'KILL');
+    } catch {
+      // Closing below is enough when the server does not take signals.
+    }
   }
   channel.close();
 }
