@@ -7,4 +7,5 @@ if (major < 24) {
   process.stderr.write(`bmaas needs Node.js 24 or newer (this is ${process.version}); run it through npm (npx bmaas, npm start) to use the project's pinned Node.\n`);
   process.exit(1);
 }
-await import('../src/cli/main.ts');
+const { main } = await import('../src/cli/main.ts');
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,62 @@
+// Flags shared by the commands that talk to the BMDB, and the code that turns
+// them into an open connection.
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { openBmdb, type Bmdb } from '../bmdb/index.ts';
+import { UsageError, type FlagSpec, type ParsedFlags } from './flags.ts';
+
+export const DEFAULT_DATA_DIR = '.bmaas';
+
+export const BMDB_FLAGS: readonly FlagSpec[] = [
+  {
+    name: 'bmdb-url',
+    type: 'string',
+    placeholder: 'URL',
+    env: 'BMAAS_BMDB_URL',
+    description: 'BMDB to use: postgres://user:pass@host:port/db, pglite:///abs/dir or pglite://memory. Default: an embedded database in ./.bmaas/bmdb',
+  },
+  {
+    name: 'bmdb-isolation',
+    type: 'string',
+    default: 'read-committed',
+    placeholder: 'LEVEL',
+    description: 'transaction isolation: read-committed or serializable (what CockroachDB gives)',
+  },
+];
+
+export const LOG_FLAGS: readonly FlagSpec[] = [
+  { name: 'log-level', type: 'string', default: 'info', placeholder: 'LEVEL', env: 'BMAAS_LOG_LEVEL', description: 'trace, debug, info, warn, error or silent' },
+];
+
+/** The BMDB URL from the flags, or the embedded default under the working directory. */
+export function bmdbUrlFromFlags(flags: ParsedFlags): { url: string; embeddedDir?: string } {
+  const given = flags.string('bmdb-url');
+  if (given) return { url: given };
+  const dir = path.resolve(DEFAULT_DATA_DIR, 'bmdb');
+  return { url: `pglite://${dir}`, embeddedDir: dir };
+}
+
+export async function openBmdbFromFlags(
+  flags: ParsedFlags,
+  opts: { logger: Logger; migrate?: boolean; metricsRegistry?: Registry; signal?: AbortSignal },
+): Promise<Bmdb> {
+  const { url, embeddedDir } = bmdbUrlFromFlags(flags);
+  const iso = flags.string('bmdb-isolation');
+  if (iso !== 'read-committed' && iso !== 'serializable') throw new UsageError(`invalid value for --bmdb-isolation: expected read-committed or serializable, got ${JSON.stringify(iso)}`);
+  if (embeddedDir) {
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(embeddedDir, { recursive: true });
+    opts.logger.info({ dataDir: embeddedDir }, `no --bmdb-url given: using the embedded database stored in ${embeddedDir}`);
+  }
+  const bmdb = await openBmdb({
+    url,
+    migrate: opts.migrate ?? true,
+    isolation: iso === 'serializable' ? 'serializable' : 'read committed',
+    logger: opts.logger,
+    metricsRegistry: opts.metricsRegistry,
+    signal: opts.signal,
+  });
+  opts.logger.info({ bmdb: bmdb.description }, 'connected to the BMDB');
+  return bmdb;
+}
