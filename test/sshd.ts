@@ -1,13 +1,16 @@
 // A real OpenSSH sshd for tests: own config, host key, authorized_keys and pid
 // file in a temp dir, listening on loopback only, running as the current user.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { access, chmod, constants, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { accessSync, constants } from 'node:fs';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import ssh2 from 'ssh2';
 import { formatSshEndpoint, hostKeyFingerprint } from '../src/shepherd/ssh/index.ts';
@@ -16,6 +19,7 @@ const { utils } = ssh2;
 
 const CANDIDATES = ['/usr/sbin/sshd', '/usr/local/sbin/sshd', '/sbin/sshd'];
 const READY_TIMEOUT_MS = 10_000;
+const SSHD_MISSING = `no sshd found in ${CANDIDATES.join(', ')} (apt-get install openssh-server)`;
 
 export interface StartSshdOptions {
   /** Loopback addresses to listen on, e.g. 127.0.0.2..127.0.0.6; a free port is chosen when none is given. */
@@ -49,11 +53,11 @@ export class SshdNotFoundError extends Error {
 }
 
 /** The sshd binary (`$SSHD` first), or undefined when none is installed. */
-export async function findSshd(): Promise<string | undefined> {
+export function findSshd(): string | undefined {
   const candidates = process.env.SSHD ? [process.env.SSHD, ...CANDIDATES] : CANDIDATES;
   for (const path of candidates) {
     try {
-      await access(path, constants.X_OK);
+      accessSync(path, constants.X_OK);
       return path;
     } catch {
       // try the next place
@@ -62,9 +66,33 @@ export async function findSshd(): Promise<string | undefined> {
   return undefined;
 }
 
+/** CI and developers who ask for it get a failure, not a skip, when sshd is missing. */
+export function sshdRequired(): boolean {
+  return process.env.CI === 'true' || process.env.BMAAS_REQUIRE_SSHD === '1';
+}
+
+/**
+ * `describe` for suites that need a real sshd, named `[sshd] <name>`. Without
+ * sshd the suite is skipped with the reason, or fails when sshd is required.
+ */
+export function describeSshd(name: string, fn: () => void): void {
+  const title = `[sshd] ${name}`;
+  if (findSshd() !== undefined) {
+    void describe(title, fn);
+  } else if (sshdRequired()) {
+    void describe(title, () => {
+      void it('has sshd available', () => {
+        assert.fail(`${SSHD_MISSING}; required because CI=true or BMAAS_REQUIRE_SSHD=1`);
+      });
+    });
+  } else {
+    void describe(title, { skip: SSHD_MISSING }, fn);
+  }
+}
+
 export async function startSshd(options: StartSshdOptions): Promise<Sshd> {
-  const binary = await findSshd();
-  if (binary === undefined) throw new SshdNotFoundError(`no sshd found in ${CANDIDATES.join(', ')} (install openssh-server)`);
+  const binary = findSshd();
+  if (binary === undefined) throw new SshdNotFoundError(SSHD_MISSING);
   const { signal } = options;
   signal?.throwIfAborted();
   const user = userInfo().username;

@@ -121,6 +121,21 @@ describe('Ssh2Client against the in-process fake server', () => {
     assert.ok(Date.now() - started < 2000);
   });
 
+  test('withSshSession rejects with the caller\'s reason when the caller aborts', async () => {
+    const controller = new AbortController();
+    const reason = new Error('shepherd stopping');
+    setTimeout(() => controller.abort(reason), 100);
+    await assert.rejects(
+      withSshSession(
+        client,
+        { address: server.address },
+        { ...passwordOptions({ signal: controller.signal }), execTimeoutMs: 10_000 },
+        (conn, signal) => conn.exec('hang', { signal }),
+      ),
+      (err: unknown) => err === reason,
+    );
+  });
+
   test('withSshSession returns the exchange result and closes the connection', async () => {
     const out = await withSshSession(
       client,
@@ -163,6 +178,33 @@ describe('Ssh2Client against the in-process fake server', () => {
   });
 });
 
+describe('Ssh2Client with a streaming fake exec', () => {
+  test('collects chunked output and reports a command that died of a signal', async () => {
+    await using server = await startFakeSshServer({
+      password: 'hunter2',
+      execStream: (_command, channel) => {
+        channel.write('part one, ');
+        setTimeout(() => {
+          channel.write('part two');
+          channel.stderr.write('dying\n');
+          channel.exit('TERM', false, 'terminated');
+          channel.end();
+        }, 20);
+      },
+    });
+    await using conn = await client.dial({ address: server.address }, passwordOptions());
+    const result = await conn.exec('anything');
+    assert.equal(result.stdout.toString(), 'part one, part two');
+    assert.equal(result.stderr.toString(), 'dying\n');
+    assert.equal(result.exitCode, null);
+    assert.equal(result.signal, 'SIGTERM');
+    assert.deepEqual(
+      server.execs.map((e) => e.command),
+      ['anything'],
+    );
+  });
+});
+
 describe('Ssh2Client connect timeout', () => {
   test('fires against a port that accepts TCP but never speaks SSH', async () => {
     const sockets = new Set<Socket>();
@@ -183,6 +225,28 @@ describe('Ssh2Client connect timeout', () => {
       const elapsed = Date.now() - started;
       assert.ok(elapsed >= 250 && elapsed < 1500, `took ${elapsed} ms`);
       assert.ok(sockets.size >= 1, 'the TCP connection was made');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  });
+
+  test('withSshSession reports the connect timeout, not the exec timeout, for a silent port', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => sockets.add(socket));
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const { port } = silent.address() as AddressInfo;
+    try {
+      await assert.rejects(
+        withSshSession(
+          client,
+          { address: `127.0.0.1:${port}` },
+          { ...passwordOptions({ connectTimeoutMs: 200 }), execTimeoutMs: 5000 },
+          async () => assert.fail('the exchange must not run'),
+        ),
+        (err: unknown) => err instanceof SshTimeoutError && err.kind === 'connect' && err.timeoutMs === 200,
+      );
     } finally {
       for (const socket of sockets) socket.destroy();
       silent.close();

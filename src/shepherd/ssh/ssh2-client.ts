@@ -84,15 +84,18 @@ export class Ssh2Client implements SshClient {
         config.hostVerifier = (raw: Buffer, verify: (valid: boolean) => void): void => {
           const key = describeHostKey(raw);
           log?.debug({ fingerprint: key.fingerprint, algorithm: key.algorithm }, 'checking ssh host key');
-          hostKey.check(key).then(
-            () => {
-              if (!settled) verify(true);
-            },
-            (err: unknown) => {
-              refused = new HostKeyMismatchError(address, key.fingerprint, { cause: err });
-              if (!settled) verify(false);
-            },
-          );
+          // Through a promise chain so a check that throws synchronously is a refusal too.
+          Promise.resolve()
+            .then(() => hostKey.check(key))
+            .then(
+              () => {
+                if (!settled) verify(true);
+              },
+              (err: unknown) => {
+                refused = new HostKeyMismatchError(address, key.fingerprint, { cause: err });
+                if (!settled) verify(false);
+              },
+            );
         };
       }
       try {

@@ -1,17 +1,12 @@
-import { test, describe, before, after } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findSshd, startSshd } from '../../../test/sshd.ts';
+import { describeSshd, startSshd } from '../../../test/sshd.ts';
 import type { Sshd } from '../../../test/sshd.ts';
 import { HostKeyMismatchError, loadOrCreateSshKey, Ssh2Client, SshTimeoutError, withSshSession } from './index.ts';
 import type { HostKey, HostKeyPolicy, LoadedSshKey, SshDialOptions } from './index.ts';
-
-// Without sshd a developer machine skips this suite; CI must not silently skip it,
-// so there the suite runs and start-up fails loudly.
-const sshdMissing = (await findSshd()) === undefined;
-const skip = sshdMissing && process.env.CI !== 'true' ? 'sshd is not installed (apt-get install openssh-server)' : false;
 
 /** Trust on first use, the way the shepherd's store will do it. */
 function rememberFirstKey(): HostKeyPolicy & { seen: string[] } {
@@ -28,7 +23,8 @@ function rememberFirstKey(): HostKeyPolicy & { seen: string[] } {
   };
 }
 
-describe('Ssh2Client against a real OpenSSH server [sshd]', { skip }, () => {
+// Without sshd this is skipped on a developer machine and fails under CI=true.
+describeSshd('Ssh2Client against a real OpenSSH server', () => {
   const client = new Ssh2Client();
   let sshd: Sshd;
   let dir: string;
