@@ -40,7 +40,9 @@ export function nextBackoffSeconds(backoff: Backoff | undefined, previousSeconds
   const maximum = Math.max(initial, ceilSeconds(backoff.maximumMs ?? 0));
   const exponent = Math.max(1, backoff.exponent ?? 1);
   if (exponent === 1 || previousSeconds === null) return initial;
-  const grown = Math.ceil(Math.max(1, previousSeconds) * exponent);
+  // Multiply in whole milliseconds, truncating, before rounding up to seconds:
+  // 90 s x 1.1 must give 99 s, not 100 s from 99.00000000000001.
+  const grown = Math.ceil(Math.floor(Math.max(1, previousSeconds) * 1000 * exponent) / 1000);
   return Math.min(grown, maximum);
 }
 

@@ -48,7 +48,8 @@ export class PgDriver implements Driver {
   }
 
   async exec(sql: string, opts: { signal?: AbortSignal | undefined } = {}): Promise<void> {
-    await this.query(sql, [], opts);
+    opts.signal?.throwIfAborted();
+    await raceSignal(this.#pool.query(sql), opts.signal);
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>, opts: TransactionOptions): Promise<T> {
@@ -60,7 +61,14 @@ export class PgDriver implements Driver {
     const tx: Queryable = {
       // Without parameters node-postgres uses the simple protocol, which accepts several statements.
       exec: async (sql, qopts = {}) => {
-        await tx.query(sql, [], qopts);
+        const signal = qopts.signal ?? opts.signal;
+        signal?.throwIfAborted();
+        try {
+          await raceSignal(client.query(sql), signal);
+        } catch (err) {
+          if (signal?.aborted) broken = true;
+          throw err;
+        }
       },
       query: async <R extends Row>(sql: string, params: readonly unknown[] = [], qopts: { signal?: AbortSignal | undefined } = {}) => {
         const signal = qopts.signal ?? opts.signal;

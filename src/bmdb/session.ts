@@ -34,8 +34,8 @@ const COLLECT_WORK = `WITH dead AS (
 ), gone AS (
   DELETE FROM work WHERE session_id IN (SELECT session_id FROM dead) RETURNING machine_id, process
 )
-INSERT INTO work_history (machine_id, process, event, failed_cause)
-SELECT machine_id, process, 'Canceled', 'session expired and was collected' FROM gone`;
+INSERT INTO work_history (machine_id, process, event, failed_cause, timestamp)
+SELECT machine_id, process, 'Canceled', 'session expired and was collected', clock_timestamp() FROM gone`;
 const COLLECT_SESSIONS = `DELETE FROM sessions WHERE session_deadline < now() - $1::int * interval '1 millisecond'`;
 
 /** Deletes expired sessions (and their work) past the grace period; returns how many. */
@@ -203,7 +203,7 @@ export class Session implements WorkOwner, AsyncDisposable {
            INSERT INTO work (machine_id, session_id, process) VALUES ($1, $2, $3)
            ON CONFLICT (machine_id, process) DO NOTHING RETURNING machine_id, process
          ), hist AS (
-           INSERT INTO work_history (machine_id, process, event) SELECT machine_id, process, 'Started' FROM claimed
+           INSERT INTO work_history (machine_id, process, event, timestamp) SELECT machine_id, process, 'Started', clock_timestamp() FROM claimed
          )
          SELECT c.machine_id, b.until, b.cause, b.last_interval_seconds FROM claimed c
          LEFT JOIN work_backoff b ON b.machine_id = c.machine_id AND b.process = c.process`,

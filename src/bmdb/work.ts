@@ -26,12 +26,14 @@ export interface WorkOwner {
 }
 
 // Deletes the work row only if this session holds it (the fence) and writes
-// the history row for the end event in the same statement.
+// the history row for the end event in the same statement. History uses the
+// wall clock at the write (not the transaction's start), so the audit trail
+// orders a release before the claim that waited for it.
 const END_WORK = `WITH gone AS (
   DELETE FROM work WHERE machine_id = $1 AND process = $2 AND session_id = $3 RETURNING machine_id, process
 ), hist AS (
-  INSERT INTO work_history (machine_id, process, event, failed_cause)
-  SELECT machine_id, process, $4::work_history_event, $5 FROM gone
+  INSERT INTO work_history (machine_id, process, event, failed_cause, timestamp)
+  SELECT machine_id, process, $4::work_history_event, $5, clock_timestamp() FROM gone
 )
 SELECT g.machine_id, b.last_interval_seconds FROM gone g
 LEFT JOIN work_backoff b ON b.machine_id = g.machine_id AND b.process = g.process`;

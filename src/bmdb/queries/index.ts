@@ -4,11 +4,12 @@
 import type { Queryable } from '../driver.ts';
 import * as candidates from './candidates.ts';
 import * as history from './history.ts';
+import * as hostKeys from './host-keys.ts';
 import * as machines from './machines.ts';
 import * as stats from './stats.ts';
 import * as tags from './tags.ts';
 
-const all = { ...candidates, ...history, ...machines, ...stats, ...tags };
+const all = { ...candidates, ...history, ...hostKeys, ...machines, ...stats, ...tags };
 
 type All = typeof all;
 export type Queries = {
@@ -28,6 +29,7 @@ export function bindQueries(db: Queryable): Queries {
 
 export * from './candidates.ts';
 export * from './history.ts';
+export * from './host-keys.ts';
 export * from './machines.ts';
 export * from './predicates.ts';
 export * from './rows.ts';

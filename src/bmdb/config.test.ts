@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Registry } from 'prom-client';
+import { resolveBmdbOptions } from './connection.ts';
+import { BmdbConfigError } from './errors.ts';
+import { bmdbMetrics } from './metrics.ts';
+import { isRetryable, retryDelayMs } from './retry.ts';
+import { parseBmdbUrl } from './url.ts';
+
+describe('BMDB URL and options', () => {
+  it('accepts postgres, pglite memory and absolute pglite directories', () => {
+    assert.deepEqual(parseBmdbUrl('postgres://u:p@localhost:5432/db'), { kind: 'postgres', url: 'postgres://u:p@localhost:5432/db' });
+    assert.deepEqual(parseBmdbUrl('postgresql://localhost/db').kind, 'postgres');
+    assert.deepEqual(parseBmdbUrl('pglite://memory'), { kind: 'pglite', dataDir: undefined });
+    assert.deepEqual(parseBmdbUrl('pglite:///var/lib/bmaas'), { kind: 'pglite', dataDir: '/var/lib/bmaas' });
+  });
+  it('rejects other schemes and relative pglite paths with a message that names the forms, without the password', () => {
+    assert.throws(() => parseBmdbUrl('mysql://root:secret@x/db'), (e: Error) => e instanceof BmdbConfigError && !e.message.includes('secret') && e.message.includes('pglite://memory'));
+    assert.throws(() => parseBmdbUrl('pglite://relative/dir'), BmdbConfigError);
+  });
+  it('fills defaults and rejects bad options once', () => {
+    const o = resolveBmdbOptions({});
+    assert.equal(o.url, 'pglite://memory');
+    assert.equal(o.isolation, 'read committed');
+    assert.equal(o.sessionGraceMs, 10_000);
+    assert.throws(() => resolveBmdbOptions({ maxConnections: 0 }), /maxConnections/);
+    assert.throws(() => resolveBmdbOptions({ isolation: 'chaos' as never }), /isolation/);
+  });
+});
+
+describe('transaction retry policy', () => {
+  it('retries exactly serialization failures and deadlocks', () => {
+    assert.equal(isRetryable({ code: '40001' }), true);
+    assert.equal(isRetryable({ code: '40P01' }), true);
+    assert.equal(isRetryable({ code: '23505' }), false);
+    assert.equal(isRetryable(new Error('x')), false);
+  });
+  it('waits a jittered, growing, capped delay', () => {
+    const policy = { maxAttempts: 10, baseDelayMs: 5, maxDelayMs: 100 };
+    assert.equal(retryDelayMs(1, policy, () => 1), 5);
+    assert.equal(retryDelayMs(3, policy, () => 1), 20);
+    assert.equal(retryDelayMs(10, policy, () => 1), 100);
+    assert.equal(retryDelayMs(10, policy, () => 0), 0);
+  });
+});
+
+describe('BMDB metrics', () => {
+  it('registers the counters of DESIGN section 9 on the given registry, once', async () => {
+    const registry = new Registry();
+    const m = bmdbMetrics(registry);
+    assert.equal(bmdbMetrics(registry), m);
+    const names = (await registry.getMetricsAsJSON()).map((x) => x.name).sort();
+    assert.deepEqual(names, [
+      'bmdb_session_started',
+      'bmdb_transaction_executed',
+      'bmdb_transaction_failed',
+      'bmdb_transaction_retried',
+      'bmdb_work_finished',
+      'bmdb_work_started',
+    ]);
+  });
+});

@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { describeBmdb, provideMachines } from '../../test/bmdb.ts';
+import { NothingToDoError, WorkClosedError, WorkConflictError, WorkLostError } from './errors.ts';
+import type { Queries } from './queries/index.ts';
+
+// UnitTest1 candidates: provided machines without an active UnitTest1 backoff.
+const unitTestCandidates = async (q: Queries) => {
+  const r = await q.db.query(
+    `SELECT mp.machine_id FROM machine_provided mp WHERE NOT EXISTS (
+       SELECT 1 FROM work_backoff b WHERE b.machine_id = mp.machine_id AND b.process = 'UnitTest1' AND b.until > now())
+     AND NOT EXISTS (SELECT 1 FROM work w WHERE w.machine_id = mp.machine_id AND w.process = 'UnitTest1')
+     ORDER BY mp.machine_id LIMIT 1`,
+  );
+  return r.rows.map((row) => row.machine_id as string);
+};
+
+describeBmdb('work', ({ open }) => {
+  it('is mutually exclusive per (machine, process) across two sessions, and freed by cancel', async () => {
+    const bmdb = await open();
+    const [m] = await provideMachines(bmdb, 1);
+    const a = await bmdb.startSession({ component: 'a', processor: 'unittest' });
+    const b = await bmdb.startSession({ component: 'b', processor: 'unittest' });
+    const wa = await a.work('UnitTest1', async () => [m!]);
+    await assert.rejects(b.work('UnitTest1', async () => [m!]), WorkConflictError);
+    await assert.rejects(a.work('UnitTest1', async () => [m!]), WorkConflictError);
+    // Another process on the same machine is independent.
+    const wb2 = await b.work('UnitTest2', async () => [m!]);
+    await assert.rejects(a.work('UnitTest2', async () => [m!]), WorkConflictError);
+    await wa.cancel();
+    const wb1 = await b.work('UnitTest1', async () => [m!]);
+    assert.equal(wb1.machineId, m);
+    await wb1.cancel();
+    await wb2.cancel();
+    await a.close();
+    await b.close();
+  });
+
+  it('reports nothing to do when retrieval finds no machine', async () => {
+    const bmdb = await open();
+    const s = await bmdb.startSession({ component: 'a', processor: 'unittest' });
+    await assert.rejects(s.work('UnitTest1', async () => []), NothingToDoError);
+    await s.close();
+  });
+
+  it('await using cancels unfinished work, and a finished work cannot be ended twice', async () => {
+    const bmdb = await open();
+    const [m] = await provideMachines(bmdb, 1);
+    const s = await bmdb.startSession({ component: 'a', processor: 'unittest' });
+    {
+      await using w = await s.work('UnitTest1', async () => [m!]);
+      assert.equal(w.state, 'open');
+    }
+    const w2 = await s.work('UnitTest1', async () => [m!]);
+    await w2.finish();
+    await assert.rejects(w2.fail(undefined, 'x'), WorkClosedError);
+    const history = await bmdb.queries.listHistoryOf({ machineId: m! });
+    assert.deepEqual(history.map((h) => h.event), ['Started', 'Canceled', 'Started', 'Finished']);
+    await s.close();
+  });
+
+  it('backs off through work: {1s, x2, max 5s} stores 1, 2, 4, 5, 5, hides the machine until `until`, and a finish resets it', async () => {
+    const bmdb = await open();
+    await provideMachines(bmdb, 1);
+    const s = await bmdb.startSession({ component: 'a', processor: 'unittest' });
+    const backoff = { initialMs: 1000, exponent: 2, maximumMs: 5000 };
+    const stored = async () => (await bmdb.driver.query('SELECT last_interval_seconds AS s, cause FROM work_backoff')).rows[0];
+    // Pretend the backoff ran out, without waiting for it.
+    const expire = () => bmdb.driver.query(`UPDATE work_backoff SET until = now() - interval '1 second'`);
+
+    let w = await s.work('UnitTest1', unitTestCandidates);
+    assert.equal(w.previousBackoff, null);
+    assert.equal(await w.fail(backoff, 'first'), 1);
+    // Not a candidate until `until`...
+    await assert.rejects(s.work('UnitTest1', unitTestCandidates), NothingToDoError);
+    await delay(1100);
+    // ...and a candidate again after it.
+    w = await s.work('UnitTest1', unitTestCandidates);
+    assert.equal(w.previousBackoff?.lastIntervalSeconds, 1);
+    assert.equal(w.previousBackoff?.cause, 'first');
+
+    const intervals: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      intervals.push(await w.fail(backoff, `attempt ${i}`));
+      assert.equal((await stored())!.s, intervals.at(-1));
+      await assert.rejects(s.work('UnitTest1', unitTestCandidates), NothingToDoError);
+      await expire();
+      w = await s.work('UnitTest1', unitTestCandidates);
+    }
+    assert.deepEqual(intervals, [2, 4, 5, 5]);
+
+    await w.finish();
+    assert.equal(await stored(), undefined);
+    w = await s.work('UnitTest1', unitTestCandidates);
+    assert.equal(w.previousBackoff, null);
+    assert.equal(await w.fail(backoff, 'again'), 1);
+    await expire();
+    w = await s.work('UnitTest1', unitTestCandidates);
+    assert.equal(await w.fail(backoff, 'again'), 2);
+    await s.close();
+  });
+
+  it('fails without a backoff by keeping the previous interval, or 1 s', async () => {
+    const bmdb = await open();
+    await provideMachines(bmdb, 1);
+    const s = await bmdb.startSession({ component: 'a', processor: 'unittest' });
+    let w = await s.work('UnitTest1', unitTestCandidates);
+    assert.equal(await w.fail(undefined, 'x'), 1);
+    await bmdb.driver.query(`UPDATE work_backoff SET until = now() - interval '1 second', last_interval_seconds = 60`);
+    w = await s.work('UnitTest1', unitTestCandidates);
+    assert.equal(await w.fail(undefined, 'x'), 60);
+    await s.close();
+  });
+
+  it('finish and fail are fenced: after losing the work row nothing is written', async () => {
+    const bmdb = await open();
+    const [m] = await provideMachines(bmdb, 1);
+    const s = await bmdb.startSession({ component: 'a', processor: 'unittest' });
+    const w = await s.work('ShepherdAgentStart', async () => [m!]);
+    // Someone else (an operator, a collector) removed the lock.
+    await bmdb.driver.query('DELETE FROM work');
+    await assert.rejects(w.finish((q) => q.setAgentStarted({ machineId: m!, publicKey: new Uint8Array(32) })), WorkLostError);
+    await assert.rejects(w.fail({ initialMs: 60_000 }, 'nope'), WorkLostError);
+    assert.equal((await bmdb.driver.query('SELECT * FROM machine_agent_started')).rowCount, 0);
+    assert.equal((await bmdb.driver.query('SELECT * FROM work_backoff')).rowCount, 0);
+    const history = await bmdb.queries.listHistoryOf({ machineId: m! });
+    assert.deepEqual(history.map((h) => h.event), ['Started']);
+    await s.close();
+  });
+});
