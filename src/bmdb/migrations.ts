@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Driver, Queryable } from './driver.ts';
+import { sleep } from '../lib/sleep.ts';
 import { MigrationError, sqlState } from './errors.ts';
 
 export interface Migration {
@@ -56,9 +57,13 @@ async function ensureBookkeeping(driver: Driver, signal?: AbortSignal): Promise<
       return;
     } catch (err) {
       // Two processes creating the same table at the same instant can collide
-      // in the catalog (23505) even with IF NOT EXISTS; the loser just retries.
+      // in the catalog (23505, 42P07, 42710) even with IF NOT EXISTS; the
+      // loser retries and then finds the table there.
       const code = sqlState(err);
-      if (attempt < 5 && (code === '23505' || code === '42P07' || code === '40001')) continue;
+      if (attempt < 5 && ['23505', '42P07', '42710', '40001'].includes(code ?? '')) {
+        await sleep(10 + Math.random() * 40 * attempt, signal);
+        continue;
+      }
       throw err;
     }
   }
