@@ -1,0 +1,171 @@
+// bmaas shepherd: enrol machines from a provider, start the agent on them over
+// SSH, and recover silent ones (when the provider can reboot). Flags mirror
+// the Go original's, in kebab-case, with its defaults.
+import { readFile, access, constants } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import type { Logger } from 'pino';
+import { PROVIDERS, type Provider as ProviderType } from '../../bmdb/index.ts';
+import { Ssh2Client, SshCredentialsError, loadOrCreateSshKey, readPasswordFile, type SshAuth } from '../../shepherd/ssh/index.ts';
+import { DeviceListError, MiniProvider } from '../../shepherd/providers/mini/index.ts';
+import { addressProblem } from '../../shepherd/providers/mini/device-list.ts';
+import { runShepherd } from '../../shepherd/index.ts';
+import type { Command } from '../command.ts';
+import { BMDB_FLAGS, LOG_FLAGS, openBmdbFromFlags } from '../common-flags.ts';
+import { UsageError, type FlagSpec, type ParsedFlags } from '../flags.ts';
+
+const FLAGS: readonly FlagSpec[] = [
+  { name: 'provider', type: 'string', placeholder: 'NAME', description: 'where machines come from; only `mini` (a static device list) for now' },
+  { name: 'mini-device-list', type: 'string', placeholder: 'URL', description: 'device list for --provider mini: file://, http:// or https:// URL (or a path) of a JSON array of {"ID", "Addr", "Location"}; re-read on SIGHUP' },
+  { name: 'mini-provider-type', type: 'string', default: 'None', placeholder: 'TYPE', description: `provider value recorded for mini machines in the BMDB: ${PROVIDERS.join(', ')}` },
+  ...BMDB_FLAGS,
+  { name: 'agent-executable-path', type: 'string', placeholder: 'PATH', description: 'agent executable uploaded to each machine (required)' },
+  { name: 'agent-endpoint', type: 'string', placeholder: 'HOST:PORT', description: 'agent callback server the agent reports to (required)' },
+  { name: 'agent-endpoint-ca-certificate-path', type: 'string', placeholder: 'PATH', description: 'CA certificate (PEM or DER) of the agent callback server, passed to the agent; default: the system roots' },
+  { name: 'agent-target-path', type: 'string', default: '/root/agent', placeholder: 'PATH', description: 'where the agent is uploaded on the machine' },
+  { name: 'agent-ssh-connect-timeout', type: 'duration', default: '2s', description: 'bound on TCP connect, SSH handshake and authentication' },
+  { name: 'agent-ssh-exec-timeout', type: 'duration', default: '60s', description: 'bound on the whole SSH exchange: connect, upload and takeover' },
+  { name: 'ssh-user', type: 'string', placeholder: 'USER', description: 'SSH login on the machines (required)' },
+  { name: 'ssh-key-path', type: 'string', placeholder: 'PATH', description: 'Ed25519 private key in OpenSSH format; generated (mode 0600, public key next to it as .pub) when missing. Exclusive with --ssh-password-file' },
+  { name: 'ssh-password-file', type: 'string', placeholder: 'PATH', description: 'file holding the SSH password. Exclusive with --ssh-key-path' },
+  { name: 'ssh-insecure-ignore-host-key', type: 'boolean', default: false, description: 'accept any SSH host key; by default the first key a machine shows is recorded in the BMDB and a changed key is refused' },
+  { name: 'provisioner-max-machines', type: 'int', default: '50', placeholder: 'N', description: 'most machines of this provider in the BMDB; 0 = no limit' },
+  { name: 'provisioner-reconciler-rate', type: 'rate', default: '1m,1', placeholder: 'DURATION,COUNT', description: 'rate of provisioner rounds (token bucket: one token per DURATION, COUNT at most)' },
+  { name: 'provisioner-device-creation-rate', type: 'rate', default: '5s,1', placeholder: 'DURATION,COUNT', description: 'rate of machine creation' },
+  { name: 'provisioner-reservation-chunk-size', type: 'int', default: '20', placeholder: 'N', description: 'most machines created per provisioner round' },
+  { name: 'initializer-db-query-rate', type: 'rate', default: '250ms,8', placeholder: 'DURATION,COUNT', description: 'rate of the initializer\'s BMDB candidate queries' },
+  { name: 'initializer-loop-parallelism', type: 'int', default: '1', placeholder: 'N', description: 'how many agents the initializer starts at once' },
+  { name: 'recoverer-db-query-rate', type: 'rate', default: '250ms,8', placeholder: 'DURATION,COUNT', description: 'rate of the recoverer\'s BMDB candidate queries' },
+  { name: 'recoverer-loop-parallelism', type: 'int', default: '1', placeholder: 'N', description: 'how many machines the recoverer handles at once' },
+  { name: 'shutdown-grace', type: 'duration', default: '10s', description: 'how long in-flight work may finish after SIGINT/SIGTERM before it is canceled' },
+  ...LOG_FLAGS,
+];
+
+function positiveInt(flags: ParsedFlags, name: string, min: number): number {
+  const value = flags.number(name)!;
+  if (value < min) throw new UsageError(`invalid value for --${name}: must be at least ${min}, got ${value}`);
+  return value;
+}
+
+async function sshAuthFromFlags(flags: ParsedFlags, ctx: { logger: Logger; signal: AbortSignal }): Promise<SshAuth> {
+  const keyPath = flags.string('ssh-key-path');
+  const passwordFile = flags.string('ssh-password-file');
+  if (keyPath && passwordFile) throw new UsageError('give either --ssh-key-path or --ssh-password-file, not both');
+  if (!keyPath && !passwordFile) throw new UsageError('one of --ssh-key-path or --ssh-password-file is required');
+  try {
+    if (keyPath) {
+      const key = await loadOrCreateSshKey(keyPath, { log: ctx.logger, signal: ctx.signal });
+      ctx.logger.info({ path: keyPath, publicKey: key.publicKeyOpenSsh }, key.created ? 'generated an ssh key: add its public key to the machines\' authorized_keys' : 'using ssh key');
+      return { privateKey: key.privateKey };
+    }
+    return { password: await readPasswordFile(passwordFile!, { signal: ctx.signal }) };
+  } catch (err) {
+    if (err instanceof SshCredentialsError) throw new UsageError(err.message + (err.cause instanceof Error ? `: ${err.cause.message}` : ''), { cause: err });
+    throw err;
+  }
+}
+
+async function caCertificateFromFlags(flags: ParsedFlags): Promise<Uint8Array | undefined> {
+  const path = flags.string('agent-endpoint-ca-certificate-path');
+  if (!path) return undefined;
+  try {
+    return new Uint8Array(new X509Certificate(await readFile(path)).raw);
+  } catch (err) {
+    throw new UsageError(`invalid value for --agent-endpoint-ca-certificate-path: ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+export const command: Command = {
+  name: 'shepherd',
+  summary: 'enrol machines from a provider, start the agent on them over SSH, recover silent ones',
+  usage:
+    '--provider mini --mini-device-list URL [--bmdb-url URL] --agent-executable-path PATH --agent-endpoint HOST:PORT\n' +
+    '         [--agent-endpoint-ca-certificate-path PATH] --ssh-user USER (--ssh-key-path PATH | --ssh-password-file PATH) [flags]',
+  description:
+    'Runs the provisioner (enrols provider machines into the BMDB), the initializer (uploads and starts the agent over SSH, ' +
+    'records its key) and the recoverer (reboots machines whose agent went silent; only for providers that can reboot). ' +
+    'Any number of shepherds may run against one BMDB. SIGHUP re-reads the mini device list; SIGINT/SIGTERM stop cleanly.',
+  flags: FLAGS,
+  async run(flags, ctx) {
+    const log = ctx.logger;
+    // Everything that can be checked without the database is checked first, so a
+    // typo fails fast with exit code 2 and nothing is started.
+    const providerName = flags.require('provider', flags.string('provider'));
+    if (providerName !== 'mini') throw new UsageError(`invalid value for --provider: ${JSON.stringify(providerName)} (supported: mini)`);
+    const deviceListUrl = flags.require('mini-device-list', flags.string('mini-device-list'));
+    const providerType = flags.string('mini-provider-type')!;
+    if (!(PROVIDERS as readonly string[]).includes(providerType)) {
+      throw new UsageError(`invalid value for --mini-provider-type: ${JSON.stringify(providerType)} (one of ${PROVIDERS.join(', ')})`);
+    }
+    const agentExecutablePath = flags.require('agent-executable-path', flags.string('agent-executable-path'));
+    try {
+      await access(agentExecutablePath, constants.R_OK);
+    } catch {
+      throw new UsageError(`invalid value for --agent-executable-path: cannot read ${agentExecutablePath}`);
+    }
+    const agentEndpoint = flags.require('agent-endpoint', flags.string('agent-endpoint'));
+    const endpointProblem = /:\d+$/.test(agentEndpoint) ? addressProblem(agentEndpoint) : 'expected HOST:PORT';
+    if (endpointProblem) throw new UsageError(`invalid value for --agent-endpoint: ${JSON.stringify(agentEndpoint)}: ${endpointProblem}`);
+    const caCertificate = await caCertificateFromFlags(flags);
+    const sshUser = flags.require('ssh-user', flags.string('ssh-user'));
+    const maxCount = positiveInt(flags, 'provisioner-max-machines', 0);
+    const chunkSize = positiveInt(flags, 'provisioner-reservation-chunk-size', 1);
+    const initParallelism = positiveInt(flags, 'initializer-loop-parallelism', 1);
+    const recParallelism = positiveInt(flags, 'recoverer-loop-parallelism', 1);
+    const sshAuth = await sshAuthFromFlags(flags, ctx);
+
+    let provider: MiniProvider;
+    try {
+      provider = await MiniProvider.open({ deviceListUrl, providerType: providerType as ProviderType, logger: log }, { signal: ctx.signal });
+    } catch (err) {
+      if (err instanceof DeviceListError) throw new UsageError(err.message, { cause: err });
+      throw err;
+    }
+
+    const bmdb = await openBmdbFromFlags(flags, { logger: log, signal: ctx.signal });
+    const onHangup = (): void => {
+      log.info('SIGHUP received: re-reading the device list');
+      void provider.reload({ signal: ctx.signal });
+    };
+    process.on('SIGHUP', onHangup);
+    try {
+      const hostKeyMode = flags.boolean('ssh-insecure-ignore-host-key') ? 'insecure-ignore' : 'tofu';
+      if (hostKeyMode === 'insecure-ignore') log.warn('--ssh-insecure-ignore-host-key: SSH host keys are not checked');
+      log.info({ provider: provider.name, providerType, deviceListUrl }, 'shepherd starting');
+      await runShepherd(
+        {
+          bmdb,
+          provider,
+          logger: log,
+          shutdownGraceMs: flags.number('shutdown-grace')!,
+          provisioner: {
+            maxCount,
+            chunkSize,
+            reconcileRate: flags.rate('provisioner-reconciler-rate')!,
+            creationRate: flags.rate('provisioner-device-creation-rate')!,
+          },
+          initializer: {
+            sshClient: new Ssh2Client({ log }),
+            sshUser,
+            sshAuth,
+            hostKeyMode,
+            connectTimeoutMs: flags.number('agent-ssh-connect-timeout')!,
+            execTimeoutMs: flags.number('agent-ssh-exec-timeout')!,
+            agentExecutablePath,
+            agentTargetPath: flags.string('agent-target-path')!,
+            agentEndpoint,
+            ...(caCertificate ? { agentEndpointCaCertificate: caCertificate } : {}),
+            dbQueryRate: flags.rate('initializer-db-query-rate')!,
+            parallelism: initParallelism,
+          },
+          recoverer: { dbQueryRate: flags.rate('recoverer-db-query-rate')!, parallelism: recParallelism },
+        },
+        ctx.signal,
+      );
+      log.info('shepherd stopped');
+    } finally {
+      process.off('SIGHUP', onHangup);
+      await bmdb.close();
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,29 @@
+// Public surface of the shepherd: provider contract, provisioner, initializer,
+// recoverer and the composition the CLI runs. The SSH layer is in ./ssh/ and
+// providers are in ./providers/<name>/.
+export {
+  Availability,
+  canRecover,
+  INVALID_PROVIDER_ID,
+  ProviderMachineNotFoundError,
+  ProviderOperationNotSupportedError,
+} from './provider.ts';
+export type {
+  CreateMachineRequest,
+  Provider,
+  ProviderCallOptions,
+  ProviderMachine,
+  ProviderType,
+  RecovererProvider,
+} from './provider.ts';
+export { planReconcile, PROVISIONER_DEFAULTS, Provisioner, resolveAvailability } from './provisioner.ts';
+export type { ProvisionerOptions, ReconcilePlan, ReconcileResult } from './provisioner.ts';
+export { Initializer, INITIALIZER_BACKOFF, INITIALIZER_DEFAULTS } from './initializer.ts';
+export type { InitializerOptions } from './initializer.ts';
+export { Recoverer, RECOVERER_BACKOFF } from './recoverer.ts';
+export type { RecovererOptions } from './recoverer.ts';
+export { HostKeyChangedError, trustOnFirstUse } from './host-key-trust.ts';
+export { checkTakeoverResponse, runTakeover, shellQuote, TakeoverFailedError } from './takeover.ts';
+export type { TakeoverInitFields, TakeoverResult } from './takeover.ts';
+export { DEFAULT_DB_QUERY_RATE, runShepherd } from './shepherd.ts';
+export type { LoopSettings, ShepherdOptions } from './shepherd.ts';

@@ -1,0 +1,103 @@
+// The initializer (DESIGN.md section 7): a control loop that starts the agent
+// on provided machines over SSH and records its public key as AgentStarted.
+import type { Logger } from 'pino';
+import type { Backoff, MachineProvided, Queries } from '../bmdb/index.ts';
+import type { ControlLoop, Task } from '../controlloop/index.ts';
+import { silentLogger } from '../lib/logger.ts';
+import { trustOnFirstUse } from './host-key-trust.ts';
+import type { Provider } from './provider.ts';
+import { withSshSession, type HostKeyPolicy, type SshAuth, type SshClient } from './ssh/index.ts';
+import { runTakeover } from './takeover.ts';
+
+/** 5 min, growing ×1.2 up to 4 h; a little jitter so a failed batch does not return as one. */
+export const INITIALIZER_BACKOFF: Backoff = Object.freeze({ initialMs: 5 * 60_000, maximumMs: 4 * 3600_000, exponent: 1.2, jitter: 0.1 });
+
+export const INITIALIZER_DEFAULTS = Object.freeze({
+  agentTargetPath: '/root/agent',
+  connectTimeoutMs: 2_000,
+  execTimeoutMs: 60_000,
+});
+
+export interface InitializerOptions {
+  readonly provider: Provider;
+  readonly sshClient: SshClient;
+  readonly sshUser: string;
+  readonly sshAuth: SshAuth;
+  /** `tofu` (default) records the first host key in the BMDB and refuses others. */
+  readonly hostKeyMode?: 'tofu' | 'insecure-ignore';
+  /** Default 2 s. */
+  readonly connectTimeoutMs?: number;
+  /** Bounds the whole exchange; default 60 s. */
+  readonly execTimeoutMs?: number;
+  /** The agent executable on this host. */
+  readonly agentExecutablePath: string;
+  /** Where it goes on the machine; default /root/agent. */
+  readonly agentTargetPath?: string;
+  /** host:port of the agent callback server, passed to the agent. */
+  readonly agentEndpoint: string;
+  /** DER of the callback server's CA certificate, passed to the agent. */
+  readonly agentEndpointCaCertificate?: Uint8Array;
+  readonly logger?: Logger;
+}
+
+export class Initializer implements ControlLoop {
+  readonly name = 'initializer';
+  readonly process = 'ShepherdAgentStart';
+  readonly processor = 'shepherd-initializer';
+  readonly defaultBackoff = INITIALIZER_BACKOFF;
+  readonly #o: InitializerOptions;
+  readonly #log: Logger;
+
+  constructor(options: InitializerOptions) {
+    this.#o = Object.freeze({ ...options });
+    this.#log = (options.logger ?? silentLogger()).child({ component: 'initializer' });
+  }
+
+  getMachines(q: Queries, limit: number): Promise<MachineProvided[]> {
+    return q.getAgentStartCandidates({ provider: this.#o.provider.type, limit });
+  }
+
+  async processMachine(task: Task): Promise<void> {
+    const { machine, signal } = task;
+    const o = this.#o;
+    const log = this.#log.child({ machineId: machine.machineId, providerId: machine.providerId });
+    const target = await o.provider.getMachine(machine.providerId, { signal });
+    const hostKey: HostKeyPolicy =
+      o.hostKeyMode === 'insecure-ignore' ? { mode: 'insecure-ignore' } : trustOnFirstUse(task.session, machine.machineId, { signal, log });
+    log.info({ address: target.address }, 'starting agent');
+    const result = await withSshSession(
+      o.sshClient,
+      { address: target.address },
+      {
+        username: o.sshUser,
+        auth: o.sshAuth,
+        hostKey,
+        connectTimeoutMs: o.connectTimeoutMs ?? INITIALIZER_DEFAULTS.connectTimeoutMs,
+        execTimeoutMs: o.execTimeoutMs ?? INITIALIZER_DEFAULTS.execTimeoutMs,
+        signal,
+      },
+      (connection, exchangeSignal) =>
+        runTakeover(
+          connection,
+          {
+            agentExecutablePath: o.agentExecutablePath,
+            agentTargetPath: o.agentTargetPath ?? INITIALIZER_DEFAULTS.agentTargetPath,
+            init: {
+              machineId: machine.machineId,
+              bmaasEndpoint: o.agentEndpoint,
+              ...(o.agentEndpointCaCertificate ? { caCertificate: o.agentEndpointCaCertificate } : {}),
+            },
+          },
+          { signal: exchangeSignal },
+        ).catch((err: unknown) => {
+          const stderr = (err as { stderr?: unknown }).stderr;
+          if (typeof stderr === 'string' && stderr !== '') log.warn({ stderr }, 'agent stderr');
+          throw err;
+        }),
+    );
+    if (result.stderr !== '') log.info({ stderr: result.stderr }, 'agent stderr');
+    for (const warning of result.warnings) log.warn({ warning }, 'agent warning during takeover');
+    await task.work.finish((q) => q.setAgentStarted({ machineId: machine.machineId, publicKey: result.key }), { signal });
+    log.info({ publicKey: Buffer.from(result.key).toString('hex') }, 'agent started');
+  }
+}

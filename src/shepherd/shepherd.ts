@@ -1,0 +1,66 @@
+// The shepherd as one unit: the provisioner, the initializer and (when the
+// provider can reboot) the recoverer, run side by side until a signal aborts.
+import type { Logger } from 'pino';
+import type { Bmdb, RecoveryThresholds } from '../bmdb/index.ts';
+import { ControlLoopRunner } from '../controlloop/index.ts';
+import { silentLogger } from '../lib/logger.ts';
+import type { RateLimit } from '../lib/rate.ts';
+import { Initializer, type InitializerOptions } from './initializer.ts';
+import { canRecover, type Provider } from './provider.ts';
+import { Provisioner, type ProvisionerOptions } from './provisioner.ts';
+import { Recoverer } from './recoverer.ts';
+
+export interface LoopSettings {
+  /** Default `250ms,8`. */
+  readonly dbQueryRate?: RateLimit;
+  /** Default 1. */
+  readonly parallelism?: number;
+}
+
+export const DEFAULT_DB_QUERY_RATE: RateLimit = Object.freeze({ intervalMs: 250, burst: 8 });
+
+export interface ShepherdOptions {
+  readonly bmdb: Bmdb;
+  readonly provider: Provider;
+  readonly provisioner?: Omit<ProvisionerOptions, 'logger'>;
+  readonly initializer: Omit<InitializerOptions, 'provider' | 'logger'> & LoopSettings;
+  readonly recoverer?: LoopSettings & { readonly thresholds?: RecoveryThresholds };
+  /** How long in-flight work may run on after the signal; default 10 s. */
+  readonly shutdownGraceMs?: number;
+  readonly logger?: Logger;
+}
+
+/** Runs every part until `signal` aborts and all of them have stopped. */
+export async function runShepherd(options: ShepherdOptions, signal: AbortSignal): Promise<void> {
+  const log = options.logger ?? silentLogger();
+  const { bmdb, provider } = options;
+  const { dbQueryRate: initRate, parallelism: initParallelism, ...initializerOptions } = options.initializer;
+  const provisioner = new Provisioner(bmdb, provider, { ...options.provisioner, logger: log });
+  const initializer = new ControlLoopRunner(bmdb, new Initializer({ ...initializerOptions, provider, logger: log }), {
+    dbQueryRate: initRate ?? DEFAULT_DB_QUERY_RATE,
+    ...(initParallelism === undefined ? {} : { parallelism: initParallelism }),
+    ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }),
+    logger: log,
+  });
+  const parts: Array<Promise<void>> = [provisioner.run(signal), initializer.run(signal)];
+  if (canRecover(provider)) {
+    const r = options.recoverer ?? {};
+    const recoverer = new ControlLoopRunner(
+      bmdb,
+      new Recoverer({ provider, logger: log, ...(r.thresholds ? { thresholds: r.thresholds } : {}) }),
+      {
+        dbQueryRate: r.dbQueryRate ?? DEFAULT_DB_QUERY_RATE,
+        ...(r.parallelism === undefined ? {} : { parallelism: r.parallelism }),
+        ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }),
+        logger: log,
+      },
+    );
+    parts.push(recoverer.run(signal));
+  } else {
+    log.warn({ provider: provider.name }, `recoverer disabled: provider ${provider.name} cannot reboot machines, so silent agents are not recovered`);
+  }
+  // allSettled: one part failing must not leave the others running unobserved.
+  const results = await Promise.allSettled(parts);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
