@@ -1,0 +1,52 @@
+// bmaas webug: serve the operator's read-only web UI over the BMDB until
+// interrupted.
+import type { Command } from '../command.ts';
+import { BMDB_FLAGS, LOG_FLAGS, openBmdbFromFlags } from '../common-flags.ts';
+import { UsageError } from '../flags.ts';
+import { DEFAULT_WEBUG_LISTEN_ADDRESS, startWebug, WEBUG_TOKEN_ENV, WebugConfigError } from '../../webug/index.ts';
+
+export const command: Command = {
+  name: 'webug',
+  summary: 'serve the read-only operator web UI over the BMDB',
+  usage: '[--bmdb-url URL] [--listen-address HOST:PORT] [--webug-token TOKEN]',
+  description:
+    'Fleet list, machine detail with explain, sessions and audit trail, with a JSON API under /api/. ' +
+    `Listens on ${DEFAULT_WEBUG_LISTEN_ADDRESS} by default; any other address needs a token (--webug-token or ${WEBUG_TOKEN_ENV}), ` +
+    'given by clients as a bearer token, as the basic-auth password, or once as ?token=.',
+  flags: [
+    ...BMDB_FLAGS,
+    { name: 'listen-address', type: 'string', default: DEFAULT_WEBUG_LISTEN_ADDRESS, placeholder: 'HOST:PORT', description: 'where to serve the UI' },
+    { name: 'webug-token', type: 'string', env: WEBUG_TOKEN_ENV, placeholder: 'TOKEN', description: 'access token (at least 16 characters); required off loopback' },
+    { name: 'refresh', type: 'duration', default: '2s', description: 'how often live pages refresh' },
+    ...LOG_FLAGS,
+  ],
+  async run(flags, ctx) {
+    if (flags.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(flags.positionals[0])}`);
+    // Read-only: it never migrates; it reads whatever schema version it finds.
+    const bmdb = await openBmdbFromFlags(flags, { logger: ctx.logger, migrate: false, signal: ctx.signal });
+    try {
+      let webug;
+      try {
+        webug = await startWebug({
+          bmdb,
+          listenAddress: flags.string('listen-address'),
+          token: flags.string('webug-token'),
+          liveMs: flags.number('refresh'),
+          logger: ctx.logger,
+          signal: ctx.signal,
+        });
+      } catch (err) {
+        if (err instanceof WebugConfigError) throw new UsageError(err.message);
+        throw err;
+      }
+      ctx.stdout.write(`webug: ${webug.url}\n`);
+      await new Promise<void>((resolve) => {
+        if (ctx.signal.aborted) resolve();
+        ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      await webug.close();
+    } finally {
+      await bmdb.close();
+    }
+  },
+};

@@ -1,0 +1,46 @@
+// What every page handler gets: read-only database access, the discovered
+// tags and schema version (cached briefly: the schema changes only with a
+// migration), and the thresholds the explain view uses.
+import type { Bmdb, RecoveryThresholds } from '../bmdb/index.ts';
+import { readOnly, type ReadFn } from './read-only.ts';
+import { discoverTags, type TagTable } from './tag-schema.ts';
+
+export interface SchemaInfo {
+  readonly tags: readonly TagTable[];
+  readonly schemaVersion: number;
+  readonly latestKnownVersion: number;
+}
+
+export interface WebugContext {
+  readonly read: ReadFn;
+  readonly database: string;
+  readonly thresholds: RecoveryThresholds;
+  schema(signal?: AbortSignal): Promise<SchemaInfo>;
+}
+
+const SCHEMA_CACHE_MS = 10_000;
+
+export function createContext(bmdb: Bmdb, thresholds: RecoveryThresholds): WebugContext {
+  const read = readOnly(bmdb);
+  let cached: { at: number; info: Promise<SchemaInfo> } | undefined;
+  return {
+    read,
+    database: bmdb.description,
+    thresholds,
+    schema(signal) {
+      if (!cached || Date.now() - cached.at > SCHEMA_CACHE_MS) {
+        const info = (async () => {
+          const status = await bmdb.migrationStatus({ signal });
+          const tags = await read((db) => discoverTags(db, { signal }), { signal });
+          return { tags, schemaVersion: status.current, latestKnownVersion: status.latestKnown };
+        })();
+        cached = { at: Date.now(), info };
+        // A failed lookup must not stick in the cache.
+        info.catch(() => {
+          if (cached?.info === info) cached = undefined;
+        });
+      }
+      return cached.info;
+    },
+  };
+}

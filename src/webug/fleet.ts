@@ -1,0 +1,134 @@
+// The fleet list's data: one keyset page of machines, then the page's tags,
+// work and backoffs in three more indexed lookups, plus the fleet-wide counts.
+import type { Process, Queryable } from '../bmdb/index.ts';
+import type { WebugContext } from './context.ts';
+import { buildFleetQuery, fleetCursor, parseFleetFilter, type FleetFilter } from './fleet-query.ts';
+import { machineStatus, type MachineStatus } from './status.ts';
+import { countTags, quoteIdent, type TagTable } from './tag-schema.ts';
+
+export interface FleetRow {
+  readonly machineId: string;
+  readonly createdAt: Date;
+  readonly provider: string | null;
+  readonly providerId: string | null;
+  readonly address: string | null;
+  readonly location: string | null;
+  readonly providerStatus: string | null;
+  readonly agentStartedAt: Date | null;
+  readonly heartbeatAt: Date | null;
+  readonly tags: readonly string[];
+  readonly work: ReadonlyArray<{ process: Process; sessionId: string; component: string | null }>;
+  readonly backoffs: ReadonlyArray<{ process: Process; until: Date; cause: string }>;
+  readonly status: MachineStatus;
+}
+
+export interface FleetCounts {
+  readonly machines: number;
+  readonly tags: Record<string, number>;
+  readonly activeWork: Record<string, number>;
+  readonly activeBackoffs: Record<string, number>;
+}
+
+export interface FleetPage {
+  readonly filter: FleetFilter;
+  readonly rows: readonly FleetRow[];
+  /** Cursor of the next page, or null on the last page. */
+  readonly next: string | null;
+  readonly counts: FleetCounts;
+  readonly sql: string;
+  readonly queryMs: number;
+}
+
+/** Cause text in the list is cut to its first line and this many characters. */
+export const CAUSE_SUMMARY_CHARS = 80;
+
+export function summarizeCause(cause: string): string {
+  const line = cause.split('\n', 1)[0] ?? '';
+  return line.length > CAUSE_SUMMARY_CHARS ? `${line.slice(0, CAUSE_SUMMARY_CHARS - 1)}…` : line;
+}
+
+async function fleetCounts(db: Queryable, tags: readonly TagTable[], signal?: AbortSignal): Promise<FleetCounts> {
+  const tagCounts = await countTags(db, tags, { signal });
+  const machines = await db.query('SELECT count(*) AS n FROM machines', [], { signal });
+  const work = await db.query('SELECT process, count(*) AS n FROM work GROUP BY process', [], { signal });
+  const backoffs = await db.query('SELECT process, count(*) AS n FROM work_backoff WHERE until > now() GROUP BY process', [], { signal });
+  const byProcess = (rows: Record<string, unknown>[]) => Object.fromEntries(rows.map((r) => [String(r.process), Number(r.n)]));
+  return { machines: Number(machines.rows[0]?.n ?? 0), tags: tagCounts, activeWork: byProcess(work.rows), activeBackoffs: byProcess(backoffs.rows) };
+}
+
+export async function loadFleetPage(ctx: WebugContext, params: URLSearchParams, signal?: AbortSignal): Promise<FleetPage> {
+  const { tags } = await ctx.schema(signal);
+  const filter = parseFleetFilter(params, tags.map((t) => t.name));
+  const query = buildFleetQuery(filter);
+  return ctx.read(
+    async (db) => {
+      const started = performance.now();
+      const page = await db.query(query.sql, query.params, { signal });
+      const more = page.rows.length > filter.limit;
+      const rows = page.rows.slice(0, filter.limit);
+      const ids = rows.map((r) => String(r.machine_id));
+      const present = new Map<string, string[]>();
+      const work = new Map<string, FleetRow['work'][number][]>();
+      const backoffs = new Map<string, FleetRow['backoffs'][number][]>();
+      if (ids.length > 0 && tags.length > 0) {
+        const union = tags.map((t, i) => `SELECT ${i} AS tag, machine_id FROM ${quoteIdent(t.table)} WHERE machine_id = ANY($1::uuid[])`).join(' UNION ALL ');
+        for (const r of (await db.query(union, [ids], { signal })).rows) {
+          const id = String(r.machine_id);
+          present.set(id, [...(present.get(id) ?? []), tags[Number(r.tag)]!.name]);
+        }
+      }
+      if (ids.length > 0) {
+        const w = await db.query(
+          `SELECT w.machine_id, w.process, w.session_id, s.session_component_name FROM work w LEFT JOIN sessions s ON s.session_id = w.session_id
+           WHERE w.machine_id = ANY($1::uuid[]) ORDER BY w.process`,
+          [ids],
+          { signal },
+        );
+        for (const r of w.rows) {
+          const id = String(r.machine_id);
+          work.set(id, [...(work.get(id) ?? []), { process: r.process as Process, sessionId: String(r.session_id), component: (r.session_component_name as string | null) ?? null }]);
+        }
+        const b = await db.query('SELECT machine_id, process, until, cause FROM work_backoff WHERE machine_id = ANY($1::uuid[]) AND until > now() ORDER BY process', [ids], { signal });
+        for (const r of b.rows) {
+          const id = String(r.machine_id);
+          backoffs.set(id, [...(backoffs.get(id) ?? []), { process: r.process as Process, until: r.until as Date, cause: summarizeCause(String(r.cause)) }]);
+        }
+      }
+      const queryMs = performance.now() - started;
+      const counts = await fleetCounts(db, tags, signal);
+      const now = Date.now();
+      const out: FleetRow[] = rows.map((r) => {
+        const id = String(r.machine_id);
+        const rowWork = work.get(id) ?? [];
+        const rowBackoffs = backoffs.get(id) ?? [];
+        const heartbeatAt = (r.agent_heartbeat_at as Date | null) ?? null;
+        const agentStartedAt = (r.agent_started_at as Date | null) ?? null;
+        return {
+          machineId: id,
+          createdAt: r.machine_created_at as Date,
+          provider: (r.provider as string | null) ?? null,
+          providerId: (r.provider_id as string | null) ?? null,
+          address: (r.provider_ip_address as string | null) ?? null,
+          location: (r.provider_location as string | null) ?? null,
+          providerStatus: (r.provider_status as string | null) ?? null,
+          agentStartedAt,
+          heartbeatAt,
+          tags: present.get(id) ?? [],
+          work: rowWork,
+          backoffs: rowBackoffs,
+          status: machineStatus({
+            provided: r.provider !== null && r.provider !== undefined,
+            agentStartedAt,
+            heartbeatAt,
+            activeWork: rowWork.map((x) => x.process),
+            activeBackoffs: rowBackoffs.map((x) => x.process),
+            silenceMs: ctx.thresholds.silenceSeconds * 1000,
+            now,
+          }),
+        };
+      });
+      return { filter, rows: out, next: more ? fleetCursor(rows[rows.length - 1]!) : null, counts, sql: query.sql, queryMs };
+    },
+    { signal },
+  );
+}

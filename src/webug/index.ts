@@ -1,0 +1,73 @@
+// webug: the operator's read-only web UI over the BMDB. Embeddable: any
+// component can call startWebug next to its own work.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { DEFAULT_RECOVERY_THRESHOLDS, type Bmdb, type RecoveryThresholds } from '../bmdb/index.ts';
+import { silentLogger } from '../lib/index.ts';
+import { parseListenAddress } from './auth.ts';
+import { createContext } from './context.ts';
+import { WebugConfigError } from './errors.ts';
+import { createHandler } from './server.ts';
+
+export { BadRequestError, NotFoundError, WebugConfigError } from './errors.ts';
+export { parseListenAddress, type ListenAddress } from './auth.ts';
+export { html, escapeHtml, SafeHtml } from './html.ts';
+
+export const DEFAULT_WEBUG_LISTEN_ADDRESS = '127.0.0.1:8081';
+export const WEBUG_TOKEN_ENV = 'BMAAS_WEBUG_TOKEN';
+
+export interface WebugOptions {
+  readonly bmdb: Bmdb;
+  /** host:port; default 127.0.0.1:8081. Port 0 picks a free port. */
+  readonly listenAddress?: string | undefined;
+  /** Required when the address is not loopback; optional (but enforced) otherwise. */
+  readonly token?: string | undefined;
+  readonly logger?: Logger | undefined;
+  /** Aborting closes the server. */
+  readonly signal?: AbortSignal | undefined;
+  /** How often live pages refresh. Default 2000 ms. */
+  readonly liveMs?: number | undefined;
+  /** Thresholds the recovery explanation uses; keep them equal to the recoverer's. */
+  readonly recoveryThresholds?: RecoveryThresholds | undefined;
+}
+
+export interface Webug {
+  /** Base URL, e.g. http://127.0.0.1:8081/ */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export async function startWebug(opts: WebugOptions): Promise<Webug> {
+  const address = parseListenAddress(opts.listenAddress ?? DEFAULT_WEBUG_LISTEN_ADDRESS);
+  const token = opts.token === '' ? undefined : opts.token;
+  if (!address.loopback && token === undefined) {
+    throw new WebugConfigError(`refusing to serve webug on ${address.host} without a token: give --webug-token or ${WEBUG_TOKEN_ENV}, or listen on 127.0.0.1`);
+  }
+  if (token !== undefined && token.length < 16) throw new WebugConfigError('the webug token must be at least 16 characters');
+  opts.signal?.throwIfAborted();
+  const logger = (opts.logger ?? silentLogger()).child({ module: 'webug' });
+  const ctx = createContext(opts.bmdb, opts.recoveryThresholds ?? DEFAULT_RECOVERY_THRESHOLDS);
+  const server = createServer(createHandler({ ctx, token, logger, liveMs: opts.liveMs ?? 2000 }));
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 60_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(address.port, address.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address() as AddressInfo;
+  const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${bound.port}/`;
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }));
+  opts.signal?.addEventListener('abort', () => void close(), { once: true });
+  logger.info({ url, auth: token ? 'token' : 'none' }, `webug serving ${url}`);
+  return { url, close };
+}

@@ -1,0 +1,218 @@
+// The HTTP edge: authentication, routing, security headers, size limits, and
+// the mapping of errors to statuses. Pages and their JSON twins share one
+// loader each; only the rendering differs.
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { auditCsv, AUDIT_CSV_HEADER, DEFAULT_EXPORT_ROWS, loadAuditPage, MAX_EXPORT_ROWS, parseAuditFilter, streamAudit } from './audit.ts';
+import { authenticate } from './auth.ts';
+import type { WebugContext } from './context.ts';
+import { BadRequestError, NotFoundError } from './errors.ts';
+import { loadFleetPage } from './fleet.ts';
+import { html, type SafeHtml } from './html.ts';
+import { loadMachine } from './machine.ts';
+import { auditPage } from './pages/audit-page.ts';
+import { fleetPage } from './pages/fleet-page.ts';
+import { layout, type LayoutInfo } from './pages/layout.ts';
+import { machinePage } from './pages/machine-page.ts';
+import { sessionPage, sessionsPage } from './pages/session-page.ts';
+import { intParam, isUuid } from './params.ts';
+import { listSessions, loadSession } from './sessions.ts';
+import { countTags } from './tag-schema.ts';
+
+/** Buffered responses larger than this are refused rather than sent. */
+export const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+/** Streamed exports stop after this many bytes whatever the row cap. */
+export const MAX_EXPORT_BYTES = 64 * 1024 * 1024;
+
+export interface ServerOptions {
+  readonly ctx: WebugContext;
+  readonly token: string | undefined;
+  readonly logger: Logger;
+  readonly liveMs: number;
+}
+
+interface Request {
+  readonly url: URL;
+  readonly signal: AbortSignal;
+  readonly nonce: string;
+  readonly started: number;
+}
+
+type Json = (req: Request) => Promise<unknown>;
+type Page = (req: Request) => Promise<{ title: string; nav: LayoutInfo['nav']; body: SafeHtml; live?: boolean }>;
+
+function securityHeaders(res: ServerResponse, nonce: string): void {
+  res.setHeader('Content-Security-Policy', `default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-${nonce}'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`);
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Referrer-Policy', 'no-referrer');
+  res.setHeader('X-Frame-Options', 'DENY');
+  res.setHeader('Cache-Control', 'no-store');
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string): void {
+  let out = body;
+  let code = status;
+  if (Buffer.byteLength(out) > MAX_RESPONSE_BYTES) {
+    code = 500;
+    type = 'text/plain; charset=utf-8';
+    out = `response larger than ${MAX_RESPONSE_BYTES} bytes refused; narrow the request\n`;
+  }
+  res.writeHead(code, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(out) });
+  res.end(out);
+}
+
+function machineId(req: Request, prefix: string): string {
+  const id = decodeURIComponent(req.url.pathname.slice(prefix.length));
+  if (!isUuid(id)) throw new BadRequestError('machine and session ids are UUIDs');
+  return id.toLowerCase();
+}
+
+export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const { ctx, logger } = opts;
+
+  const json: Array<[RegExp, Json]> = [
+    [/^\/api\/status$/, async (r) => {
+      const s = await ctx.schema(r.signal);
+      const counts = await ctx.read((db) => countTags(db, s.tags, { signal: r.signal }), { signal: r.signal });
+      return { database: ctx.database, schemaVersion: s.schemaVersion, latestKnownVersion: s.latestKnownVersion, tags: s.tags.map((t) => ({ ...t, count: counts[t.name] })) };
+    }],
+    [/^\/api\/machines$/, (r) => loadFleetPage(ctx, r.url.searchParams, r.signal)],
+    [/^\/api\/machines\/[^/]+$/, (r) => loadMachine(ctx, machineId(r, '/api/machines/'), r.signal)],
+    [/^\/api\/sessions$/, (r) => listSessions(ctx, r.signal)],
+    [/^\/api\/sessions\/[^/]+$/, (r) => loadSession(ctx, machineId(r, '/api/sessions/'), r.signal)],
+    [/^\/api\/audit$/, (r) => loadAuditPage(ctx, parseAuditFilter(r.url.searchParams), r.signal)],
+  ];
+
+  const pages: Array<[RegExp, Page]> = [
+    [/^\/$/, async (r) => {
+      const { tags } = await ctx.schema(r.signal);
+      const page = await loadFleetPage(ctx, r.url.searchParams, r.signal);
+      const body = fleetPage(page, tags.map((t) => t.name), performance.now() - r.started, r.url.searchParams);
+      return { title: 'Fleet', nav: 'fleet', body, live: true };
+    }],
+    [/^\/machines\/[^/]+$/, async (r) => {
+      const m = await loadMachine(ctx, machineId(r, '/machines/'), r.signal);
+      return { title: `Machine ${m.machineId.slice(0, 8)}`, nav: 'machine', body: machinePage(m), live: true };
+    }],
+    [/^\/sessions$/, async (r) => ({ title: 'Sessions', nav: 'sessions', body: sessionsPage(await listSessions(ctx, r.signal)), live: true })],
+    [/^\/sessions\/[^/]+$/, async (r) => {
+      const d = await loadSession(ctx, machineId(r, '/sessions/'), r.signal);
+      return { title: `Session ${d.session.sessionId.slice(0, 8)}`, nav: 'session', body: sessionPage(d), live: true };
+    }],
+    [/^\/audit$/, async (r) => {
+      const f = parseAuditFilter(r.url.searchParams);
+      return { title: 'Audit', nav: 'audit', body: auditPage(f, await loadAuditPage(ctx, f, r.signal)) };
+    }],
+  ];
+
+  async function renderPage(r: Request, res: ServerResponse, page: Page): Promise<void> {
+    const p = await page(r);
+    const schema = await ctx.schema(r.signal).catch(() => undefined);
+    const doc = layout(
+      {
+        title: p.title,
+        nav: p.nav,
+        database: ctx.database,
+        schemaVersion: schema?.schemaVersion ?? null,
+        latestKnownVersion: schema?.latestKnownVersion ?? null,
+        nonce: r.nonce,
+        liveMs: p.live ? opts.liveMs : undefined,
+        renderedAt: new Date(),
+      },
+      p.body,
+    );
+    send(res, 200, 'text/html; charset=utf-8', doc);
+  }
+
+  async function exportAudit(r: Request, res: ServerResponse, format: 'csv' | 'json'): Promise<void> {
+    const f = parseAuditFilter(r.url.searchParams);
+    const cap = intParam(r.url.searchParams, 'max', DEFAULT_EXPORT_ROWS, 1, MAX_EXPORT_ROWS);
+    res.writeHead(200, {
+      'Content-Type': format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8',
+      'Content-Disposition': `attachment; filename="bmdb-audit.${format}"`,
+      'X-Webug-Row-Cap': String(cap),
+    });
+    let bytes = 0;
+    let first = true;
+    const write = async (chunk: string) => {
+      bytes += Buffer.byteLength(chunk);
+      if (bytes > MAX_EXPORT_BYTES) throw new Error('export exceeded its byte cap');
+      if (!res.write(chunk)) await new Promise<void>((resolve) => res.once('drain', resolve));
+    };
+    await write(format === 'csv' ? AUDIT_CSV_HEADER : '{"rows":[\n');
+    const result = await streamAudit(
+      ctx,
+      f,
+      cap,
+      async (rows) => {
+        if (format === 'csv') return write(auditCsv(rows));
+        const text = rows.map((row) => JSON.stringify(row)).join(',\n');
+        await write(first ? text : `,\n${text}`);
+        first = false;
+      },
+      r.signal,
+    );
+    if (format === 'json') await write(`\n],"count":${result.rows},"truncated":${result.truncated}}\n`);
+    res.end();
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse, r: Request): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      return send(res, 405, 'text/plain; charset=utf-8', 'webug is read-only: only GET and HEAD\n');
+    }
+    const auth = authenticate(req, r.url, opts.token);
+    if (auth.kind === 'denied') {
+      res.setHeader('WWW-Authenticate', 'Basic realm="webug", charset="UTF-8"');
+      return send(res, 401, 'text/plain; charset=utf-8', 'authentication required: a bearer token, basic auth with the token as password, or ?token=\n');
+    }
+    if (auth.kind === 'set-cookie') {
+      res.writeHead(303, { Location: auth.location, 'Set-Cookie': auth.cookie });
+      res.end();
+      return;
+    }
+    const path = r.url.pathname;
+    if (path === '/audit/export.csv') return exportAudit(r, res, 'csv');
+    if (path === '/audit/export.json') return exportAudit(r, res, 'json');
+    for (const [re, fn] of json) if (re.test(path)) return send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify(await fn(r))}\n`);
+    for (const [re, fn] of pages) if (re.test(path)) return renderPage(r, res, fn);
+    throw new NotFoundError(`no page at ${path}`);
+  }
+
+  function fail(res: ServerResponse, r: Request, err: unknown): void {
+    const status = err instanceof BadRequestError ? 400 : err instanceof NotFoundError ? 404 : 500;
+    if (status === 500) logger.error({ err, path: r.url.pathname }, 'request failed');
+    if (res.headersSent) {
+      res.destroy(err as Error);
+      return;
+    }
+    const message = status === 500 ? `internal error: ${(err as Error).message}` : (err as Error).message;
+    if (r.url.pathname.startsWith('/api/')) return send(res, status, 'application/json; charset=utf-8', `${JSON.stringify({ error: message })}\n`);
+    const body = html`<h1>${status === 404 ? 'Not found' : status === 400 ? 'Bad request' : 'Error'}</h1><p class="error">${message}</p><p><a href="/">back to the fleet</a></p>`;
+    send(res, status, 'text/html; charset=utf-8', layout({ title: 'Error', nav: 'error', database: ctx.database, schemaVersion: null, latestKnownVersion: null, nonce: r.nonce, renderedAt: new Date() }, body));
+  }
+
+  return (req, res) => {
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort(new Error('client went away'));
+    });
+    const nonce = randomBytes(16).toString('base64');
+    securityHeaders(res, nonce);
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://webug.invalid');
+    } catch {
+      return send(res, 400, 'text/plain; charset=utf-8', 'bad URL\n');
+    }
+    const r: Request = { url, signal: abort.signal, nonce, started: performance.now() };
+    handle(req, res, r).then(
+      () => logger.debug({ path: url.pathname, status: res.statusCode, ms: Math.round(performance.now() - r.started) }, 'served'),
+      (err: unknown) => {
+        if (abort.signal.aborted) return;
+        fail(res, r, err);
+      },
+    );
+  };
+}
