@@ -28,7 +28,9 @@ const anyFree = async (q: Queries) => {
 
 describeBmdbConcurrency('BMDB concurrency', (open) => {
   it('8 sessions x 4 workers claiming over 240 machines never hold one (machine, process) twice (checked from work_history)', async () => {
-    const bmdb = await open({ maxConnections: 40 });
+    // SERIALIZABLE on PostgreSQL reports many false conflicts for 32 claimers
+    // scanning one index; a deeper retry budget carries them through.
+    const bmdb = await open({ maxConnections: 40, retry: { maxAttempts: 40, baseDelayMs: 5, maxDelayMs: 200 } });
     await provideMachines(bmdb, 240);
     const sessions = await Promise.all(Array.from({ length: 8 }, (_, i) => bmdb.startSession({ component: `s${i}`, processor: 'unittest' })));
     let claims = 0;
@@ -93,6 +95,32 @@ describeBmdbConcurrency('BMDB concurrency', (open) => {
     assert.equal(overlaps, 0, 'a Started followed another Started before the first claim ended');
     assert.equal(open_.size, 0, 'every claim ended');
     assert.equal(new Set(history.rows.map((r) => r.machine_id)).size > 200, true);
+  });
+
+  it('16 workers starting agents on 600 machines finish each machine exactly once (no claim from a stale view)', async () => {
+    const bmdb = await open({ maxConnections: 24 });
+    await provideMachines(bmdb, 600);
+    const sessions = await Promise.all(Array.from({ length: 16 }, (_, i) => bmdb.startSession({ component: `w${i}`, processor: 'unittest' })));
+    let finished = 0;
+    await Promise.all(
+      sessions.map(async (s) => {
+        for (;;) {
+          try {
+            const w = await s.work('ShepherdAgentStart', async (q) => (await q.getAgentStartCandidates({ provider: 'None', limit: 1 })).map((m) => m.machineId));
+            await w.finish((q) => q.setAgentStarted({ machineId: w.machineId, publicKey: new Uint8Array(32) }));
+            finished++;
+          } catch (err) {
+            if (err instanceof NothingToDoError) return;
+            if (err instanceof WorkConflictError || isRetryable(err)) continue;
+            throw err;
+          }
+        }
+      }),
+    );
+    for (const s of sessions) await s.close();
+    assert.equal(finished, 600);
+    const twice = await bmdb.driver.query(`SELECT machine_id FROM work_history WHERE event = 'Finished' GROUP BY machine_id HAVING count(*) > 1`);
+    assert.equal(twice.rowCount, 0);
   });
 
   it('a session whose heartbeat stopped releases its locks; another takes the machine after its deadline and within deadline + grace', async () => {

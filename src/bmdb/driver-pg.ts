@@ -1,4 +1,5 @@
 // PostgreSQL (and CockroachDB) through node-postgres.
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { raceSignal, type Driver, type Queryable, type QueryResult, type Row, type TransactionOptions } from './driver.ts';
@@ -6,6 +7,20 @@ import { raceSignal, type Driver, type Queryable, type QueryResult, type Row, ty
 // int8 (count(*), bigint columns) arrives as text by default; every bigint we
 // store is a small number of seconds or a generation, so a JS number is exact.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+// Statements with parameters run as named prepared statements, so each
+// connection parses and plans a query once rather than on every call. Our SQL
+// texts are a small fixed set; the name is derived from the text.
+const statementNames = new Map<string, string>();
+function statement(sql: string, params: readonly unknown[]): pg.QueryConfig {
+  if (params.length === 0) return { text: sql };
+  let name = statementNames.get(sql);
+  if (!name) {
+    name = `bmdb_${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`;
+    if (statementNames.size < 1000) statementNames.set(sql, name);
+  }
+  return { name, text: sql, values: params as unknown[] };
+}
 
 export interface PgDriverOptions {
   url: string;
@@ -43,7 +58,7 @@ export class PgDriver implements Driver {
 
   async query<R extends Row = Row>(sql: string, params: readonly unknown[] = [], opts: { signal?: AbortSignal | undefined } = {}): Promise<QueryResult<R>> {
     opts.signal?.throwIfAborted();
-    const r = await raceSignal(this.#pool.query<R>(sql, params as unknown[]), opts.signal);
+    const r = await raceSignal(this.#pool.query<R>(statement(sql, params)), opts.signal);
     return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length };
   }
 
@@ -74,7 +89,7 @@ export class PgDriver implements Driver {
         const signal = qopts.signal ?? opts.signal;
         signal?.throwIfAborted();
         try {
-          const r = await raceSignal(client.query<R>(sql, params as unknown[]), signal);
+          const r = await raceSignal(client.query<R>(statement(sql, params)), signal);
           return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length };
         } catch (err) {
           if (signal?.aborted) broken = true;

@@ -22,6 +22,14 @@ export class WorkConflictError extends Error {
   override name = 'WorkConflictError';
 }
 
+/**
+ * A WorkConflictError for the case where the machine was worked on and
+ * released between retrieval and claim, so retrieval saw a stale state.
+ */
+export class StaleClaimError extends WorkConflictError {
+  override name = 'StaleClaimError';
+}
+
 /** Thrown by a retrieval function (and `Session.work`) when there is no candidate. */
 export class NothingToDoError extends Error {
   override name = 'NothingToDoError';

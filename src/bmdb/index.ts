@@ -6,6 +6,7 @@ export { nextBackoffSeconds, backoffDelayMs, type Backoff } from './backoff.ts';
 export {
   SessionExpiredError,
   WorkConflictError,
+  StaleClaimError,
   NothingToDoError,
   WorkLostError,
   WorkClosedError,

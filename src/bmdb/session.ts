@@ -4,8 +4,8 @@
 import type { Logger } from 'pino';
 import { runtimeInfo } from '../lib/version.ts';
 import { sleep } from '../lib/sleep.ts';
-import type { Queryable } from './driver.ts';
-import { NothingToDoError, SessionExpiredError, WorkConflictError } from './errors.ts';
+import type { IsolationLevel, Queryable } from './driver.ts';
+import { NothingToDoError, SessionExpiredError, StaleClaimError, WorkConflictError } from './errors.ts';
 import type { Process, Processor } from './model.ts';
 import { bindQueries, type Queries } from './queries/index.ts';
 import { runTransaction, type TransactContext } from './transact.ts';
@@ -173,10 +173,11 @@ export class Session implements WorkOwner, AsyncDisposable {
    * retrying serialization failures and deadlocks.
    * @throws SessionExpiredError when the session is dead; start a new one.
    */
-  async transact<T>(fn: (q: Queries) => Promise<T>, opts: { signal?: AbortSignal | undefined } = {}): Promise<T> {
+  async transact<T>(fn: (q: Queries) => Promise<T>, opts: { signal?: AbortSignal | undefined; isolation?: IsolationLevel } = {}): Promise<T> {
     this.#throwIfExpired();
     return runTransaction(this.#ctx, this.processor, (tx) => fn(bindQueries(tx)), {
       signal: opts.signal,
+      isolation: opts.isolation,
       check: (tx) => this.#check(tx, opts.signal),
     });
   }
@@ -195,6 +196,8 @@ export class Session implements WorkOwner, AsyncDisposable {
    */
   async work(process: Process, retrieve: (q: Queries) => Promise<readonly string[]>, opts: { signal?: AbortSignal } = {}): Promise<Work> {
     const claimed = await this.transact(async (q) => {
+      // Taken before retrieve's snapshot: see the stale-view check below.
+      const before = (await q.db.query('SELECT clock_timestamp() AS t', [], opts)).rows[0]!.t as Date;
       const ids = await retrieve(q);
       const machineId = ids[0];
       if (machineId === undefined) throw new NothingToDoError();
@@ -212,6 +215,19 @@ export class Session implements WorkOwner, AsyncDisposable {
       );
       const row = r.rows[0];
       if (!row) throw new WorkConflictError(`${process} work on ${machineId} is already held by another session`);
+      // At READ COMMITTED, retrieve's snapshot may predate another session's
+      // claim *and* end of this very work (the row lock it took with SKIP
+      // LOCKED was free again by then), so the machine may no longer be a
+      // candidate. This statement has a fresh snapshot (taken after the insert
+      // above waited out any concurrent end): any end of this work since
+      // before retrieve means our view was stale. Rarely it flags a view that
+      // was fine; either way it is a lost race, retried by the caller.
+      const ended = await q.db.query(
+        `SELECT 1 FROM work_history WHERE machine_id = $1 AND process = $2 AND event <> 'Started' AND timestamp >= $3 LIMIT 1`,
+        [machineId, process, before],
+        opts,
+      );
+      if (ended.rowCount > 0) throw new StaleClaimError(`${process} work on ${machineId} ended concurrently; its candidacy must be re-read`);
       const backoff: ExistingBackoff | null =
         row.until === null || row.until === undefined
           ? null

@@ -24,7 +24,7 @@ export async function runTransaction<T>(
   ctx: TransactContext,
   processor: Processor,
   fn: (tx: Queryable) => Promise<T>,
-  opts: { signal?: AbortSignal | undefined; check?: (tx: Queryable) => Promise<void> } = {},
+  opts: { signal?: AbortSignal | undefined; check?: (tx: Queryable) => Promise<void>; isolation?: IsolationLevel } = {},
 ): Promise<T> {
   const labels = { processor };
   for (let attempt = 1; ; attempt++) {
@@ -35,7 +35,7 @@ export async function runTransaction<T>(
           if (opts.check) await opts.check(tx);
           return fn(tx);
         },
-        { isolation: ctx.isolation, signal: opts.signal },
+        { isolation: opts.isolation ?? ctx.isolation, signal: opts.signal },
       );
     } catch (err) {
       if (isRetryable(err) && attempt < ctx.retry.maxAttempts && !opts.signal?.aborted) {

@@ -84,6 +84,9 @@ CREATE TABLE machine_provided (
     provider_status provider_status NULL,
     UNIQUE (provider, provider_id)
 );
+-- Candidate queries walk one provider's machines in machine id order from a
+-- random start and stop at the first match: this index makes that a range scan.
+CREATE INDEX machine_provided_provider_machine ON machine_provided (provider, machine_id);
 
 CREATE TABLE machine_agent_started (
     machine_id uuid PRIMARY KEY REFERENCES machines (machine_id) ON DELETE CASCADE,

@@ -1,0 +1,117 @@
+// Claim throughput: Work + finish cycles per second over 5,000 agent-start
+// candidates, with 1 and with 16 workers (each with its own session), on a
+// throw-away local PostgreSQL; plus that cluster's single-row commit rate as
+// the baseline, measured in the same run. Prints one JSON line per figure.
+import os from 'node:os';
+import pg from 'pg';
+import { Registry } from 'prom-client';
+import { NothingToDoError, openBmdb, WorkConflictError, type Bmdb } from '../src/bmdb/index.ts';
+import { startPgCluster } from '../test/pg-cluster.ts';
+
+const MACHINES = Number(process.env.BENCH_MACHINES ?? 5000);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const emit = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
+
+const cluster = await startPgCluster();
+try {
+  const admin = new pg.Client({ connectionString: cluster.adminUrl });
+  await admin.connect();
+  let dbCounter = 0;
+  const freshDb = async () => {
+    const name = `bench_${++dbCounter}`;
+    await admin.query(`CREATE DATABASE ${name}`);
+    const u = new URL(cluster.adminUrl);
+    u.pathname = `/${name}`;
+    return u.toString();
+  };
+
+  // Baseline: autocommit single-row inserts on one connection, and on 16.
+  const baseline = async (connections: number) => {
+    const url = await freshDb();
+    const pool = new pg.Pool({ connectionString: url, max: connections });
+    await pool.query('CREATE TABLE t (id bigserial PRIMARY KEY, v text)');
+    const per = 2000;
+    const start = performance.now();
+    await Promise.all(
+      Array.from({ length: connections }, async () => {
+        const c = await pool.connect();
+        for (let i = 0; i < per; i++) await c.query('INSERT INTO t (v) VALUES ($1)', ['x']);
+        c.release();
+      }),
+    );
+    const rate = (per * connections) / ((performance.now() - start) / 1000);
+    await pool.end();
+    return rate;
+  };
+  const base1: number[] = [];
+  const base16: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    base1.push(await baseline(1));
+    base16.push(await baseline(16));
+  }
+  emit({ bench: 'baseline', figure: 'single_row_commits_per_s', connections: 1, median: Math.round(median(base1)), runs: base1.map(Math.round), cpus: os.availableParallelism() });
+  emit({ bench: 'baseline', figure: 'single_row_commits_per_s', connections: 16, median: Math.round(median(base16)), runs: base16.map(Math.round) });
+
+  const seed = async (bmdb: Bmdb) => {
+    await bmdb.driver.query(`INSERT INTO machines (machine_id) SELECT gen_random_uuid() FROM generate_series(1, $1)`, [MACHINES]);
+    await bmdb.driver.query(`INSERT INTO machine_provided (machine_id, provider, provider_id) SELECT machine_id, 'None', machine_id::text FROM machines`);
+    await bmdb.driver.query('ANALYZE');
+  };
+
+  const claims = async (workers: number) => {
+    const bmdb = await openBmdb({ url: await freshDb(), migrate: true, maxConnections: workers + 4, metricsRegistry: new Registry() });
+    await seed(bmdb);
+    const sessions = await Promise.all(Array.from({ length: workers }, (_, i) => bmdb.startSession({ component: `bench-${i}`, processor: 'bench' })));
+    const key = new Uint8Array(32);
+    let done = 0;
+    let conflicts = 0;
+    const start = performance.now();
+    await Promise.all(
+      sessions.map(async (s) => {
+        for (;;) {
+          try {
+            const w = await s.work('ShepherdAgentStart', async (q) => (await q.getAgentStartCandidates({ provider: 'None', limit: 1 })).map((m) => m.machineId));
+            await w.finish((q) => q.setAgentStarted({ machineId: w.machineId, publicKey: key }));
+            done++;
+          } catch (err) {
+            if (err instanceof NothingToDoError) return;
+            if (err instanceof WorkConflictError) {
+              conflicts++;
+              continue;
+            }
+            throw err;
+          }
+        }
+      }),
+    );
+    const seconds = (performance.now() - start) / 1000;
+    for (const s of sessions) await s.close();
+    await bmdb.close();
+    if (done !== MACHINES) throw new Error(`expected ${MACHINES} cycles, did ${done}`);
+    return { rate: done / seconds, conflicts };
+  };
+  for (const workers of [1, 16]) {
+    const rates: number[] = [];
+    let conflicts = 0;
+    for (let i = 0; i < RUNS; i++) {
+      const r = await claims(workers);
+      rates.push(r.rate);
+      conflicts += r.conflicts;
+      process.stderr.write(`bench: ${workers} workers run ${i + 1}: ${Math.round(r.rate)} cycles/s\n`);
+    }
+    emit({
+      bench: 'bmdb_claims',
+      figure: 'work_finish_cycles_per_s',
+      workers,
+      machines: MACHINES,
+      median: Math.round(median(rates)),
+      runs: rates.map(Math.round),
+      conflicts,
+      ratio_to_baseline_1conn: Number((median(rates) / median(base1)).toFixed(3)),
+    });
+  }
+  await admin.end();
+} finally {
+  await cluster.stop();
+}
