@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Bmdb, MachineProvided } from '../bmdb/index.ts';
+import { describeBmdb } from '../../test/bmdb.ts';
+import { Availability, INVALID_PROVIDER_ID, planReconcile, Provisioner, resolveAvailability, type ProviderMachine } from './index.ts';
+import { FakeProvider } from './testing/index.ts';
+
+const FAST = { intervalMs: 1, burst: 1000 };
+
+function machine(id: string, availability: Availability, failed = false): ProviderMachine {
+  return { id, address: '192.0.2.1', availability, failed };
+}
+
+function provided(providerId: string): MachineProvided {
+  return {
+    machineId: `00000000-0000-0000-0000-${providerId.padStart(12, '0')}`,
+    provider: 'None',
+    providerId,
+    providerReservationId: null,
+    providerIpAddress: null,
+    providerLocation: null,
+    providerStatus: null,
+  };
+}
+
+describe('PossiblyUsed resolution', () => {
+  const inBmdb = new Set(['known']);
+  const table: Array<[string, ProviderMachine, Availability]> = [
+    ['possibly used, in the BMDB: used', machine('known', Availability.PossiblyUsed), Availability.KnownUsed],
+    ['possibly used, not in the BMDB: unused', machine('stranger', Availability.PossiblyUsed), Availability.KnownUnused],
+    ['possibly used with the invalid id: unused', machine(INVALID_PROVIDER_ID, Availability.PossiblyUsed), Availability.KnownUnused],
+    ['known used stays used even when not in the BMDB', machine('stranger', Availability.KnownUsed), Availability.KnownUsed],
+    ['known unused stays unused even when in the BMDB', machine('known', Availability.KnownUnused), Availability.KnownUnused],
+    ['undefined stays undefined', machine('known', Availability.Undefined), Availability.Undefined],
+  ];
+  for (const [name, m, expected] of table) {
+    it(name, () => assert.equal(resolveAvailability(m, inBmdb), expected));
+  }
+});
+
+describe('reconcile plan', () => {
+  const limits = { maxCount: 0, chunkSize: 100 };
+
+  it('an unknown used provider machine refuses all creation', () => {
+    const plan = planReconcile([machine('ours', Availability.KnownUsed), machine('free', Availability.KnownUnused)], [], limits);
+    assert.deepEqual(plan.toCreate, []);
+    assert.deepEqual(plan.missingFromBmdb, ['ours']);
+  });
+
+  it('a failed unknown used provider machine does not refuse creation', () => {
+    const plan = planReconcile([machine('ours', Availability.KnownUsed, true), machine('free', Availability.KnownUnused)], [], limits);
+    assert.deepEqual(plan.toCreate.map((m) => m.id), ['free']);
+    assert.deepEqual(plan.missingFromBmdb, []);
+  });
+
+  it('a BMDB machine the provider does not list refuses all creation', () => {
+    const plan = planReconcile([machine('free', Availability.PossiblyUsed)], [provided('gone')], limits);
+    assert.deepEqual(plan.toCreate, []);
+    assert.deepEqual(plan.missingFromProvider, ['gone']);
+  });
+
+  it('creates at most the chunk size and never past the maximum', () => {
+    const many = Array.from({ length: 10 }, (_, i) => machine(`m${i}`, Availability.PossiblyUsed));
+    assert.equal(planReconcile(many, [], { maxCount: 0, chunkSize: 4 }).toCreate.length, 4);
+    assert.equal(planReconcile(many, [provided('m0'), provided('m1')], { maxCount: 3, chunkSize: 4 }).toCreate.length, 1);
+    assert.equal(planReconcile(many, [provided('m0'), provided('m1')], { maxCount: 2, chunkSize: 4 }).toCreate.length, 0);
+  });
+});
+
+async function providedIds(bmdb: Bmdb): Promise<string[]> {
+  return (await bmdb.queries.getProvidedMachines({ provider: 'None' })).map((m) => m.providerId);
+}
+
+describeBmdb('provisioner', ({ open }) => {
+  it('smoke: max 10, chunk 4 enrols exactly 10 machines, all known to the provider, never more', async () => {
+    const bmdb = await open();
+    const provider = new FakeProvider();
+    provider.addMachines(25);
+    const provisioner = new Provisioner(bmdb, provider, { maxCount: 10, chunkSize: 4, creationRate: FAST, reconcileRate: FAST });
+    await using session = await bmdb.startSession({ component: 'test', processor: 'shepherd-provisioner' });
+    const counts: number[] = [];
+    for (let round = 0; round < 5; round++) {
+      const result = await provisioner.reconcile(session);
+      assert.equal(result.desynced, false);
+      assert.ok(result.created <= 4, 'at most one chunk per round');
+      counts.push((await providedIds(bmdb)).length);
+    }
+    assert.deepEqual(counts, [4, 8, 10, 10, 10]);
+    const ids = await providedIds(bmdb);
+    assert.equal(new Set(ids).size, 10);
+    for (const id of ids) assert.ok(provider.machines.has(id), `${id} is known to the provider`);
+  });
+
+  it('desync: an unknown used provider machine stops creation; a failed one does not', async () => {
+    const bmdb = await open();
+    const provider = new FakeProvider();
+    provider.addMachines(3);
+    const [intruder] = provider.addMachines(1, 'used', { availability: Availability.KnownUsed });
+    const provisioner = new Provisioner(bmdb, provider, { creationRate: FAST });
+    await using session = await bmdb.startSession({ component: 'test', processor: 'shepherd-provisioner' });
+    assert.deepEqual(await provisioner.reconcile(session), { created: 0, desynced: true });
+    assert.deepEqual(await providedIds(bmdb), []);
+    provider.machines.set(intruder!.id, { ...intruder!, failed: true });
+    assert.deepEqual(await provisioner.reconcile(session), { created: 3, desynced: false });
+    assert.equal((await providedIds(bmdb)).length, 3);
+  });
+
+  it('run enrols machines until stopped and closes its session', async () => {
+    const bmdb = await open();
+    const provider = new FakeProvider();
+    provider.addMachines(3);
+    const provisioner = new Provisioner(bmdb, provider, { creationRate: FAST, reconcileRate: { intervalMs: 20, burst: 1 } });
+    const stop = new AbortController();
+    const running = provisioner.run(stop.signal);
+    for (let i = 0; i < 200 && (await providedIds(bmdb)).length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+    stop.abort();
+    await running;
+    assert.equal((await providedIds(bmdb)).length, 3);
+    assert.equal(Number((await bmdb.driver.query('SELECT count(*) AS n FROM sessions', [])).rows[0]!.n), 0);
+  });
+});
