@@ -1,0 +1,2 @@
+DROP INDEX IF EXISTS machines_created_at;
+DROP INDEX IF EXISTS machine_agent_heartbeat_at;
