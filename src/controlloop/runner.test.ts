@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import type { Bmdb, MachineProvided, Queries } from '../bmdb/index.ts';
 import { waitFor } from '../shepherd/testing/index.ts';
 import { describeBmdb } from '../../test/bmdb.ts';
@@ -40,13 +42,20 @@ describeBmdb('control loop runner', ({ open }) => {
     const bmdb = await open();
     const ids = await provide(bmdb, 6);
     const seen: string[] = [];
+    const warnings: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        warnings.push(chunk.toString());
+        done();
+      },
+    });
     const runner = new ControlLoopRunner(
       bmdb,
       loop(async (task) => {
         seen.push(task.machine.machineId);
         await task.work.finish((q) => q.setAgentStarted({ machineId: task.machine.machineId, publicKey: new Uint8Array(32) }));
       }),
-      { dbQueryRate: FAST, parallelism: 3 },
+      { dbQueryRate: FAST, parallelism: 3, logger: pino({ level: 'warn' }, sink) },
     );
     const stop = new AbortController();
     assert.equal(runner.state, 'new');
@@ -57,6 +66,7 @@ describeBmdb('control loop runner', ({ open }) => {
     await running;
     assert.equal(runner.state, 'stopped');
     assert.deepEqual([...seen].sort(), [...ids].sort());
+    assert.deepEqual(warnings, [], 'finishing work is not reported as a problem');
     assert.equal(await count(bmdb, 'SELECT count(*) AS n FROM sessions'), 0, 'sessions closed on shutdown');
   });
 

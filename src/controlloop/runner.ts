@@ -61,7 +61,7 @@ export class ControlLoopRunner {
       ...(options.sessionIntervalMs === undefined ? {} : { sessionIntervalMs: options.sessionIntervalMs }),
     });
     this.#bucket = new TokenBucket(options.dbQueryRate);
-    this.#log = (options.logger ?? silentLogger()).child({ loop: loop.name, process: loop.process });
+    this.#log = (options.logger ?? silentLogger()).child({ loop: loop.name, workProcess: loop.process });
   }
 
   get state(): RunnerState {
@@ -173,8 +173,9 @@ export class ControlLoopRunner {
     const task: Task = { machine, work, session, backoff: this.loop.defaultBackoff, signal };
     log.debug('processing machine');
     try {
-      // Racing the signal bounds shutdown even if processMachine ignores it.
-      await raceAbort(this.loop.processMachine(task), signal);
+      // Racing the hard stop bounds shutdown even if processMachine ignores its signal.
+      // (Not the work's signal: that aborts when processMachine itself finishes the work.)
+      await raceAbort(this.loop.processMachine(task), hardStop);
       if (work.state === 'open') log.warn('processMachine returned without ending the work; canceling it');
     } catch (err) {
       if (hardStop.aborted) {

@@ -40,7 +40,7 @@ export function trustOnFirstUse(session: Session, machineId: string, options: { 
       if (!Buffer.from(recorded.key).equals(key.raw)) {
         throw new HostKeyChangedError(machineId, recorded.fingerprint, key.fingerprint);
       }
-      if (first) options.log?.info({ machineId, fingerprint: key.fingerprint, algorithm: key.algorithm }, 'recorded ssh host key on first use');
+      if (first) options.log?.info({ fingerprint: key.fingerprint, algorithm: key.algorithm }, 'recorded ssh host key on first use');
     },
   };
 }
