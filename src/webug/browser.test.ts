@@ -84,7 +84,7 @@ describe('webug in a browser', { skip: chromiumAvailable() ? false : 'no chromiu
     for (const path of ['/', `/machines/${fleet.hostile}`, '/audit']) {
       await page.goto(new URL(path, webug.url).href);
       await page.waitForTimeout(400); // a live refresh included
-      assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined, path);
+      assert.equal(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned), undefined, path);
       assert.equal(await page.locator('main img, #live script, .cause script').count(), 0, path);
       assert.match(await page.locator('main').innerText(), /<script>window.__pwned=1<\/script>/);
     }

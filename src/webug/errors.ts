@@ -14,3 +14,8 @@ export class NotFoundError extends Error {
 export class WebugConfigError extends Error {
   override name = 'WebugConfigError';
 }
+
+/** The database has no BMDB schema yet: 503 until someone runs the migrations. */
+export class SchemaMissingError extends Error {
+  override name = 'SchemaMissingError';
+}

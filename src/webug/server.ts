@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { auditCsv, AUDIT_CSV_HEADER, DEFAULT_EXPORT_ROWS, loadAuditPage, MAX_EXPORT_ROWS, parseAuditFilter, streamAudit } from './audit.ts';
 import { authenticate } from './auth.ts';
 import type { WebugContext } from './context.ts';
-import { BadRequestError, NotFoundError } from './errors.ts';
+import { BadRequestError, NotFoundError, SchemaMissingError } from './errors.ts';
 import { loadFleetPage } from './fleet.ts';
 import { html, type SafeHtml } from './html.ts';
 import { loadMachine } from './machine.ts';
@@ -173,6 +173,9 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
       return;
     }
     const path = r.url.pathname;
+    if (path !== '/api/status' && (await ctx.schema(r.signal)).schemaVersion === 0) {
+      throw new SchemaMissingError(`${ctx.database} has no BMDB schema yet: run \`bmaas migrate up\` (webug never migrates)`);
+    }
     if (path === '/audit/export.csv') return exportAudit(r, res, 'csv');
     if (path === '/audit/export.json') return exportAudit(r, res, 'json');
     for (const [re, fn] of json) if (re.test(path)) return send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify(await fn(r))}\n`);
@@ -181,7 +184,7 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
   }
 
   function fail(res: ServerResponse, r: Request, err: unknown): void {
-    const status = err instanceof BadRequestError ? 400 : err instanceof NotFoundError ? 404 : 500;
+    const status = err instanceof BadRequestError ? 400 : err instanceof NotFoundError ? 404 : err instanceof SchemaMissingError ? 503 : 500;
     if (status === 500) logger.error({ err, path: r.url.pathname }, 'request failed');
     if (res.headersSent) {
       res.destroy(err as Error);
@@ -189,7 +192,7 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
     }
     const message = status === 500 ? `internal error: ${(err as Error).message}` : (err as Error).message;
     if (r.url.pathname.startsWith('/api/')) return send(res, status, 'application/json; charset=utf-8', `${JSON.stringify({ error: message })}\n`);
-    const body = html`<h1>${status === 404 ? 'Not found' : status === 400 ? 'Bad request' : 'Error'}</h1><p class="error">${message}</p><p><a href="/">back to the fleet</a></p>`;
+    const body = html`<h1>${status === 404 ? 'Not found' : status === 400 ? 'Bad request' : status === 503 ? 'No schema' : 'Error'}</h1><p class="error">${message}</p><p><a href="/">back to the fleet</a></p>`;
     send(res, status, 'text/html; charset=utf-8', layout({ title: 'Error', nav: 'error', database: ctx.database, schemaVersion: null, latestKnownVersion: null, nonce: r.nonce, renderedAt: new Date() }, body));
   }
 

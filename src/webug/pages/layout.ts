@@ -43,7 +43,7 @@ a.button{display:inline-block;padding:3px 8px;border:1px solid #cbd2dc;border-ra
 .live.stale .dot{background:var(--bad)}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:12px;align-items:start}
 table.fleet td{white-space:nowrap}table.fleet td.trunc{max-width:200px;overflow:hidden;text-overflow:ellipsis}table.fleet td.wrap{white-space:normal;min-width:180px;max-width:380px}
-.panel{background:var(--card);border:1px solid var(--line);border-radius:4px;padding:8px 10px}.panel h2{margin:0 0 6px}
+.panel.wide{grid-column:1/-1}.panel{background:var(--card);border:1px solid var(--line);border-radius:4px;padding:8px 10px}.panel h2{margin:0 0 6px}
 dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:0}dl.kv dt{color:var(--muted)}dl.kv dd{margin:0;word-break:break-all}
 pre{white-space:pre-wrap;word-break:break-all;background:#f7f8fa;border:1px solid var(--line);padding:6px;margin:4px 0;max-height:420px;overflow:auto}
 .explain li{margin:2px 0;list-style:none}.explain ul{padding-left:0;margin:4px 0}.yes{color:var(--ok)}.no{color:var(--bad)}.explain .why{color:var(--muted);margin-left:22px;word-break:break-all}

@@ -16,7 +16,8 @@ function explainPanel(e: ProcessExplain): SafeHtml {
 
 function tagPanel(t: TagValue, now: number): SafeHtml {
   if (!t.present) return html`<div class="panel tag-panel" data-tag="${t.name}"><h2>${t.name} ${muted('absent')}</h2></div>`;
-  return html`<div class="panel tag-panel" data-tag="${t.name}"><h2>${t.name}</h2><dl class="kv">${t.fields.map((f) => {
+  const wide = t.fields.some((f) => f.decoded?.type !== undefined);
+  return html`<div class="panel tag-panel ${wide ? 'wide' : ''}" data-tag="${t.name}"><h2>${t.name}</h2><dl class="kv">${t.fields.map((f) => {
     let value: SafeHtml;
     if (f.decoded) {
       const d = f.decoded;
