@@ -40,13 +40,13 @@ function filterForm(page: FleetPage, tagNames: readonly string[]): SafeHtml {
 
 function row(r: FleetPage['rows'][number], now: number): SafeHtml {
   return html`<tr data-machine="${r.machineId}">
-    <td>${machineLink(r.machineId)}</td>
+    <td>${machineLink(r.machineId, true)}</td>
     <td class="trunc" title="${r.providerId ?? ''}">${r.provider ? html`${r.provider} <span class="mono">${r.providerId}</span>` : muted('not provided')}</td>
     <td class="mono trunc" title="${r.address ?? ''}">${r.address ?? ''}${r.location ? html` <span class="muted">${r.location}</span>` : ''}</td>
-    <td>${badge(r.status.label, r.status.tone)}${r.providerStatus ? html` <span class="muted">${r.providerStatus}</span>` : ''}</td>
+    <td class="wrap">${badge(r.status.label, r.status.tone)}${r.providerStatus ? html` <span class="muted">${r.providerStatus}</span>` : ''}</td>
     <td>${time(r.heartbeatAt, now)}</td>
-    <td class="wrap">${r.tags.map((t) => html`<span class="tag">${t}</span>`)}</td>
-    <td>${r.work.map((w) => html`<div>${badge(w.process, 'busy')} <a class="mono" href="${href(`/sessions/${w.sessionId}`)}">${w.component ?? w.sessionId.slice(0, 8)}</a></div>`)}</td>
+    <td class="wrap tags">${r.tags.map((t) => html`<span class="tag">${t}</span>`)}</td>
+    <td class="wrap">${r.work.map((w) => html`<div>${badge(w.process, 'busy')} <a class="mono" href="${href(`/sessions/${w.sessionId}`)}">${w.component ?? w.sessionId.slice(0, 8)}</a></div>`)}</td>
     <td class="wrap">${r.backoffs.map((b) => html`<div>${badge(b.process, 'warn')} until ${time(b.until, now)}: <span class="cause">${b.cause}</span></div>`)}</td>
   </tr>`;
 }

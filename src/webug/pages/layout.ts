@@ -42,7 +42,7 @@ a.button{display:inline-block;padding:3px 8px;border:1px solid #cbd2dc;border-ra
 .live{font-size:12px;color:var(--muted);margin-left:auto}.live .dot{display:inline-block;width:7px;height:7px;border-radius:50%;background:var(--ok);margin-right:5px}
 .live.stale .dot{background:var(--bad)}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:12px;align-items:start}
-table.fleet td{white-space:nowrap}table.fleet td.trunc{max-width:200px;overflow:hidden;text-overflow:ellipsis}table.fleet td.wrap{white-space:normal;min-width:180px;max-width:380px}
+table.fleet td{white-space:nowrap}table.fleet td.trunc{max-width:200px;overflow:hidden;text-overflow:ellipsis}table.fleet td.wrap{white-space:normal}table.fleet td.tags{min-width:250px}
 .panel.wide{grid-column:1/-1}.panel{background:var(--card);border:1px solid var(--line);border-radius:4px;padding:8px 10px}.panel h2{margin:0 0 6px}
 dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:0}dl.kv dt{color:var(--muted)}dl.kv dd{margin:0;word-break:break-all}
 pre{white-space:pre-wrap;word-break:break-all;background:#f7f8fa;border:1px solid var(--line);padding:6px;margin:4px 0;max-height:420px;overflow:auto}
