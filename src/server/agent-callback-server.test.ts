@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { after, before, it } from 'node:test';
+import { Code, ConnectError } from '@connectrpc/connect';
+import { create, toBinary } from '@bufbuild/protobuf';
+import type { Bmdb } from '../bmdb/index.ts';
+import { describeBmdb } from '../../test/bmdb.ts';
+import { enrolAgent, startTestServer, type TestServer } from '../../test/agent-harness.ts';
+import { clientCertificate, generateAgentKey } from '../agent/agent-identity.ts';
+import { createCallbackClient, type CallbackClientOptions } from '../agent/callback-client.ts';
+import { createCertificate, toPem } from '../lib/x509/index.ts';
+import {
+  AgentHardwareReportSchema,
+  OSInstallationRequestSchema,
+  decodeMessage,
+  type AgentHeartbeatRequest,
+} from '../proto/index.ts';
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import type { AgentHeartbeatRequestSchema } from '../proto/index.ts';
+
+type HeartbeatInit = MessageInitShape<typeof AgentHeartbeatRequestSchema>;
+
+describeBmdb('agent callback server', ({ open }) => {
+  let bmdb: Bmdb;
+  let srv: TestServer;
+  before(async () => {
+    bmdb = await open();
+    srv = await startTestServer(bmdb);
+  });
+  after(async () => {
+    await srv.close();
+  });
+
+  async function call(client: Omit<CallbackClientOptions, 'endpoint' | 'caCertificate'>, req: HeartbeatInit) {
+    const c = createCallbackClient({ endpoint: srv.endpoint, caCertificate: srv.caCertificate, ...client });
+    try {
+      return await c.client.heartbeat(req, { timeoutMs: 5000 });
+    } finally {
+      c.close();
+    }
+  }
+
+  async function refused(client: Omit<CallbackClientOptions, 'endpoint' | 'caCertificate'>, req: HeartbeatInit, code: Code): Promise<ConnectError> {
+    const err = await call(client, req).then(
+      () => assert.fail('heartbeat was accepted'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ConnectError, String(err));
+    assert.equal(err.code, code, err.message);
+    return err;
+  }
+
+  async function heartbeatAt(machineId: string): Promise<Date | undefined> {
+    const r = await bmdb.driver.query('SELECT agent_heartbeat_at FROM machine_agent_heartbeat WHERE machine_id = $1', [machineId]);
+    return r.rows[0]?.agent_heartbeat_at as Date | undefined;
+  }
+
+  it('accepts a heartbeat after AgentStarted with the agent key and records its time', async () => {
+    const { machineId, key } = await enrolAgent(bmdb);
+    assert.equal(await heartbeatAt(machineId), undefined);
+    const res = await call(clientCertificate(key, machineId), { machineId });
+    assert.equal(res.installationRequest, undefined);
+    assert.ok(await heartbeatAt(machineId));
+  });
+
+  it('refuses an unknown machine and a wrong key with the same UNAUTHENTICATED message', async () => {
+    const { machineId } = await enrolAgent(bmdb);
+    const other = generateAgentKey();
+    const wrongKey = await refused(clientCertificate(other, machineId), { machineId }, Code.Unauthenticated);
+    const unknown = await refused(clientCertificate(other, machineId), { machineId: '00000000-0000-4000-8000-000000000000' }, Code.Unauthenticated);
+    assert.equal(wrongKey.rawMessage, unknown.rawMessage);
+    assert.equal(await heartbeatAt(machineId), undefined);
+  });
+
+  it('refuses a call without a client certificate', async () => {
+    const { machineId } = await enrolAgent(bmdb);
+    await refused({}, { machineId }, Code.Unauthenticated);
+  });
+
+  it('refuses an RSA client certificate', async () => {
+    const { machineId } = await enrolAgent(bmdb);
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const cert = toPem(createCertificate({ subject: { commonName: machineId }, publicKey: rsa.publicKey, signingKey: rsa.privateKey, clientAuth: true }), 'CERTIFICATE');
+    await refused({ cert, key: rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() }, { machineId }, Code.Unauthenticated);
+  });
+
+  it('refuses two client certificates even when the leaf carries the enrolled key', async () => {
+    const { machineId, key } = await enrolAgent(bmdb);
+    const ca = generateKeyPairSync('ed25519');
+    const caName = { commonName: 'some CA' };
+    const caPem = toPem(createCertificate({ subject: caName, publicKey: ca.publicKey, signingKey: ca.privateKey, isCa: true }), 'CERTIFICATE');
+    const own = clientCertificate(key, machineId);
+    const { createPublicKey } = await import('node:crypto');
+    const leafPem = toPem(createCertificate({ subject: { commonName: machineId }, publicKey: createPublicKey(key), signingKey: ca.privateKey, issuer: caName, issuerPublicKey: ca.publicKey, clientAuth: true }), 'CERTIFICATE');
+    await refused({ cert: leafPem + caPem, key: own.key }, { machineId }, Code.Unauthenticated);
+  });
+
+  it('answers INVALID_ARGUMENT for a machine id that is not a UUID', async () => {
+    const key = generateAgentKey();
+    await refused(clientCertificate(key, 'x'), { machineId: 'not-a-uuid' }, Code.InvalidArgument);
+  });
+
+  it('returns a pending installation request until a report of the same generation arrives', async () => {
+    const { machineId, key } = await enrolAgent(bmdb);
+    const cert = clientCertificate(key, machineId);
+    const request = (generation: bigint) =>
+      toBinary(OSInstallationRequestSchema, create(OSInstallationRequestSchema, { generation, type: { case: 'metropolis', value: { bundleUrl: 'https://example.test/b', rootDevice: 'sda' } } }));
+    await bmdb.transact('unittest', (q) => q.setOsInstallationRequest({ machineId, generation: 123, raw: request(123n) }));
+    for (let i = 0; i < 3; i++) {
+      const res = await call(cert, { machineId });
+      assert.equal(res.installationRequest?.generation, 123n);
+      assert.equal(res.installationRequest.type.case, 'metropolis');
+      assert.equal(res.installationRequest.type.value?.bundleUrl, 'https://example.test/b');
+    }
+    const reported = await call(cert, { machineId, installationReport: { generation: 123n, result: { case: 'success', value: {} } } });
+    assert.equal(reported.installationRequest, undefined);
+    assert.equal((await call(cert, { machineId })).installationRequest, undefined);
+    const row = await bmdb.driver.query('SELECT generation, os_installation_result FROM machine_os_installation_report WHERE machine_id = $1', [machineId]);
+    assert.equal(Number(row.rows[0]!.generation), 123);
+    assert.equal(row.rows[0]!.os_installation_result, 'Success');
+
+    await bmdb.transact('unittest', (q) => q.setOsInstallationRequest({ machineId, generation: 234, raw: request(234n) }));
+    assert.equal((await call(cert, { machineId })).installationRequest?.generation, 234n);
+    await call(cert, { machineId, installationReport: { generation: 234n, result: { case: 'error', value: { error: 'disk on fire' } } } });
+    const err = await bmdb.driver.query('SELECT os_installation_result FROM machine_os_installation_report WHERE machine_id = $1', [machineId]);
+    assert.equal(err.rows[0]!.os_installation_result, 'Error');
+  });
+
+  it('stores the hardware report so that it decodes to what was sent, and does not store an empty one', async () => {
+    const { machineId, key } = await enrolAgent(bmdb);
+    const cert = clientCertificate(key, machineId);
+    const stored = async () => {
+      const r = await bmdb.driver.query('SELECT hardware_report_raw FROM machine_hardware_report WHERE machine_id = $1', [machineId]);
+      return r.rows[0] ? new Uint8Array(r.rows[0].hardware_report_raw as Uint8Array) : undefined;
+    };
+    await call(cert, { machineId, hardwareReport: {} });
+    assert.equal(await stored(), undefined);
+    const sent: AgentHeartbeatRequest['hardwareReport'] = create(AgentHardwareReportSchema, {
+      report: {
+        manufacturer: 'ACME',
+        product: 'Rack 9000',
+        serialNumber: 'SN1',
+        memoryInstalledBytes: 68719476736n,
+        memoryUsableRatio: 0.5, // exact in float32
+        cpu: [{ architecture: { case: 'x8664', value: { family: 25, model: 1, stepping: 1 } }, cores: 16, hardwareThreads: 32, vendor: 'AuthenticAMD', model: 'EPYC' }],
+        blockDevice: [{ deviceModel: 'SSD', serialNumber: 'S1', capacityBytes: 1000204886016n, logicalBlockSizeBytes: 512, physicalBlockSizeBytes: 4096, protocol: 3 }],
+        networkInterface: [{ mac: new Uint8Array([2, 0, 0, 0, 0, 1]), driver: 'ixgbe', linkUp: true, currentSpeedBytes: 1250000000n }],
+      },
+      warning: ['dmi: product_serial: permission denied'],
+    });
+    await call(cert, { machineId, hardwareReport: sent });
+    const raw = await stored();
+    assert.ok(raw);
+    assert.deepEqual(decodeMessage(AgentHardwareReportSchema, raw), sent);
+    // An empty report afterwards leaves the stored one alone.
+    await call(cert, { machineId, hardwareReport: {} });
+    assert.deepEqual(await stored(), raw);
+  });
+
+  it('counts calls by gRPC code', async () => {
+    const text = await srv.metrics.metrics();
+    assert.match(text, /bmsrv_calls_total\{method="Heartbeat",code="OK"\} \d+/);
+    assert.match(text, /bmsrv_calls_total\{method="Heartbeat",code="UNAUTHENTICATED"\} \d+/);
+  });
+});

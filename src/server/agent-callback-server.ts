@@ -1,0 +1,141 @@
+// The agent callback server ("bmsrv"): gRPC over TLS on HTTP/2, the only door
+// for agents into the BMDB. Clients are asked for a certificate but not
+// verified by TLS: the Ed25519 key in it is checked against the BMDB instead.
+import http2 from 'node:http2';
+import { once } from 'node:events';
+import { connectNodeAdapter } from '@connectrpc/connect-node';
+import { createContextValues } from '@connectrpc/connect';
+import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
+import type { Bmdb } from '../bmdb/index.ts';
+import { silentLogger } from '../lib/logger.ts';
+import { agentCallbackRoutes, peerIdentityKey } from './agent-callback-service.ts';
+import { parseListenAddress } from './listen-address.ts';
+import { serverMetrics } from './metrics.ts';
+import { peerIdentityOf, type PeerSocket } from './peer-identity.ts';
+import { SessionHolder } from './session-holder.ts';
+
+export interface AgentCallbackServerOptions {
+  readonly bmdb: Bmdb;
+  /** `host:port`; port 0 picks a free one (see `address`). */
+  readonly listenAddress: string;
+  /** PEM server certificate chain and private key. */
+  readonly tls: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  readonly logger?: Logger;
+  readonly metricsRegistry?: Registry;
+  /** Longest a heartbeat may take on the server; default 10 s. */
+  readonly callTimeoutMs?: number;
+  /** Largest request message accepted; default 4 MiB. */
+  readonly readMaxBytes?: number;
+  /** BMDB session interval; default the library's. */
+  readonly sessionIntervalMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+export type ServerState = 'running' | 'stopping' | 'stopped';
+
+export class AgentCallbackServer {
+  readonly #server: http2.Http2SecureServer;
+  readonly #holder: SessionHolder;
+  readonly #logger: Logger;
+  // Aborting it aborts every handler's signal (the adapter's shutdownSignal).
+  readonly #shutdown: AbortController;
+  readonly #sessions = new Set<http2.ServerHttp2Session>();
+  #state: ServerState = 'running';
+  #closing: Promise<void> | undefined;
+
+  private constructor(server: http2.Http2SecureServer, holder: SessionHolder, logger: Logger, shutdown: AbortController) {
+    this.#server = server;
+    this.#shutdown = shutdown;
+    this.#holder = holder;
+    this.#logger = logger;
+    server.on('session', (s) => {
+      this.#sessions.add(s);
+      s.once('close', () => this.#sessions.delete(s));
+    });
+  }
+
+  /** Listens and returns once the port is bound. The BMDB session starts with the first call. */
+  static async start(opts: AgentCallbackServerOptions): Promise<AgentCallbackServer> {
+    const logger = opts.logger ?? silentLogger();
+    const { host, port } = parseListenAddress(opts.listenAddress);
+    const holder = new SessionHolder(opts.bmdb, { logger, ...(opts.sessionIntervalMs ? { intervalMs: opts.sessionIntervalMs } : {}) });
+    const shutdown = new AbortController();
+    const routes = agentCallbackRoutes({
+      transact: (fn, o) => holder.transact(fn, o),
+      logger,
+      metrics: serverMetrics(opts.metricsRegistry ?? new Registry()),
+      callTimeoutMs: opts.callTimeoutMs ?? 10_000,
+    });
+    const handler = connectNodeAdapter({
+      routes,
+      grpc: true,
+      connect: false,
+      grpcWeb: false,
+      readMaxBytes: opts.readMaxBytes ?? 4 * 1024 * 1024,
+      writeMaxBytes: 4 * 1024 * 1024,
+      shutdownSignal: shutdown.signal,
+      contextValues: (req) => createContextValues().set(peerIdentityKey, peerIdentityOf(req.socket as unknown as PeerSocket)),
+    });
+    const server = http2.createSecureServer({
+      cert: opts.tls.cert,
+      key: opts.tls.key,
+      requestCert: true,
+      rejectUnauthorized: false,
+      allowHTTP1: false,
+      minVersion: 'TLSv1.2',
+    });
+    server.on('request', (req, res) => void handler(req, res));
+    server.listen(port, host);
+    await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err as Error))]);
+    const self = new AgentCallbackServer(server, holder, logger, shutdown);
+    opts.signal?.addEventListener('abort', () => void self.close(), { once: true });
+    logger.info({ address: self.address }, 'agent callback server listening');
+    return self;
+  }
+
+  get state(): ServerState {
+    return this.#state;
+  }
+
+  /** Where the server listens, e.g. `127.0.0.1:8080` (with the real port when 0 was asked for). */
+  get address(): string {
+    const a = this.#server.address();
+    if (a === null || typeof a === 'string') return String(a);
+    return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+  }
+
+  get port(): number {
+    const a = this.#server.address();
+    return a !== null && typeof a === 'object' ? a.port : 0;
+  }
+
+  /**
+   * Graceful shutdown in two stages: stop accepting connections and let calls
+   * in flight finish for up to `graceMs` (default 5 s); then abort what is left,
+   * drop the connections and close the BMDB session. Idempotent.
+   */
+  close(opts: { graceMs?: number } = {}): Promise<void> {
+    this.#closing ??= this.#close(opts.graceMs ?? 5000);
+    return this.#closing;
+  }
+
+  async #close(graceMs: number): Promise<void> {
+    this.#state = 'stopping';
+    this.#logger.info('agent callback server stopping');
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const s of this.#sessions) s.close();
+    const timer = setTimeout(() => {
+      this.#shutdown.abort(new Error('server shutdown'));
+      for (const s of this.#sessions) s.destroy();
+    }, graceMs);
+    try {
+      await closed;
+    } finally {
+      clearTimeout(timer);
+    }
+    await this.#holder.close();
+    this.#state = 'stopped';
+    this.#logger.info('agent callback server stopped');
+  }
+}

@@ -1,0 +1,85 @@
+// The gRPC edge: AgentCallback.Heartbeat. Domain errors become gRPC status
+// codes here and nowhere else.
+import { Code, ConnectError, createContextKey, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
+import type { Logger } from 'pino';
+import { SessionExpiredError } from '../bmdb/index.ts';
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import { AgentCallback, type AgentHeartbeatRequest, type AgentHeartbeatResponseSchema } from '../proto/index.ts';
+import { WireDecodeError } from '../proto/index.ts';
+import { AgentAuthenticationError, InvalidHeartbeatError } from './errors.ts';
+import { recordHeartbeat, type Transactor } from './heartbeat.ts';
+import type { ServerMetrics } from './metrics.ts';
+import { agentPublicKey, type PeerIdentity } from './peer-identity.ts';
+
+/** Set per request by the HTTP/2 adapter from the TLS socket. */
+export const peerIdentityKey = createContextKey<PeerIdentity>({ certificates: [], remoteAddress: undefined }, { description: 'TLS peer identity' });
+
+export interface AgentCallbackServiceOptions {
+  readonly transact: Transactor;
+  readonly logger: Logger;
+  readonly metrics: ServerMetrics;
+  /** Upper bound on one call's handling time, whatever deadline the client sent. */
+  readonly callTimeoutMs: number;
+}
+
+class DeadlineError extends Error {
+  override readonly name = 'DeadlineError';
+}
+
+function toConnectError(err: unknown, signal: AbortSignal): ConnectError {
+  if (err instanceof ConnectError) return err;
+  if (err instanceof AgentAuthenticationError) return new ConnectError(err.message, Code.Unauthenticated);
+  if (err instanceof InvalidHeartbeatError) return new ConnectError(err.message, Code.InvalidArgument);
+  if (signal.aborted && signal.reason instanceof DeadlineError) return new ConnectError('deadline exceeded while handling the heartbeat', Code.DeadlineExceeded);
+  if (signal.aborted) return new ConnectError('the server is shutting down or the call was cancelled', Code.Unavailable);
+  if (err instanceof WireDecodeError) return new ConnectError('stored installation request is malformed', Code.Internal);
+  if (err instanceof SessionExpiredError) return new ConnectError('the BMDB session is unavailable, retry later', Code.Unavailable);
+  // Anything else came out of the database layer: the agent should retry.
+  return new ConnectError('the BMDB is unavailable, retry later', Code.Unavailable);
+}
+
+/** `Code.DeadlineExceeded` → `DEADLINE_EXCEEDED`, the name gRPC tooling shows. */
+export function grpcCodeName(code: Code): string {
+  return Code[code].replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
+export function agentCallbackRoutes(opts: AgentCallbackServiceOptions): (router: ConnectRouter) => void {
+  async function heartbeat(request: AgentHeartbeatRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof AgentHeartbeatResponseSchema>> {
+    const started = performance.now();
+    const peer = ctx.values.get(peerIdentityKey);
+    const log = opts.logger.child({ machineId: request.machineId, remoteAddress: peer.remoteAddress });
+    const clientTimeout = ctx.timeoutMs();
+    const timeoutMs = Math.max(1, Math.min(opts.callTimeoutMs, clientTimeout ?? Infinity));
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new DeadlineError()), timeoutMs);
+    const signal = AbortSignal.any([ctx.signal, deadline.signal]);
+    let code = 'OK';
+    try {
+      const outcome = await recordHeartbeat(opts.transact, { request, publicKey: agentPublicKey(peer) }, { signal });
+      log.debug(
+        {
+          hardwareReportStored: outcome.hardwareReportStored,
+          installationReport: outcome.installationReport,
+          installationRequestGeneration: outcome.installationRequest?.generation.toString(),
+        },
+        'heartbeat recorded',
+      );
+      if (outcome.hardwareReportStored) log.info('stored hardware report');
+      if (outcome.installationReport) log.info(outcome.installationReport, 'stored installation report');
+      return outcome.installationRequest ? { installationRequest: outcome.installationRequest } : {};
+    } catch (err) {
+      const ce = toConnectError(err, signal);
+      code = grpcCodeName(ce.code);
+      if (err instanceof AgentAuthenticationError) log.warn({ reason: err.reason }, 'refused heartbeat: agent authentication failed');
+      else if (ce.code === Code.InvalidArgument) log.warn({ err }, 'refused malformed heartbeat');
+      else log.error({ err, code }, 'heartbeat failed');
+      throw ce;
+    } finally {
+      clearTimeout(timer);
+      const labels = { method: 'Heartbeat', code };
+      opts.metrics.calls.inc(labels);
+      opts.metrics.duration.observe(labels, (performance.now() - started) / 1000);
+    }
+  }
+  return (router) => router.service(AgentCallback, { heartbeat });
+}

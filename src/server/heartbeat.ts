@@ -1,0 +1,85 @@
+// One agent heartbeat against the BMDB (DESIGN.md section 8): authenticate,
+// store what the agent reported, record the heartbeat, hand back the pending
+// installation request. All of it in one session transaction.
+import { toBinary } from '@bufbuild/protobuf';
+import type { Queries } from '../bmdb/index.ts';
+import {
+  AgentHardwareReportSchema,
+  OSInstallationReportSchema,
+  OSInstallationRequestSchema,
+  decodeMessage,
+  type AgentHeartbeatRequest,
+  type OSInstallationRequest,
+} from '../proto/index.ts';
+import { AgentAuthenticationError, InvalidHeartbeatError } from './errors.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export type Transactor = <T>(fn: (q: Queries) => Promise<T>, opts: { signal?: AbortSignal }) => Promise<T>;
+
+export interface HeartbeatInput {
+  readonly request: AgentHeartbeatRequest;
+  /** The caller's raw Ed25519 key from its client certificate. */
+  readonly publicKey: Uint8Array;
+}
+
+export interface HeartbeatOutcome {
+  readonly machineId: string;
+  readonly hardwareReportStored: boolean;
+  readonly installationReport?: { generation: number; result: 'Success' | 'Error' };
+  readonly installationRequest?: OSInstallationRequest;
+}
+
+/** A machine id as the BMDB stores it. @throws InvalidHeartbeatError for anything but a UUID. */
+export function parseMachineId(raw: string): string {
+  if (!UUID.test(raw)) throw new InvalidHeartbeatError(`machine id ${JSON.stringify(raw.slice(0, 64))} is not a UUID`);
+  return raw.toLowerCase();
+}
+
+function generationOf(g: bigint, what: string): number {
+  if (g < 0n || g > BigInt(Number.MAX_SAFE_INTEGER)) throw new InvalidHeartbeatError(`${what} generation ${g} is out of range`);
+  return Number(g);
+}
+
+/**
+ * Validates the request, then runs the heartbeat transaction.
+ * @throws InvalidHeartbeatError for malformed fields (nothing written).
+ * @throws AgentAuthenticationError when (machine id, key) matches no AgentStarted tag.
+ * Database errors pass through unchanged.
+ */
+export async function recordHeartbeat(transact: Transactor, input: HeartbeatInput, opts: { signal?: AbortSignal } = {}): Promise<HeartbeatOutcome> {
+  const { request } = input;
+  const machineId = parseMachineId(request.machineId);
+
+  const hardware = request.hardwareReport ? toBinary(AgentHardwareReportSchema, request.hardwareReport) : undefined;
+  const hardwareRaw = hardware && hardware.length > 0 ? hardware : undefined;
+
+  let report: { generation: number; result: 'Success' | 'Error'; raw: Uint8Array } | undefined;
+  if (request.installationReport) {
+    const r = request.installationReport;
+    if (r.result.case === undefined) throw new InvalidHeartbeatError('installation report has no result');
+    report = {
+      generation: generationOf(r.generation, 'installation report'),
+      result: r.result.case === 'success' ? 'Success' : 'Error',
+      raw: toBinary(OSInstallationReportSchema, r),
+    };
+  }
+
+  const pending = await transact(async (q) => {
+    const agent = await q.authenticateAgent({ machineId, publicKey: input.publicKey }, opts);
+    if (!agent) throw new AgentAuthenticationError('no AgentStarted tag matches this machine id and key');
+    if (hardwareRaw) await q.setHardwareReport({ machineId, raw: hardwareRaw }, opts);
+    // Unlike the original, a failed report write fails the whole call, so the
+    // agent sends it again instead of the result being lost.
+    if (report) await q.setOsInstallationReport({ machineId, ...report }, opts);
+    await q.setAgentHeartbeat({ machineId }, opts);
+    return q.getPendingInstallation({ machineId }, opts);
+  }, opts);
+
+  return {
+    machineId,
+    hardwareReportStored: hardwareRaw !== undefined,
+    ...(report ? { installationReport: { generation: report.generation, result: report.result } } : {}),
+    ...(pending ? { installationRequest: decodeMessage(OSInstallationRequestSchema, pending.raw) } : {}),
+  };
+}
