@@ -1,0 +1,105 @@
+// Daemon mode's heart (DESIGN.md section 8): heartbeat every interval; on
+// failure retry with jittered exponential backoff, forever. The hardware
+// report rides along until the server accepted it once; an installation
+// request is installed, reported with the same generation, then (on success)
+// the machine reboots.
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import type { Logger } from 'pino';
+import type { AgentHardwareReportSchema, AgentHeartbeatRequestSchema } from '../proto/index.ts';
+import { sleep } from '../lib/sleep.ts';
+import { silentLogger } from '../lib/logger.ts';
+import type { CallbackClient } from './callback-client.ts';
+import { runInstallation, type InstallationReportInit, type InstallerRegistry } from './installers/index.ts';
+
+export interface HeartbeatLoopOptions {
+  readonly machineId: string;
+  readonly client: CallbackClient['client'];
+  readonly installers: InstallerRegistry;
+  /** The report sent until accepted once; undefined sends none. */
+  readonly hardwareReport?: MessageInitShape<typeof AgentHardwareReportSchema>;
+  /** Called after a successful installation was reported. */
+  readonly reboot: () => Promise<void>;
+  /** Default 30 s. */
+  readonly intervalMs?: number;
+  /** Per-RPC timeout; default 10 s. */
+  readonly callTimeoutMs?: number;
+  /** First retry delay after a failed heartbeat; default 1 s, doubling up to backoffMaxMs. */
+  readonly backoffInitialMs?: number;
+  /** Default 60 s. */
+  readonly backoffMaxMs?: number;
+  readonly logger?: Logger;
+  readonly random?: () => number;
+  /** Ends the loop. */
+  readonly signal: AbortSignal;
+}
+
+/** Delay before retry number `failures` (1-based): exponential, capped, with half of it random. */
+export function retryDelayMs(failures: number, initialMs: number, maxMs: number, random: () => number = Math.random): number {
+  const base = Math.min(maxMs, initialMs * 2 ** Math.min(failures - 1, 30));
+  return Math.round(base / 2 + (base / 2) * random());
+}
+
+/** Runs until the signal aborts; never throws for RPC or installation trouble. */
+export async function runHeartbeatLoop(opts: HeartbeatLoopOptions): Promise<void> {
+  const log = opts.logger ?? silentLogger();
+  const intervalMs = opts.intervalMs ?? 30_000;
+  const callTimeoutMs = opts.callTimeoutMs ?? 10_000;
+  const backoffInitialMs = opts.backoffInitialMs ?? 1000;
+  const backoffMaxMs = opts.backoffMaxMs ?? 60_000;
+  const { signal } = opts;
+  let hardwareAccepted = opts.hardwareReport === undefined;
+  let report: InstallationReportInit | undefined;
+  let rebootAfterReport = false;
+  let installedGeneration: bigint | undefined;
+  let failures = 0;
+
+  while (!signal.aborted) {
+    const request: MessageInitShape<typeof AgentHeartbeatRequestSchema> = {
+      machineId: opts.machineId,
+      ...(hardwareAccepted ? {} : { hardwareReport: opts.hardwareReport }),
+      ...(report ? { installationReport: report } : {}),
+    };
+    let response;
+    try {
+      response = await opts.client.heartbeat(request, { signal, timeoutMs: callTimeoutMs });
+    } catch (err) {
+      if (signal.aborted) break;
+      failures++;
+      const delay = retryDelayMs(failures, backoffInitialMs, backoffMaxMs, opts.random);
+      log.warn({ err: (err as Error).message, failures, retryInMs: delay }, 'heartbeat failed');
+      await sleep(delay, signal);
+      continue;
+    }
+    if (failures > 0) log.info({ failures }, 'heartbeat succeeded again');
+    failures = 0;
+    if (!hardwareAccepted) {
+      hardwareAccepted = true;
+      log.info('hardware report accepted');
+    }
+    if (report) {
+      log.info({ generation: String(report.generation) }, 'installation report accepted');
+      report = undefined;
+      if (rebootAfterReport) {
+        rebootAfterReport = false;
+        log.info('rebooting into the installed system');
+        try {
+          await opts.reboot();
+        } catch (err) {
+          log.error({ err }, 'reboot failed');
+        }
+      }
+    }
+    const ir = response.installationRequest;
+    if (ir && ir.generation !== installedGeneration) {
+      installedGeneration = ir.generation;
+      log.info({ generation: ir.generation.toString(), kind: ir.type.case ?? 'unknown' }, 'installing');
+      const outcome = await runInstallation(opts.installers, ir, { signal, logger: log });
+      if (signal.aborted) break;
+      report = outcome.report;
+      rebootAfterReport = outcome.succeeded;
+      if (!outcome.succeeded) log.error({ generation: ir.generation.toString(), result: outcome.report.result }, 'installation failed');
+      continue; // report it right away
+    }
+    await sleep(intervalMs, signal);
+  }
+}

@@ -1,0 +1,53 @@
+// The standalone agent executable (what `npm run build:agent` packs into a
+// Node single-executable application): `bmaas-agent takeover|run [flags]`.
+import { isSea } from 'node:sea';
+import pino from 'pino';
+import { formatFlagHelp, parseFlags, UsageError, wantsHelp } from '../cli/flags.ts';
+import { AGENT_FLAGS, runCommand, takeoverCommand } from './agent-cli.ts';
+
+const USAGE = `Usage: bmaas-agent takeover|run [flags]
+
+takeover  read TakeoverInit on stdin, write TakeoverResponse on stdout, start the daemon
+run       the heartbeat daemon
+
+Flags:
+${formatFlagHelp(AGENT_FLAGS)}`;
+
+/** How to start this same program again (for the detached daemon). */
+export function selfCommand(): string[] {
+  return isSea() ? [process.execPath] : [process.execPath, process.argv[1]!];
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [mode, ...rest] = argv;
+  if (!mode || wantsHelp(argv)) {
+    process.stdout.write(`${USAGE}\n`);
+    return mode ? 0 : 2;
+  }
+  if (mode !== 'takeover' && mode !== 'run') {
+    process.stderr.write(`bmaas-agent: unknown mode ${JSON.stringify(mode)}\n${USAGE}\n`);
+    return 2;
+  }
+  const controller = new AbortController();
+  const stop = (sig: NodeJS.Signals) => controller.abort(new Error(`received ${sig}`));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  try {
+    const flags = parseFlags(AGENT_FLAGS, rest);
+    // Takeover's stdout is the protocol channel, so logs always go to stderr.
+    const logger = pino({ base: { agent: mode, pid: process.pid } }, pino.destination(2));
+    const io = { stdin: process.stdin, stdout: process.stdout, logger, signal: controller.signal, selfCommand: selfCommand() };
+    return mode === 'takeover' ? await takeoverCommand(flags, io) : await runCommand(flags, io);
+  } catch (err) {
+    process.stderr.write(`bmaas-agent ${mode}: ${(err as Error).message}\n`);
+    return err instanceof UsageError ? 2 : 1;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
+// Both as a script (`node src/agent/main.ts`) and as the bundled executable.
+if (import.meta.main || isSea()) {
+  process.exitCode = await main(process.argv.slice(2));
+}

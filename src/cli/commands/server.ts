@@ -1,0 +1,84 @@
+// bmaas server: the agent callback server ("bmsrv").
+import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import { once } from 'node:events';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { Command } from '../command.ts';
+import { BMDB_FLAGS, LOG_FLAGS, openBmdbFromFlags } from '../common-flags.ts';
+import { UsageError } from '../flags.ts';
+import { AgentCallbackServer, DEFAULT_DEV_CERTS_DIR, ensureDevCertificates, ListenAddressError, parseListenAddress } from '../../server/index.ts';
+
+export const command: Command = {
+  name: 'server',
+  summary: 'run the agent callback server (gRPC over TLS) that agents heartbeat to',
+  usage: '--listen-address HOST:PORT (--tls-cert PATH --tls-key PATH | --dev-certs) [flags]',
+  description: 'Agents authenticate with the Ed25519 key recorded when they were taken over. --dev-certs creates (once) a local CA and a certificate for 127.0.0.1/localhost; hand the CA (ca.der) to the shepherd so agents trust the server.',
+  flags: [
+    ...BMDB_FLAGS,
+    { name: 'listen-address', type: 'string', default: '127.0.0.1:8080', placeholder: 'HOST:PORT', description: 'where agents connect' },
+    { name: 'tls-cert', type: 'string', placeholder: 'PATH', description: 'PEM server certificate (chain)' },
+    { name: 'tls-key', type: 'string', placeholder: 'PATH', description: 'PEM private key of --tls-cert' },
+    { name: 'dev-certs', type: 'boolean', description: 'use (and create if missing) development certificates under --dev-certs-dir' },
+    { name: 'dev-certs-dir', type: 'string', default: DEFAULT_DEV_CERTS_DIR, placeholder: 'DIR', description: 'where --dev-certs keeps its CA and server certificate' },
+    { name: 'call-timeout', type: 'duration', default: '10s', description: 'longest time one heartbeat may take on the server' },
+    { name: 'metrics-listen-address', type: 'string', placeholder: 'HOST:PORT', description: 'serve Prometheus metrics on http://HOST:PORT/metrics' },
+    { name: 'shutdown-grace', type: 'duration', default: '5s', description: 'how long calls in flight may finish at shutdown' },
+    ...LOG_FLAGS,
+  ],
+  async run(flags, ctx) {
+    const listenAddress = flags.string('listen-address')!;
+    try {
+      parseListenAddress(listenAddress);
+      const m = flags.string('metrics-listen-address');
+      if (m) parseListenAddress(m);
+    } catch (err) {
+      if (err instanceof ListenAddressError) throw new UsageError(err.message);
+      throw err;
+    }
+    const certPath = flags.string('tls-cert');
+    const keyPath = flags.string('tls-key');
+    const dev = flags.boolean('dev-certs');
+    if (dev && (certPath || keyPath)) throw new UsageError('give either --dev-certs or --tls-cert and --tls-key, not both');
+    if (!dev && (!certPath || !keyPath)) throw new UsageError('--tls-cert and --tls-key are required (or --dev-certs for a local setup)');
+
+    let tls: { cert: string; key: string };
+    if (dev) {
+      const certs = await ensureDevCertificates(flags.string('dev-certs-dir')!, { signal: ctx.signal });
+      tls = { cert: certs.cert, key: certs.key };
+      ctx.stdout.write(`${certs.created ? 'created' : 'reusing'} development certificates in ${certs.dir}\n  CA certificate: ${certs.caCertPath} (DER: ${certs.dir}/ca.der)\n  server certificate: ${certs.certPath}\n`);
+    } else {
+      tls = { cert: await readFile(certPath!, 'utf8'), key: await readFile(keyPath!, 'utf8') };
+    }
+
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry });
+    const bmdb = await openBmdbFromFlags(flags, { logger: ctx.logger, metricsRegistry: registry, signal: ctx.signal });
+    let metricsServer: http.Server | undefined;
+    try {
+      const server = await AgentCallbackServer.start({ bmdb, listenAddress, tls, logger: ctx.logger, metricsRegistry: registry, callTimeoutMs: flags.number('call-timeout') ?? 10_000 });
+      ctx.stdout.write(`agent callback server listening on ${server.address}\n`);
+      const metricsAddress = flags.string('metrics-listen-address');
+      if (metricsAddress) {
+        const { host, port } = parseListenAddress(metricsAddress);
+        metricsServer = http.createServer((req, res) => {
+          if (req.url !== '/metrics') {
+            res.writeHead(404).end();
+            return;
+          }
+          registry.metrics().then(
+            (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+            (err: Error) => res.writeHead(500).end(err.message),
+          );
+        });
+        metricsServer.listen(port, host);
+        await once(metricsServer, 'listening');
+        ctx.stdout.write(`metrics on http://${metricsAddress}/metrics\n`);
+      }
+      if (!ctx.signal.aborted) await once(ctx.signal, 'abort');
+      await server.close({ graceMs: flags.number('shutdown-grace') ?? 5000 });
+    } finally {
+      metricsServer?.close();
+      await bmdb.close();
+    }
+  },
+};
