@@ -47,7 +47,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-// Both as a script (`node src/agent/main.ts`) and as the bundled executable.
+// Both as a script (`node src/agent/main.ts`) and as the bundled executable
+// (where the bundler defines import.meta.main as false).
 if (import.meta.main || isSea()) {
-  process.exitCode = await main(process.argv.slice(2));
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
 }

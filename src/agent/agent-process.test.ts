@@ -1,0 +1,101 @@
+// The agent as a real process: takeover over stdin/stdout, the detached
+// daemon heartbeating to a real server. Runs against the script form always
+// and against the shippable executable (dist/bmaas-agent) when it was built,
+// with an empty environment to show it needs no Node.js.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { openBmdb, type Bmdb } from '../bmdb/index.ts';
+import { startTestServer, type TestServer } from '../../test/agent-harness.ts';
+import { create, toBinary } from '@bufbuild/protobuf';
+import { AgentHardwareReportSchema, OSInstallationRequestSchema, decodeMessage, decodeTakeoverResponse, encodeTakeoverInit } from '../proto/index.ts';
+import { PID_FILE } from './daemon.ts';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const artifact = path.join(root, 'dist', 'bmaas-agent');
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function runTakeover(command: string[], env: NodeJS.ProcessEnv, input: Uint8Array): Promise<{ stdout: Buffer; stderr: string; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command[0]!, command.slice(1), { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ stdout: Buffer.concat(out), stderr: err, code }));
+    child.stdin.end(input);
+  });
+}
+
+const forms: Array<{ name: string; command: string[]; env: NodeJS.ProcessEnv; skip?: string }> = [
+  { name: 'script (node src/agent/main.ts)', command: [process.execPath, path.join(root, 'src/agent/main.ts'), 'takeover'], env: { PATH: process.env.PATH } },
+  { name: 'executable dist/bmaas-agent with an empty environment', command: [artifact, 'takeover'], env: {}, ...(existsSync(artifact) ? {} : { skip: 'dist/bmaas-agent not built (npm run build:agent)' }) },
+];
+
+describe('agent process', () => {
+  let bmdb: Bmdb;
+  let srv: TestServer;
+  let dir: string;
+  before(async () => {
+    bmdb = await openBmdb({ url: 'pglite://memory', migrate: true });
+    srv = await startTestServer(bmdb);
+    dir = await mkdtemp(path.join(os.tmpdir(), 'bmaas-agent-proc-'));
+  });
+  after(async () => {
+    await srv.close();
+    await bmdb.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  for (const form of forms) {
+    it(`${form.name}: takeover answers, the detached daemon heartbeats, reports hardware and installs`, { skip: form.skip ?? false }, async () => {
+      const stateDir = await mkdtemp(path.join(dir, 'state-'));
+      const installLog = path.join(stateDir, 'installs.jsonl');
+      const rebooted = path.join(stateDir, 'rebooted');
+      const machineId = await bmdb.transact('unittest', async (q) => (await q.newMachine()).machineId);
+      const init = { machineId, bmaasEndpoint: srv.endpoint, caCertificate: srv.caCertificate };
+      const args = ['--state-dir', stateDir, '--test-installer-log', installLog, '--reboot-command', `/bin/touch ${rebooted}`, '--heartbeat-interval', '200ms'];
+      const res = await runTakeover([...form.command, ...args], form.env, encodeTakeoverInit(init));
+      assert.equal(res.code, 0, res.stderr);
+      const response = decodeTakeoverResponse(res.stdout);
+      assert.equal(response.result.case, 'success', res.stderr);
+      const success = response.result.value;
+      assert.equal(success.initMessage?.machineId, machineId);
+      assert.equal(success.key.length, 32);
+      // What the initializer does with the answer.
+      await bmdb.transact('unittest', (q) => q.setAgentStarted({ machineId, publicKey: success.key }));
+      const pid = Number(await until('pid file', () => readFile(path.join(stateDir, PID_FILE), 'utf8').catch(() => undefined)));
+      try {
+        const hw = await until('hardware report', async () => {
+          const r = await bmdb.driver.query('SELECT hardware_report_raw FROM machine_hardware_report WHERE machine_id = $1', [machineId]);
+          return r.rows[0] ? decodeMessage(AgentHardwareReportSchema, new Uint8Array(r.rows[0].hardware_report_raw as Uint8Array)) : undefined;
+        });
+        assert.ok((hw.report?.cpu.length ?? 0) > 0, 'the report describes this host');
+        const raw = toBinary(OSInstallationRequestSchema, create(OSInstallationRequestSchema, { generation: 9n, type: { case: 'metropolis', value: { bundleUrl: 'https://images.test/os.img', rootDevice: 'vda' } } }));
+        await bmdb.transact('unittest', (q) => q.setOsInstallationRequest({ machineId, generation: 9, raw }));
+        await until('reboot', async () => (existsSync(rebooted) ? true : undefined));
+        const line = JSON.parse((await readFile(installLog, 'utf8')).trim()) as Record<string, unknown>;
+        assert.deepEqual(line, { generation: '9', kind: 'metropolis', bundleUrl: 'https://images.test/os.img', rootDevice: 'vda' });
+        const rep = await bmdb.driver.query('SELECT generation, os_installation_result FROM machine_os_installation_report WHERE machine_id = $1', [machineId]);
+        assert.equal(rep.rows[0]?.os_installation_result, 'Success');
+      } finally {
+        process.kill(pid, 'SIGTERM');
+      }
+      await until('daemon exit', async () => (existsSync(path.join(stateDir, PID_FILE)) ? undefined : true));
+    });
+  }
+});
