@@ -3,10 +3,15 @@
 // Steps: bundle src/agent/main.ts into one CommonJS file, turn it into a SEA
 // blob, inject the blob into a copy of the pinned Node binary.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { build } from 'esbuild';
-import postject from 'postject';
+
+// postject ships no type declarations: describe the one call we make.
+const postject = createRequire(import.meta.url)('postject') as {
+  inject(file: string, resourceName: string, data: Buffer, opts: { sentinelFuse: string }): Promise<void>;
+};
 
 const root = path.resolve(import.meta.dirname, '..');
 const out = path.join(root, 'dist');
@@ -48,7 +53,6 @@ try {
   process.stderr.write('build-agent: strip not available, keeping debug info\n');
 }
 await postject.inject(`${target}.tmp`, 'NODE_SEA_BLOB', readFileSync(blob), { sentinelFuse: SENTINEL_FUSE });
-const { renameSync } = await import('node:fs');
 renameSync(`${target}.tmp`, target);
 
 const mb = (statSync(target).size / 1024 / 1024).toFixed(1);
