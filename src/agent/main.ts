@@ -5,9 +5,9 @@ import pino from 'pino';
 import { formatFlagHelp, parseFlags, UsageError, wantsHelp } from '../cli/flags.ts';
 import { AGENT_FLAGS, runCommand, takeoverCommand } from './agent-cli.ts';
 
-const USAGE = `Usage: bmaas-agent takeover|run [flags]
+const USAGE = `Usage: bmaas-agent [takeover|run] [flags]
 
-takeover  read TakeoverInit on stdin, write TakeoverResponse on stdout, start the daemon
+takeover  (the default) read TakeoverInit on stdin, write TakeoverResponse on stdout, start the daemon
 run       the heartbeat daemon
 
 Flags:
@@ -19,11 +19,14 @@ export function selfCommand(): string[] {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  const [mode, ...rest] = argv;
-  if (!mode || wantsHelp(argv)) {
+  if (wantsHelp(argv)) {
     process.stdout.write(`${USAGE}\n`);
-    return mode ? 0 : 2;
+    return 0;
   }
+  // The initializer runs the uploaded executable with no arguments: that is takeover.
+  const explicit = argv[0] !== undefined && !argv[0].startsWith('-');
+  const mode = explicit ? argv[0]! : 'takeover';
+  const rest = explicit ? argv.slice(1) : argv;
   if (mode !== 'takeover' && mode !== 'run') {
     process.stderr.write(`bmaas-agent: unknown mode ${JSON.stringify(mode)}\n${USAGE}\n`);
     return 2;
