@@ -90,15 +90,12 @@ export function imageInstaller(opts: ImageInstallerOptions = {}): Installer {
         const got = hash.digest('hex');
         if (got !== sha256) throw new ImageInstallError(`image SHA-256 is ${got}, expected ${sha256}`);
         logger.info({ device, bytes: size }, 'image verified, writing it to the root device');
-        const target = await open(device, 'r+').catch((err: NodeJS.ErrnoException) => {
+        // Open first so a missing device is a clear error, not a pipeline failure.
+        await (await open(device, 'r+').catch((err: NodeJS.ErrnoException) => {
           throw new ImageInstallError(`cannot open root device ${device}: ${err.code ?? err.message}`, { cause: err });
-        });
-        try {
-          await pipeline(createReadStream(file), target.createWriteStream({ start: 0, autoClose: false }), { signal });
-          await target.sync();
-        } finally {
-          await target.close();
-        }
+        })).close();
+        // flush: fsync before close, so the image is on the disk before we report success.
+        await pipeline(createReadStream(file), createWriteStream(device, { flags: 'r+', flush: true }), { signal });
       } finally {
         await rm(scratch, { recursive: true, force: true });
       }
