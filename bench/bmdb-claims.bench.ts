@@ -16,6 +16,7 @@ const emit = (o: Record<string, unknown>) => process.stdout.write(`${JSON.string
 const cluster = await startPgCluster();
 try {
   const admin = new pg.Client({ connectionString: cluster.adminUrl });
+  admin.on('error', (err) => process.stderr.write(`bench: admin connection: ${err.message}\n`));
   await admin.connect();
   let dbCounter = 0;
   const freshDb = async () => {
