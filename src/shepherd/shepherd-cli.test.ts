@@ -1,10 +1,12 @@
 // `bmaas shepherd` as an operator runs it: flag and device list mistakes are
 // one-line errors with exit code 2, before anything starts.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { BUILT_AGENT_PATH } from '../cli/agent-executable.ts';
 import { runBmaas as run } from './testing/index.ts';
 
 const runBmaas = (args: string[]) => run(['shepherd', ...args]);
@@ -44,6 +46,27 @@ describe('bmaas shepherd refuses bad input with exit code 2', () => {
     });
   }
 
+  it('an unreadable --agent-executable-path is a usage error', async () => {
+    const url = await withList('ok.json', '[{"ID":"a","Addr":"127.0.0.1"}]');
+    const r = await runBmaas([...base, '--mini-device-list', url, '--ssh-password-file', join(dir, 'password'), '--agent-executable-path', join(dir, 'no-agent')]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /invalid value for --agent-executable-path: cannot read/);
+  });
+
+  it('without --agent-executable-path, takes dist/bmaas-agent when built and otherwise says to build it', async () => {
+    const url = await withList('ok.json', '[{"ID":"a","Addr":"127.0.0.1"}]');
+    // No --agent-endpoint either: past the agent check, that is the next error.
+    const builtBefore = existsSync(BUILT_AGENT_PATH);
+    const r = await runBmaas(['--provider', 'mini', '--mini-device-list', url, '--ssh-user', 'root']);
+    const builtAfter = existsSync(BUILT_AGENT_PATH);
+    assert.equal(r.code, 2, r.stderr);
+    const defaultTaken = /--agent-endpoint is required/.test(r.stderr);
+    const buildHint = /no agent executable: .*dist\/bmaas-agent is not built; run `npm run build:agent` or pass --agent-executable-path/.test(r.stderr);
+    assert.ok(defaultTaken || buildHint, r.stderr);
+    // Another test file may build the artifact meanwhile; judge only a steady state.
+    if (builtBefore === builtAfter) assert.equal(defaultTaken, builtBefore, r.stderr);
+  });
+
   it('a missing device list file is a usage error', async () => {
     const r = await runBmaas([...base, '--ssh-password-file', join(dir, 'password'), '--mini-device-list', `file://${dir}/nope.json`]);
     assert.equal(r.code, 2, r.stderr);
@@ -59,9 +82,9 @@ describe('bmaas shepherd refuses bad input with exit code 2', () => {
 
   it('a missing required flag and a bad rate are usage errors', async () => {
     const url = await withList('ok.json', '[{"ID":"a","Addr":"127.0.0.1"}]');
-    const missing = await runBmaas(['--provider', 'mini', '--mini-device-list', url]);
+    const missing = await runBmaas(['--provider', 'mini', '--mini-device-list', url, '--agent-executable-path', join(dir, 'agent')]);
     assert.equal(missing.code, 2);
-    assert.match(missing.stderr, /--agent-executable-path is required/);
+    assert.match(missing.stderr, /--agent-endpoint is required/);
     const badRate = await runBmaas([...base, '--mini-device-list', url, '--ssh-password-file', join(dir, 'password'), '--initializer-db-query-rate', 'fast']);
     assert.equal(badRate.code, 2);
     assert.match(badRate.stderr, /invalid value for --initializer-db-query-rate/);

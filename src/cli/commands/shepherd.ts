@@ -1,7 +1,7 @@
 // bmaas shepherd: enrol machines from a provider, start the agent on them over
 // SSH, and recover silent ones (when the provider can reboot). Flags mirror
 // the Go original's, in kebab-case, with its defaults.
-import { readFile, access, constants } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import { PROVIDERS, type Provider as ProviderType } from '../../bmdb/index.ts';
@@ -10,6 +10,7 @@ import { DeviceListError, MiniProvider } from '../../shepherd/providers/mini/ind
 import { addressProblem } from '../../shepherd/providers/mini/device-list.ts';
 import { runShepherd } from '../../shepherd/index.ts';
 import type { Command } from '../command.ts';
+import { resolveAgentExecutable } from '../agent-executable.ts';
 import { BMDB_FLAGS, LOG_FLAGS, openBmdbFromFlags } from '../common-flags.ts';
 import { UsageError, type FlagSpec, type ParsedFlags } from '../flags.ts';
 
@@ -18,7 +19,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'mini-device-list', type: 'string', placeholder: 'URL', description: 'device list for --provider mini: file://, http:// or https:// URL (or a path) of a JSON array of {"ID", "Addr", "Location"}; re-read on SIGHUP' },
   { name: 'mini-provider-type', type: 'string', default: 'None', placeholder: 'TYPE', description: `provider value recorded for mini machines in the BMDB: ${PROVIDERS.join(', ')}` },
   ...BMDB_FLAGS,
-  { name: 'agent-executable-path', type: 'string', placeholder: 'PATH', description: 'agent executable uploaded to each machine (required)' },
+  { name: 'agent-executable-path', type: 'string', placeholder: 'PATH', description: 'agent executable uploaded to each machine; default: dist/bmaas-agent of this package once `npm run build:agent` built it' },
   { name: 'agent-endpoint', type: 'string', placeholder: 'HOST:PORT', description: 'agent callback server the agent reports to (required)' },
   { name: 'agent-endpoint-ca-certificate-path', type: 'string', placeholder: 'PATH', description: 'CA certificate (PEM or DER) of the agent callback server, passed to the agent; default: the system roots' },
   { name: 'agent-target-path', type: 'string', default: '/root/agent', placeholder: 'PATH', description: 'where the agent is uploaded on the machine' },
@@ -78,7 +79,7 @@ export const command: Command = {
   name: 'shepherd',
   summary: 'enrol machines from a provider, start the agent on them over SSH, recover silent ones',
   usage:
-    '--provider mini --mini-device-list URL [--bmdb-url URL] --agent-executable-path PATH --agent-endpoint HOST:PORT\n' +
+    '--provider mini --mini-device-list URL [--bmdb-url URL] [--agent-executable-path PATH] --agent-endpoint HOST:PORT\n' +
     '         [--agent-endpoint-ca-certificate-path PATH] --ssh-user USER (--ssh-key-path PATH | --ssh-password-file PATH) [flags]',
   description:
     'Runs the provisioner (enrols provider machines into the BMDB), the initializer (uploads and starts the agent over SSH, ' +
@@ -96,12 +97,7 @@ export const command: Command = {
     if (!(PROVIDERS as readonly string[]).includes(providerType)) {
       throw new UsageError(`invalid value for --mini-provider-type: ${JSON.stringify(providerType)} (one of ${PROVIDERS.join(', ')})`);
     }
-    const agentExecutablePath = flags.require('agent-executable-path', flags.string('agent-executable-path'));
-    try {
-      await access(agentExecutablePath, constants.R_OK);
-    } catch {
-      throw new UsageError(`invalid value for --agent-executable-path: cannot read ${agentExecutablePath}`);
-    }
+    const agentExecutablePath = await resolveAgentExecutable(flags.string('agent-executable-path'), { signal: ctx.signal });
     const agentEndpoint = flags.require('agent-endpoint', flags.string('agent-endpoint'));
     const endpointProblem = /:\d+$/.test(agentEndpoint) ? addressProblem(agentEndpoint) : 'expected HOST:PORT';
     if (endpointProblem) throw new UsageError(`invalid value for --agent-endpoint: ${JSON.stringify(agentEndpoint)}: ${endpointProblem}`);
@@ -130,7 +126,7 @@ export const command: Command = {
     try {
       const hostKeyMode = flags.boolean('ssh-insecure-ignore-host-key') ? 'insecure-ignore' : 'tofu';
       if (hostKeyMode === 'insecure-ignore') log.warn('--ssh-insecure-ignore-host-key: SSH host keys are not checked');
-      log.info({ provider: provider.name, providerType, deviceListUrl }, 'shepherd starting');
+      log.info({ provider: provider.name, providerType, deviceListUrl, agentExecutablePath }, 'shepherd starting');
       await runShepherd(
         {
           bmdb,
