@@ -4,13 +4,13 @@ import { createServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { once } from 'node:events';
 import ssh2 from 'ssh2';
-import type { Attributes, Connection, ParsedKey, Server as Ssh2Server, ServerChannel, SFTPWrapper } from 'ssh2';
+import type { Connection, ParsedKey, Server as Ssh2Server, ServerChannel } from 'ssh2';
 import { describeHostKey } from '../src/shepherd/ssh/index.ts';
+import { serveUploadSftp, type UploadedFile } from '../src/sim/sftp-upload-server.ts';
 import type { HostKey } from '../src/shepherd/ssh/index.ts';
 
 // ssh2 is CommonJS; Node exposes only its default export to ES modules.
 const { Server, utils } = ssh2;
-const { OPEN_MODE, STATUS_CODE } = utils.sftp;
 
 export interface FakeExecReply {
   readonly stdout?: string | Buffer;
@@ -34,10 +34,7 @@ export interface FakeSshServerOptions {
   readonly execStream?: FakeExecStreamHandler;
 }
 
-export interface FakeFile {
-  data: Buffer;
-  mode: number;
-}
+export type FakeFile = UploadedFile;
 
 export interface FakeSshServer extends AsyncDisposable {
   /** "127.0.0.1:<port>". */
@@ -102,7 +99,7 @@ export async function startFakeSshServer(options: FakeSshServerOptions = {}): Pr
     });
     client.on('session', (acceptSession) => {
       const session = acceptSession();
-      session.on('sftp', (acceptSftp) => serveSftp(acceptSftp(), files));
+      session.on('sftp', (acceptSftp) => serveUploadSftp(acceptSftp(), files));
       session.on('signal', (accept) => accept?.());
       session.on('exec', (acceptExec, _reject, info) => {
         const channel = acceptExec();
@@ -173,82 +170,4 @@ function parsePublicKey(line: string): ParsedKey {
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (key === undefined) throw new Error('no public key in authorizedKey');
   return key;
-}
-
-/** Just enough SFTP for uploads: open, write, (f)setstat, stat, close. */
-function serveSftp(sftp: SFTPWrapper, files: Map<string, FakeFile>): void {
-  const handles = new Map<string, string>();
-  let nextHandle = 0;
-  const pathOf = (handle: Buffer): string | undefined => handles.get(handle.toString('hex'));
-  const applyAttrs = (file: FakeFile, attrs: Attributes): void => {
-    if (typeof attrs.mode === 'number') file.mode = attrs.mode & 0o7777;
-  };
-
-  sftp.on('OPEN', (reqId: number, filename: string, flags: number, attrs: Attributes) => {
-    const existing = files.get(filename);
-    if (!existing && !(flags & OPEN_MODE.CREAT)) {
-      sftp.status(reqId, STATUS_CODE.NO_SUCH_FILE);
-      return;
-    }
-    if (!existing) {
-      files.set(filename, { data: Buffer.alloc(0), mode: typeof attrs.mode === 'number' ? attrs.mode & 0o7777 : 0o644 });
-    } else if (flags & OPEN_MODE.TRUNC) {
-      existing.data = Buffer.alloc(0);
-    }
-    const handle = Buffer.alloc(4);
-    handle.writeUInt32BE(nextHandle++);
-    handles.set(handle.toString('hex'), filename);
-    sftp.handle(reqId, handle);
-  });
-  sftp.on('WRITE', (reqId: number, handle: Buffer, offset: number, data: Buffer) => {
-    const file = files.get(pathOf(handle) ?? '');
-    if (!file) {
-      sftp.status(reqId, STATUS_CODE.FAILURE);
-      return;
-    }
-    const end = offset + data.length;
-    if (end > file.data.length) {
-      const grown = Buffer.alloc(end);
-      file.data.copy(grown);
-      file.data = grown;
-    }
-    data.copy(file.data, offset);
-    sftp.status(reqId, STATUS_CODE.OK);
-  });
-  sftp.on('FSETSTAT', (reqId: number, handle: Buffer, attrs: Attributes) => {
-    const file = files.get(pathOf(handle) ?? '');
-    if (!file) {
-      sftp.status(reqId, STATUS_CODE.FAILURE);
-      return;
-    }
-    applyAttrs(file, attrs);
-    sftp.status(reqId, STATUS_CODE.OK);
-  });
-  sftp.on('SETSTAT', (reqId: number, path: string, attrs: Attributes) => {
-    const file = files.get(path);
-    if (!file) {
-      sftp.status(reqId, STATUS_CODE.NO_SUCH_FILE);
-      return;
-    }
-    applyAttrs(file, attrs);
-    sftp.status(reqId, STATUS_CODE.OK);
-  });
-  const stat = (reqId: number, path: string | undefined): void => {
-    const file = files.get(path ?? '');
-    if (!file) {
-      sftp.status(reqId, STATUS_CODE.NO_SUCH_FILE);
-      return;
-    }
-    sftp.attrs(reqId, { mode: 0o100000 | file.mode, uid: 0, gid: 0, size: file.data.length, atime: 0, mtime: 0 });
-  };
-  sftp.on('STAT', (reqId: number, path: string) => stat(reqId, path));
-  sftp.on('LSTAT', (reqId: number, path: string) => stat(reqId, path));
-  sftp.on('FSTAT', (reqId: number, handle: Buffer) => stat(reqId, pathOf(handle)));
-  sftp.on('CLOSE', (reqId: number, handle: Buffer) => {
-    handles.delete(handle.toString('hex'));
-    sftp.status(reqId, STATUS_CODE.OK);
-  });
-  for (const op of ['READ', 'OPENDIR', 'READDIR', 'REMOVE', 'RMDIR', 'REALPATH', 'READLINK', 'MKDIR', 'RENAME', 'SYMLINK']) {
-    sftp.on(op, (reqId: number) => sftp.status(reqId, STATUS_CODE.OP_UNSUPPORTED));
-  }
 }

@@ -8,7 +8,7 @@ import { silentLogger } from '../lib/logger.ts';
 import { clientCertificate, privateKeyFromPem } from './agent-identity.ts';
 import { readAgentState } from './agent-state.ts';
 import { createCallbackClient } from './callback-client.ts';
-import { gatherHardwareReport } from './hardware/index.ts';
+import { gatherHardwareReport, type HardwareReport } from './hardware/index.ts';
 import { runHeartbeatLoop } from './heartbeat-loop.ts';
 import { imageInstaller, recordingInstaller, type InstallerRegistry } from './installers/index.ts';
 
@@ -25,6 +25,16 @@ export interface DaemonOptions {
   readonly intervalMs?: number;
   readonly callTimeoutMs?: number;
   readonly backoffMaxMs?: number;
+  /**
+   * Hosts that are not a real machine (the `sim` provider runs many agents in
+   * one process) replace these; by default the report is read from
+   * `hardwareRoot`, installers write real images and reboot runs `rebootCommand`.
+   */
+  readonly hardwareReport?: () => Promise<HardwareReport>;
+  readonly installers?: InstallerRegistry;
+  readonly reboot?: () => Promise<void>;
+  /** Keep a pid file in the state directory and stop the daemon it names; default true. */
+  readonly pidFile?: boolean;
   readonly logger?: Logger;
   readonly signal: AbortSignal;
 }
@@ -51,12 +61,14 @@ async function replacePreviousDaemon(stateDir: string, log: Logger): Promise<voi
 export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const log = opts.logger ?? silentLogger();
   const state = await readAgentState(opts.stateDir, { signal: opts.signal });
-  await replacePreviousDaemon(opts.stateDir, log);
+  const usePidFile = opts.pidFile ?? true;
+  if (usePidFile) await replacePreviousDaemon(opts.stateDir, log);
   const key = privateKeyFromPem(state.privateKeyPem);
   const callback = createCallbackClient({ endpoint: state.endpoint, caCertificate: state.caCertificate, ...clientCertificate(key, state.machineId) });
-  const hardware = await gatherHardwareReport({ root: opts.hardwareRoot ?? '/', signal: opts.signal }).catch((err: Error) => ({ node: undefined, warnings: [`hardware report failed: ${err.message}`] }));
+  const readHardware = opts.hardwareReport ?? (() => gatherHardwareReport({ root: opts.hardwareRoot ?? '/', signal: opts.signal }));
+  const hardware = await readHardware().catch((err: Error) => ({ node: undefined, warnings: [`hardware report failed: ${err.message}`] }));
   if (hardware.warnings.length) log.info({ warnings: hardware.warnings.length }, 'hardware report has warnings');
-  const installers: InstallerRegistry = {
+  const installers: InstallerRegistry = opts.installers ?? {
     metropolis: opts.testInstallerLog ? recordingInstaller(opts.testInstallerLog) : imageInstaller({ caCertificate: state.caCertificate }),
   };
   const rebootCommand = opts.rebootCommand?.length ? opts.rebootCommand : ['reboot'];
@@ -67,9 +79,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       client: callback.client,
       installers,
       hardwareReport: { ...(hardware.node ? { report: hardware.node } : {}), warning: hardware.warnings },
-      reboot: async () => {
-        await promisify(execFile)(rebootCommand[0]!, rebootCommand.slice(1), { timeout: 60_000 });
-      },
+      reboot:
+        opts.reboot ??
+        (async () => {
+          await promisify(execFile)(rebootCommand[0]!, rebootCommand.slice(1), { timeout: 60_000 });
+        }),
       logger: log.child({ machineId: state.machineId }),
       signal: opts.signal,
       ...(opts.intervalMs ? { intervalMs: opts.intervalMs } : {}),
@@ -80,7 +94,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     callback.close();
     const pidFile = path.join(opts.stateDir, PID_FILE);
     // A newer daemon may own the pid file by now; only remove our own.
-    if ((await readFile(pidFile, 'utf8').catch(() => '')).trim() === String(process.pid)) await rm(pidFile, { force: true }).catch(() => {});
+    if (usePidFile && (await readFile(pidFile, 'utf8').catch(() => '')).trim() === String(process.pid)) await rm(pidFile, { force: true }).catch(() => {});
     log.info('agent daemon stopped');
   }
 }

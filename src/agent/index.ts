@@ -7,3 +7,4 @@ export { runHeartbeatLoop, retryDelayMs, type HeartbeatLoopOptions } from './hea
 export { runDaemon, PID_FILE, type DaemonOptions } from './daemon.ts';
 export { AGENT_FLAGS, takeoverCommand, runCommand, type AgentIo } from './agent-cli.ts';
 export * from './installers/index.ts';
+export { BlockDeviceProtocol, EfiSupport, gatherHardwareReport, type HardwareReport, type NodeReport, type BlockDeviceReport } from './hardware/index.ts';

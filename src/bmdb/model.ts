@@ -4,7 +4,7 @@
 export const PROCESSES = ['UnitTest1', 'UnitTest2', 'ShepherdAccess', 'ShepherdAgentStart', 'ShepherdRecovery'] as const;
 export type Process = (typeof PROCESSES)[number];
 
-export const PROVIDERS = ['Equinix', 'Lumen', 'None'] as const;
+export const PROVIDERS = ['Equinix', 'Lumen', 'None', 'Sim'] as const;
 export type Provider = (typeof PROVIDERS)[number];
 
 export const PROVIDER_STATUSES = ['Missing', 'Provisioning', 'ProvisioningFailedPermanent', 'Running', 'Stopped', 'Unknown'] as const;

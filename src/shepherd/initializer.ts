@@ -37,6 +37,8 @@ export interface InitializerOptions {
   readonly agentEndpoint: string;
   /** DER of the callback server's CA certificate, passed to the agent. */
   readonly agentEndpointCaCertificate?: Uint8Array;
+  /** Retry policy after a failed takeover; default INITIALIZER_BACKOFF. */
+  readonly backoff?: Backoff;
   readonly logger?: Logger;
 }
 
@@ -44,12 +46,13 @@ export class Initializer implements ControlLoop {
   readonly name = 'initializer';
   readonly process = 'ShepherdAgentStart';
   readonly processor = 'shepherd-initializer';
-  readonly defaultBackoff = INITIALIZER_BACKOFF;
+  readonly defaultBackoff: Backoff;
   readonly #o: InitializerOptions;
   readonly #log: Logger;
 
   constructor(options: InitializerOptions) {
     this.#o = Object.freeze({ ...options });
+    this.defaultBackoff = options.backoff ?? INITIALIZER_BACKOFF;
     this.#log = (options.logger ?? silentLogger()).child({ component: 'initializer' });
   }
 

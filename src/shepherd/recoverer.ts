@@ -14,6 +14,8 @@ export interface RecovererOptions {
   readonly provider: RecovererProvider;
   /** When an agent counts as dead; the BMDB's defaults (30 min, 10 min) unless given. */
   readonly thresholds?: RecoveryThresholds;
+  /** Retry policy after a failed reboot; default RECOVERER_BACKOFF. */
+  readonly backoff?: Backoff;
   readonly logger?: Logger;
 }
 
@@ -21,7 +23,7 @@ export class Recoverer implements ControlLoop {
   readonly name = 'recoverer';
   readonly process = 'ShepherdRecovery';
   readonly processor = 'shepherd-recoverer';
-  readonly defaultBackoff = RECOVERER_BACKOFF;
+  readonly defaultBackoff: Backoff;
   readonly #provider: RecovererProvider;
   readonly #thresholds: RecoveryThresholds | undefined;
   readonly #log: Logger;
@@ -29,6 +31,7 @@ export class Recoverer implements ControlLoop {
   constructor(options: RecovererOptions) {
     this.#provider = options.provider;
     this.#thresholds = options.thresholds;
+    this.defaultBackoff = options.backoff ?? RECOVERER_BACKOFF;
     this.#log = (options.logger ?? silentLogger()).child({ component: 'recoverer' });
   }
 

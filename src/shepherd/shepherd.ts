@@ -1,7 +1,7 @@
 // The shepherd as one unit: the provisioner, the initializer and (when the
 // provider can reboot) the recoverer, run side by side until a signal aborts.
 import type { Logger } from 'pino';
-import type { Bmdb, RecoveryThresholds } from '../bmdb/index.ts';
+import type { Backoff, Bmdb, RecoveryThresholds } from '../bmdb/index.ts';
 import { ControlLoopRunner } from '../controlloop/index.ts';
 import { silentLogger } from '../lib/logger.ts';
 import type { RateLimit } from '../lib/rate.ts';
@@ -24,7 +24,7 @@ export interface ShepherdOptions {
   readonly provider: Provider;
   readonly provisioner?: Omit<ProvisionerOptions, 'logger'>;
   readonly initializer: Omit<InitializerOptions, 'provider' | 'logger'> & LoopSettings;
-  readonly recoverer?: LoopSettings & { readonly thresholds?: RecoveryThresholds };
+  readonly recoverer?: LoopSettings & { readonly thresholds?: RecoveryThresholds; readonly backoff?: Backoff };
   /** How long in-flight work may run on after the signal; default 10 s. */
   readonly shutdownGraceMs?: number;
   readonly logger?: Logger;
@@ -47,7 +47,7 @@ export async function runShepherd(options: ShepherdOptions, signal: AbortSignal)
     const r = options.recoverer ?? {};
     const recoverer = new ControlLoopRunner(
       bmdb,
-      new Recoverer({ provider, logger: log, ...(r.thresholds ? { thresholds: r.thresholds } : {}) }),
+      new Recoverer({ provider, logger: log, ...(r.thresholds ? { thresholds: r.thresholds } : {}), ...(r.backoff ? { backoff: r.backoff } : {}) }),
       {
         dbQueryRate: r.dbQueryRate ?? DEFAULT_DB_QUERY_RATE,
         ...(r.parallelism === undefined ? {} : { parallelism: r.parallelism }),

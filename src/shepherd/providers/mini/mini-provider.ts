@@ -11,7 +11,7 @@ import {
   type ProviderMachine,
   type ProviderType,
 } from '../../provider.ts';
-import { parseSshAddress } from '../../ssh/index.ts';
+import { enrolMachine } from '../enrol-machine.ts';
 import { loadDeviceList, type Device } from './device-list.ts';
 
 export interface MiniProviderOptions {
@@ -99,18 +99,7 @@ export class MiniProvider implements Provider {
   async createMachine(session: Session, request: CreateMachineRequest, opts: { signal?: AbortSignal } = {}): Promise<ProviderMachine> {
     const machine = request.unusedMachine;
     if (!this.#machines.has(machine.id)) throw new ProviderMachineNotFoundError(this.name, machine.id);
-    const { host } = parseSshAddress(machine.address);
-    await session.transact(async (q) => {
-      const { machineId } = await q.newMachine();
-      await q.addProvided({
-        machineId,
-        provider: this.type,
-        providerId: machine.id,
-        providerIpAddress: host,
-        providerLocation: machine.location ?? null,
-        providerStatus: 'Running',
-      });
-    }, opts);
+    await enrolMachine(session, this.type, machine, opts);
     return machine;
   }
 }

@@ -1,0 +1,5 @@
+// `bmaas dev`: the whole system in one process on a simulated fleet.
+export { DEV_DEFAULT_FAULTS, DEV_DEFAULTS, DEV_LOOP_SETTINGS, DevOptionsError, validateDevOptions, type DevOptions } from './dev-options.ts';
+export { machineConverged, summarizeFleet, type Convergence, type FleetSummary, type FleetView } from './fleet-summary.ts';
+export { LiveSummary, renderSummaryBlock, renderSummaryLine, formatElapsed, type SummaryContext } from './summary-view.ts';
+export { runDev, type DevIo, type DevOutcome } from './run-dev.ts';

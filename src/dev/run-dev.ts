@@ -1,0 +1,184 @@
+// `bmaas dev`: the BMDB, the agent callback server, a shepherd on the `sim`
+// provider and the web UI, in one process, with a live summary. Only the
+// machines are simulated; everything else is the production code path.
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { openBmdb, type Bmdb } from '../bmdb/index.ts';
+import { sleep } from '../lib/sleep.ts';
+import { AgentCallbackServer, ensureDevCertificates } from '../server/index.ts';
+import { runShepherd } from '../shepherd/index.ts';
+import { SimProvider } from '../shepherd/providers/sim/index.ts';
+import { loadOrCreateSshKey, Ssh2Client } from '../shepherd/ssh/index.ts';
+import { SimFleet } from '../sim/index.ts';
+import { startWebug, type Webug } from '../webug/index.ts';
+import { DEV_LOOP_SETTINGS, validateDevOptions, type DevOptions } from './dev-options.ts';
+import { summarizeFleet, type FleetSummary } from './fleet-summary.ts';
+import { LiveSummary, type SummaryContext } from './summary-view.ts';
+
+export type DevOutcome =
+  | { readonly kind: 'converged'; readonly summary: FleetSummary; readonly elapsedMs: number }
+  | { readonly kind: 'timeout'; readonly summary: FleetSummary | undefined; readonly elapsedMs: number }
+  | { readonly kind: 'stopped'; readonly summary: FleetSummary | undefined; readonly elapsedMs: number };
+
+export interface DevIo {
+  /** Where the summary goes. */
+  readonly out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  readonly logger: Logger;
+  /** Shown as where the detailed log is written. */
+  readonly logFile?: string;
+}
+
+// The uploaded "agent": simulated machines run the agent code in-process, so
+// the file only has to exist (and be executable) for the SSH exchange to be real.
+const AGENT_STAND_IN = '#!/bin/sh\n# bmaas dev: simulated machines run the bmaas agent in-process; this file only travels over SFTP.\nexit 0\n';
+
+/** Runs until `signal` aborts, or with exitWhenConverged until converged or timed out. */
+export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Promise<DevOutcome> {
+  validateDevOptions(o);
+  const log = io.logger;
+  const dataDir = path.resolve(o.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const started = Date.now();
+  const stack = new AsyncDisposableStack();
+  try {
+    const bmdb = await openDevBmdb(o, dataDir, log, signal);
+    stack.defer(() => bmdb.close());
+    const certs = await ensureDevCertificates(path.join(dataDir, 'dev-certs'), { signal });
+    const server = await AgentCallbackServer.start({ bmdb, listenAddress: o.serverListenAddress, tls: { cert: certs.cert, key: certs.key }, logger: log });
+    stack.defer(() => server.close({ graceMs: 1000 }));
+    const sshKey = await loadOrCreateSshKey(path.join(dataDir, 'ssh', 'id_ed25519'), { log, signal });
+    const fleet = await SimFleet.start({
+      dir: path.join(dataDir, 'sim'),
+      machines: o.machines,
+      faults: o.faults,
+      seed: o.seed,
+      authorizedKey: sshKey.publicKeyOpenSsh,
+      agentEndpoint: server.address,
+      timing: {
+        heartbeatIntervalMs: o.heartbeatIntervalMs,
+        silentAfterMs: o.silentAfterMs,
+        slowSshDelayMs: o.slowSshDelayMs,
+        callTimeoutMs: Math.max(1000, o.heartbeatIntervalMs * 2),
+        backoffMaxMs: o.heartbeatIntervalMs * 2,
+      },
+      logger: log,
+    });
+    // Runs after the shepherd stopped (deferred later, so disposed earlier).
+    stack.defer(() => fleet.stop());
+    const agentPath = path.join(dataDir, 'sim', 'agent-stand-in');
+    await writeFile(agentPath, AGENT_STAND_IN);
+    await chmod(agentPath, 0o755);
+
+    const shepherdStop = new AbortController();
+    const onAbort = (): void => shepherdStop.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const s = DEV_LOOP_SETTINGS;
+    const shepherd = runShepherd(
+      {
+        bmdb,
+        provider: new SimProvider(fleet),
+        logger: log,
+        shutdownGraceMs: s.shutdownGraceMs,
+        provisioner: { maxCount: 0, chunkSize: s.provisionerChunkSize, reconcileRate: s.provisionerReconcileRate, creationRate: s.provisionerCreationRate },
+        initializer: {
+          sshClient: new Ssh2Client({ log }),
+          sshUser: 'root',
+          sshAuth: { privateKey: sshKey.privateKey },
+          connectTimeoutMs: s.sshConnectTimeoutMs,
+          execTimeoutMs: s.sshExecTimeoutMs,
+          agentExecutablePath: agentPath,
+          agentEndpoint: server.address,
+          agentEndpointCaCertificate: certs.caCertificateDer,
+          backoff: o.initializerBackoff,
+          dbQueryRate: s.dbQueryRate,
+          parallelism: s.initializerParallelism,
+        },
+        recoverer: { thresholds: o.recovery, backoff: o.recovererBackoff, dbQueryRate: s.dbQueryRate, parallelism: s.recovererParallelism },
+      },
+      shepherdStop.signal,
+    );
+    // If the shepherd dies, stop waiting for convergence and report why.
+    const shepherdFailed = shepherd.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    stack.defer(async () => {
+      signal.removeEventListener('abort', onAbort);
+      shepherdStop.abort(new Error('bmaas dev is stopping'));
+      await shepherd.catch(() => {});
+    });
+
+    const webug = await startDevWebug(o, bmdb, log, signal);
+    if (webug) stack.defer(() => webug.close());
+
+    const links: Array<[string, string]> = [];
+    if (webug) links.push(['web UI', webug.url]);
+    links.push(['agent server', `${server.address} (gRPC over TLS; CA ${certs.caCertPath})`]);
+    links.push(['data', `${dataDir} (delete it to start over)`]);
+    if (io.logFile) links.push(['log', io.logFile]);
+    const view = new LiveSummary(io.out);
+    const ctx = (): SummaryContext => ({ elapsedMs: Date.now() - started, links, footer: o.exitWhenConverged ? `exits when converged (timeout ${formatMinutes(o.timeoutMs)})` : 'Ctrl-C stops everything; the next start resumes from the stored state' });
+    const intervalMs = o.summaryIntervalMs ?? (view.interactive ? 1000 : 5000);
+    let summary: FleetSummary | undefined;
+    let lastShown = 0;
+    while (!signal.aborted) {
+      const crash = await Promise.race([shepherdFailed, sleep(250, signal).then(() => undefined, () => undefined)]);
+      if (crash !== undefined) throw new Error(`the shepherd stopped: ${(crash as Error).message ?? String(crash)}`, { cause: crash });
+      if (signal.aborted) break;
+      summary = await readSummary(bmdb, o, fleet, signal).catch((err: unknown) => {
+        if (!signal.aborted) log.warn({ err }, 'could not read the fleet summary');
+        return summary;
+      });
+      if (!summary) continue;
+      const elapsedMs = Date.now() - started;
+      if (o.exitWhenConverged && summary.convergence.converged) {
+        view.final(summary, ctx());
+        return { kind: 'converged', summary, elapsedMs };
+      }
+      if (o.exitWhenConverged && elapsedMs > o.timeoutMs) {
+        view.final(summary, ctx());
+        return { kind: 'timeout', summary, elapsedMs };
+      }
+      if (Date.now() - lastShown >= intervalMs) {
+        view.show(summary, ctx());
+        lastShown = Date.now();
+      }
+    }
+    if (summary) view.final(summary, ctx());
+    return { kind: 'stopped', summary, elapsedMs: Date.now() - started };
+  } finally {
+    await stack.disposeAsync();
+  }
+}
+
+async function openDevBmdb(o: DevOptions, dataDir: string, log: Logger, signal: AbortSignal): Promise<Bmdb> {
+  const dir = path.join(dataDir, 'bmdb');
+  if (!o.bmdbUrl) await mkdir(dir, { recursive: true });
+  const bmdb = await openBmdb({ url: o.bmdbUrl ?? `pglite://${dir}`, migrate: true, logger: log, signal });
+  log.info({ bmdb: bmdb.description }, 'connected to the BMDB');
+  return bmdb;
+}
+
+/** The web UI on the preferred port, or any free one when that is taken. */
+async function startDevWebug(o: DevOptions, bmdb: Bmdb, log: Logger, signal: AbortSignal): Promise<Webug | undefined> {
+  if (o.webugListenAddress === 'off') return undefined;
+  const start = (listenAddress: string) => startWebug({ bmdb, listenAddress, logger: log, recoveryThresholds: o.recovery, signal });
+  try {
+    return await start(o.webugListenAddress);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    const host = o.webugListenAddress.slice(0, o.webugListenAddress.lastIndexOf(':'));
+    log.warn({ address: o.webugListenAddress }, 'web UI address in use; using a free port instead');
+    return start(`${host}:0`);
+  }
+}
+
+async function readSummary(bmdb: Bmdb, o: DevOptions, fleet: SimFleet, signal: AbortSignal): Promise<FleetSummary> {
+  const states = await bmdb.queries.listMachineStates({ provider: 'Sim', thresholds: o.recovery }, { signal });
+  return summarizeFleet(states, fleet);
+}
+
+function formatMinutes(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000} min` : `${Math.round(ms / 1000)} s`;
+}
