@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { create, toBinary } from '@bufbuild/protobuf';
-import type { Bmdb } from '../bmdb/index.ts';
 import { describeBmdb } from '../../test/bmdb.ts';
-import { enrolAgent, startTestServer, type TestServer } from '../../test/agent-harness.ts';
+import { callHeartbeat, enrolAgent, heartbeatAt as heartbeatTime, type HeartbeatInit, useTestServer } from '../../test/agent-harness.ts';
 import { clientCertificate, generateAgentKey } from '../agent/agent-identity.ts';
-import { createCallbackClient, type CallbackClientOptions } from '../agent/callback-client.ts';
+import type { CallbackClientOptions } from '../agent/callback-client.ts';
 import { createCertificate, toPem } from '../lib/x509/index.ts';
 import {
   AgentHardwareReportSchema,
@@ -15,30 +14,11 @@ import {
   decodeMessage,
   type AgentHeartbeatRequest,
 } from '../proto/index.ts';
-import type { MessageInitShape } from '@bufbuild/protobuf';
-import type { AgentHeartbeatRequestSchema } from '../proto/index.ts';
-
-type HeartbeatInit = MessageInitShape<typeof AgentHeartbeatRequestSchema>;
 
 describeBmdb('agent callback server', ({ open }) => {
-  let bmdb: Bmdb;
-  let srv: TestServer;
-  before(async () => {
-    bmdb = await open();
-    srv = await startTestServer(bmdb);
-  });
-  after(async () => {
-    await srv.close();
-  });
+  const t = useTestServer(open);
 
-  async function call(client: Omit<CallbackClientOptions, 'endpoint' | 'caCertificate'>, req: HeartbeatInit) {
-    const c = createCallbackClient({ endpoint: srv.endpoint, caCertificate: srv.caCertificate, ...client });
-    try {
-      return await c.client.heartbeat(req, { timeoutMs: 5000 });
-    } finally {
-      c.close();
-    }
-  }
+  const call = (client: Omit<CallbackClientOptions, 'endpoint' | 'caCertificate'>, req: HeartbeatInit) => callHeartbeat(t.srv, client, req);
 
   async function refused(client: Omit<CallbackClientOptions, 'endpoint' | 'caCertificate'>, req: HeartbeatInit, code: Code): Promise<ConnectError> {
     const err = await call(client, req).then(
@@ -50,13 +30,10 @@ describeBmdb('agent callback server', ({ open }) => {
     return err;
   }
 
-  async function heartbeatAt(machineId: string): Promise<Date | undefined> {
-    const r = await bmdb.driver.query('SELECT agent_heartbeat_at FROM machine_agent_heartbeat WHERE machine_id = $1', [machineId]);
-    return r.rows[0]?.agent_heartbeat_at as Date | undefined;
-  }
+  const heartbeatAt = (machineId: string) => heartbeatTime(t.bmdb, machineId);
 
   it('accepts a heartbeat after AgentStarted with the agent key and records its time', async () => {
-    const { machineId, key } = await enrolAgent(bmdb);
+    const { machineId, key } = await enrolAgent(t.bmdb);
     assert.equal(await heartbeatAt(machineId), undefined);
     const res = await call(clientCertificate(key, machineId), { machineId });
     assert.equal(res.installationRequest, undefined);
@@ -64,7 +41,7 @@ describeBmdb('agent callback server', ({ open }) => {
   });
 
   it('refuses an unknown machine and a wrong key with the same UNAUTHENTICATED message', async () => {
-    const { machineId } = await enrolAgent(bmdb);
+    const { machineId } = await enrolAgent(t.bmdb);
     const other = generateAgentKey();
     const wrongKey = await refused(clientCertificate(other, machineId), { machineId }, Code.Unauthenticated);
     const unknown = await refused(clientCertificate(other, machineId), { machineId: '00000000-0000-4000-8000-000000000000' }, Code.Unauthenticated);
@@ -73,19 +50,19 @@ describeBmdb('agent callback server', ({ open }) => {
   });
 
   it('refuses a call without a client certificate', async () => {
-    const { machineId } = await enrolAgent(bmdb);
+    const { machineId } = await enrolAgent(t.bmdb);
     await refused({}, { machineId }, Code.Unauthenticated);
   });
 
   it('refuses an RSA client certificate', async () => {
-    const { machineId } = await enrolAgent(bmdb);
+    const { machineId } = await enrolAgent(t.bmdb);
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const cert = toPem(createCertificate({ subject: { commonName: machineId }, publicKey: rsa.publicKey, signingKey: rsa.privateKey, clientAuth: true }), 'CERTIFICATE');
     await refused({ cert, key: rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() }, { machineId }, Code.Unauthenticated);
   });
 
   it('refuses two client certificates even when the leaf carries the enrolled key', async () => {
-    const { machineId, key } = await enrolAgent(bmdb);
+    const { machineId, key } = await enrolAgent(t.bmdb);
     const ca = generateKeyPairSync('ed25519');
     const caName = { commonName: 'some CA' };
     const caPem = toPem(createCertificate({ subject: caName, publicKey: ca.publicKey, signingKey: ca.privateKey, isCa: true }), 'CERTIFICATE');
@@ -101,11 +78,11 @@ describeBmdb('agent callback server', ({ open }) => {
   });
 
   it('returns a pending installation request until a report of the same generation arrives', async () => {
-    const { machineId, key } = await enrolAgent(bmdb);
+    const { machineId, key } = await enrolAgent(t.bmdb);
     const cert = clientCertificate(key, machineId);
     const request = (generation: bigint) =>
       toBinary(OSInstallationRequestSchema, create(OSInstallationRequestSchema, { generation, type: { case: 'metropolis', value: { bundleUrl: 'https://example.test/b', rootDevice: 'sda' } } }));
-    await bmdb.transact('unittest', (q) => q.setOsInstallationRequest({ machineId, generation: 123, raw: request(123n) }));
+    await t.bmdb.transact('unittest', (q) => q.setOsInstallationRequest({ machineId, generation: 123, raw: request(123n) }));
     for (let i = 0; i < 3; i++) {
       const res = await call(cert, { machineId });
       assert.equal(res.installationRequest?.generation, 123n);
@@ -115,22 +92,22 @@ describeBmdb('agent callback server', ({ open }) => {
     const reported = await call(cert, { machineId, installationReport: { generation: 123n, result: { case: 'success', value: {} } } });
     assert.equal(reported.installationRequest, undefined);
     assert.equal((await call(cert, { machineId })).installationRequest, undefined);
-    const row = await bmdb.driver.query('SELECT generation, os_installation_result FROM machine_os_installation_report WHERE machine_id = $1', [machineId]);
+    const row = await t.bmdb.driver.query('SELECT generation, os_installation_result FROM machine_os_installation_report WHERE machine_id = $1', [machineId]);
     assert.equal(Number(row.rows[0]!.generation), 123);
     assert.equal(row.rows[0]!.os_installation_result, 'Success');
 
-    await bmdb.transact('unittest', (q) => q.setOsInstallationRequest({ machineId, generation: 234, raw: request(234n) }));
+    await t.bmdb.transact('unittest', (q) => q.setOsInstallationRequest({ machineId, generation: 234, raw: request(234n) }));
     assert.equal((await call(cert, { machineId })).installationRequest?.generation, 234n);
     await call(cert, { machineId, installationReport: { generation: 234n, result: { case: 'error', value: { error: 'disk on fire' } } } });
-    const err = await bmdb.driver.query('SELECT os_installation_result FROM machine_os_installation_report WHERE machine_id = $1', [machineId]);
+    const err = await t.bmdb.driver.query('SELECT os_installation_result FROM machine_os_installation_report WHERE machine_id = $1', [machineId]);
     assert.equal(err.rows[0]!.os_installation_result, 'Error');
   });
 
   it('stores the hardware report so that it decodes to what was sent, and does not store an empty one', async () => {
-    const { machineId, key } = await enrolAgent(bmdb);
+    const { machineId, key } = await enrolAgent(t.bmdb);
     const cert = clientCertificate(key, machineId);
     const stored = async () => {
-      const r = await bmdb.driver.query('SELECT hardware_report_raw FROM machine_hardware_report WHERE machine_id = $1', [machineId]);
+      const r = await t.bmdb.driver.query('SELECT hardware_report_raw FROM machine_hardware_report WHERE machine_id = $1', [machineId]);
       return r.rows[0] ? new Uint8Array(r.rows[0].hardware_report_raw as Uint8Array) : undefined;
     };
     await call(cert, { machineId, hardwareReport: {} });
@@ -158,7 +135,7 @@ describeBmdb('agent callback server', ({ open }) => {
   });
 
   it('counts calls by gRPC code', async () => {
-    const text = await srv.metrics.metrics();
+    const text = await t.srv.metrics.metrics();
     assert.match(text, /bmsrv_calls_total\{method="Heartbeat",code="OK"\} \d+/);
     assert.match(text, /bmsrv_calls_total\{method="Heartbeat",code="UNAUTHENTICATED"\} \d+/);
   });

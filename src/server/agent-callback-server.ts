@@ -3,6 +3,7 @@
 // verified by TLS: the Ed25519 key in it is checked against the BMDB instead.
 import http2 from 'node:http2';
 import { once } from 'node:events';
+import type { Duplex } from 'node:stream';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { createContextValues } from '@connectrpc/connect';
 import type { Logger } from 'pino';
@@ -32,6 +33,9 @@ export interface AgentCallbackServerOptions {
   readonly signal?: AbortSignal;
 }
 
+/** After the grace: how long aborted calls get to send their error before connections are cut. */
+const ABORTED_CALLS_REPLY_MS = 250;
+
 export type ServerState = 'running' | 'stopping' | 'stopped';
 
 export class AgentCallbackServer {
@@ -41,6 +45,9 @@ export class AgentCallbackServer {
   // Aborting it aborts every handler's signal (the adapter's shutdownSignal).
   readonly #shutdown: AbortController;
   readonly #sessions = new Set<http2.ServerHttp2Session>();
+  // Every TCP connection, including those still in the TLS handshake (not yet
+  // a session), which server.close() would otherwise wait out (2 min).
+  readonly #sockets = new Set<Duplex>();
   #state: ServerState = 'running';
   #closing: Promise<void> | undefined;
 
@@ -49,9 +56,15 @@ export class AgentCallbackServer {
     this.#shutdown = shutdown;
     this.#holder = holder;
     this.#logger = logger;
+    server.on('connection', (socket: Duplex) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+    });
     server.on('session', (s) => {
       this.#sessions.add(s);
       s.once('close', () => this.#sessions.delete(s));
+      // Handshake finished after close() began: no new calls on it either.
+      if (this.#state !== 'running') s.close();
     });
   }
 
@@ -112,8 +125,9 @@ export class AgentCallbackServer {
 
   /**
    * Graceful shutdown in two stages: stop accepting connections and let calls
-   * in flight finish for up to `graceMs` (default 5 s); then abort what is left,
-   * drop the connections and close the BMDB session. Idempotent.
+   * in flight finish for up to `graceMs` (default 5 s); then abort what is left
+   * (those calls answer UNAVAILABLE), drop every connection, including ones
+   * still in the TLS handshake, and close the BMDB session. Idempotent.
    */
   close(opts: { graceMs?: number } = {}): Promise<void> {
     this.#closing ??= this.#close(opts.graceMs ?? 5000);
@@ -125,14 +139,21 @@ export class AgentCallbackServer {
     this.#logger.info('agent callback server stopping');
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const s of this.#sessions) s.close();
+    let cut: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
       this.#shutdown.abort(new Error('server shutdown'));
-      for (const s of this.#sessions) s.destroy();
+      // Aborted handlers answer UNAVAILABLE at once; give that a moment to
+      // reach the agents, then drop whatever is still connected.
+      cut = setTimeout(() => {
+        for (const s of this.#sessions) s.destroy();
+        for (const socket of this.#sockets) socket.destroy();
+      }, ABORTED_CALLS_REPLY_MS);
     }, graceMs);
     try {
       await closed;
     } finally {
       clearTimeout(timer);
+      clearTimeout(cut);
     }
     await this.#holder.close();
     this.#state = 'stopped';
