@@ -3,7 +3,7 @@
 // each `open()` on a fresh database.
 import { after, describe } from 'node:test';
 import { Registry } from 'prom-client';
-import { openBmdb, type Bmdb, type BmdbOptions } from '../src/bmdb/index.ts';
+import { openBmdb, type Bmdb, type BmdbOptions, type Provider } from '../src/bmdb/index.ts';
 import { createTestDatabase, describePostgres, type TestDatabase } from './pg.ts';
 
 export type OpenBmdb = (opts?: Omit<BmdbOptions, 'url'>) => Promise<Bmdb>;
@@ -49,7 +49,7 @@ export function describeBmdbConcurrency(name: string, fn: (open: OpenBmdb) => vo
 }
 
 /** Creates `n` machines provided by `provider` (ids p-0, p-1, ...) and returns their ids. */
-export async function provideMachines(bmdb: Bmdb, n: number, opts: { provider?: 'None' | 'Equinix' | 'Lumen'; prefix?: string } = {}): Promise<string[]> {
+export async function provideMachines(bmdb: Bmdb, n: number, opts: { provider?: Provider; prefix?: string } = {}): Promise<string[]> {
   return bmdb.transact('unittest', async (q) => {
     const ids: string[] = [];
     for (let i = 0; i < n; i++) {

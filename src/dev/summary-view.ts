@@ -71,7 +71,7 @@ export class LiveSummary {
       this.#out.write(`${renderSummaryLine(s, ctx)}\n`);
       return;
     }
-    const width = Math.max(40, (this.#out.columns ?? 100) - 1);
+    const width = Math.max(40, (this.#out.columns || 100) - 1);
     // Long lines would wrap and break the cursor arithmetic, so cut them.
     const lines = renderSummaryBlock(s, ctx).map((l) => (l.length > width ? `${l.slice(0, width - 1)}…` : l));
     const up = this.#drawnLines > 0 ? `\x1b[${this.#drawnLines}F` : '';

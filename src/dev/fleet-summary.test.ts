@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { MachineState } from '../bmdb/index.ts';
+import type { Fault } from '../sim/index.ts';
+import { machineConverged, summarizeFleet } from './fleet-summary.ts';
+import { renderSummaryBlock, renderSummaryLine, LiveSummary } from './summary-view.ts';
+
+function state(providerId: string, s: Partial<MachineState> = {}): MachineState {
+  return { machineId: `m-${providerId}`, providerId, agentStarted: false, lastHeartbeatAt: null, heartbeating: false, recoveries: 0, backoffs: [], activeWork: [], ...s };
+}
+const backoff = (cause: string, active = true) => ({ process: 'ShepherdAgentStart' as const, cause, until: new Date(), active });
+
+describe('fleet summary', () => {
+  it('decides per fault what done means', () => {
+    assert.equal(machineConverged('none', undefined), 'not in the BMDB yet');
+    assert.equal(machineConverged('none', state('a', { agentStarted: true })), 'agent started, no recent heartbeat');
+    assert.equal(machineConverged('slowSsh', state('a', { agentStarted: true, heartbeating: true })), undefined);
+    assert.match(machineConverged('silent', state('a', { agentStarted: true, heartbeating: true }))!, /waiting for it to go silent/);
+    assert.match(machineConverged('silent', state('a', { recoveries: 1 }))!, /recovered; waiting/);
+    assert.equal(machineConverged('silent', state('a', { recoveries: 1, agentStarted: true, heartbeating: true })), undefined);
+    assert.equal(machineConverged('takeover', state('a')), 'no agent start backoff yet');
+    // An expired backoff still shows the initializer failed on it.
+    assert.equal(machineConverged('unreachable', state('a', { backoffs: [backoff('ssh connect timeout', false)] })), undefined);
+  });
+
+  it('counts states, active backoffs and top causes, walking the whole simulated fleet', () => {
+    const faults: Record<string, Fault> = { 'sim-0001': 'none', 'sim-0002': 'takeover', 'sim-0003': 'takeover', 'sim-0004': 'none', 'sim-0005': 'none' };
+    const fleet = { list: () => Object.keys(faults).map((id) => ({ id })), faultOf: (id: string) => faults[id] };
+    const s = summarizeFleet(
+      [
+        state('sim-0001', { agentStarted: true, heartbeating: true, recoveries: 2 }),
+        state('sim-0002', { backoffs: [backoff('boom')] }),
+        state('sim-0003', { backoffs: [backoff('boom\n  again'), { ...backoff('x'), process: 'ShepherdRecovery' }] }),
+        state('sim-0004', { agentStarted: true, activeWork: ['ShepherdRecovery'] }),
+      ],
+      fleet,
+    );
+    assert.equal(s.simulated, 5);
+    assert.equal(s.freeCapacity, 1);
+    assert.equal(s.provided, 4);
+    assert.equal(s.agentStarted, 2);
+    assert.equal(s.heartbeating, 1);
+    assert.equal(s.silent, 1);
+    assert.equal(s.recovering, 1);
+    assert.equal(s.rebooted, 2);
+    assert.deepEqual(s.inBackoff, [{ process: 'ShepherdAgentStart', count: 2 }, { process: 'ShepherdRecovery', count: 1 }]);
+    assert.deepEqual(s.topCauses[0], { cause: 'boom', count: 1 });
+    assert.equal(s.convergence.converged, false);
+    assert.deepEqual(s.convergence.waitingFor.map((w) => w.providerId), ['sim-0004', 'sim-0005']);
+
+    const line = renderSummaryLine(s, { elapsedMs: 65_000 });
+    assert.match(line, /^\[bmaas dev 1:05\] machines 5: free 1, provided 4, agent started 2, heartbeating 1, silent 1, in backoff 3/);
+    assert.match(line, /waiting for 2 machines \(sim-0004: agent started, no recent heartbeat; sim-0005: not in the BMDB yet\)/);
+    const block = renderSummaryBlock(s, { elapsedMs: 1000, links: [['web UI', 'http://127.0.0.1:8081/']] }).join('\n');
+    assert.match(block, /web UI {8}http:\/\/127\.0\.0\.1:8081\//);
+    assert.match(block, /in backoff\s+3\s+ShepherdAgentStart 2, ShepherdRecovery 1/);
+  });
+
+  it('redraws in place on a terminal and appends lines otherwise', () => {
+    const fleet = { list: () => [{ id: 'sim-0001' }], faultOf: (): Fault => 'none' };
+    const s = summarizeFleet([state('sim-0001', { agentStarted: true, heartbeating: true })], fleet);
+    const written: string[] = [];
+    const sink = (isTTY: boolean) => Object.assign({ write: (t: string) => written.push(t) > 0 }, { isTTY, columns: 80 }) as unknown as NodeJS.WritableStream & { isTTY: boolean };
+    const tty = new LiveSummary(sink(true));
+    tty.show(s, { elapsedMs: 0, links: [] });
+    tty.show(s, { elapsedMs: 1000, links: [] });
+    assert.ok(!written[0]!.includes('\x1b[') || written[0]!.startsWith('\x1b[J'));
+    assert.match(written[1]!, /^\x1b\[\d+F\x1b\[J/);
+    written.length = 0;
+    new LiveSummary(sink(false)).show(s, { elapsedMs: 0, links: [] });
+    assert.equal(written.length, 1);
+    assert.match(written[0]!, /^\[bmaas dev 0:00\].*converged/);
+  });
+});
