@@ -64,8 +64,9 @@ describe('fleet summary', () => {
     const tty = new LiveSummary(sink(true));
     tty.show(s, { elapsedMs: 0, links: [] });
     tty.show(s, { elapsedMs: 1000, links: [] });
-    assert.ok(!written[0]!.includes('\x1b[') || written[0]!.startsWith('\x1b[J'));
-    assert.match(written[1]!, /^\x1b\[\d+F\x1b\[J/);
+    const ESC = String.fromCharCode(27);
+    assert.ok(written[0]!.startsWith(`${ESC}[J`), 'the first draw only clears below the cursor');
+    assert.ok(new RegExp(`^${ESC}\\[\\d+F${ESC}\\[J`).test(written[1]!), 'later draws move up over the previous block first');
     written.length = 0;
     new LiveSummary(sink(false)).show(s, { elapsedMs: 0, links: [] });
     assert.equal(written.length, 1);
