@@ -31,29 +31,34 @@ describe('fleet summary', () => {
         state('sim-0001', { agentStarted: true, heartbeating: true, recoveries: 2 }),
         state('sim-0002', { backoffs: [backoff('boom')] }),
         state('sim-0003', { backoffs: [backoff('boom\n  again'), { ...backoff('x'), process: 'ShepherdRecovery' }] }),
-        state('sim-0004', { agentStarted: true, activeWork: ['ShepherdRecovery'] }),
+        state('sim-0004', { agentStarted: true, activeWork: ['ShepherdRecovery'], backoffs: [backoff('ssh connect timeout for 127.0.0.1:2201')] }),
+        state('sim-0005', { backoffs: [backoff('ssh connect timeout for 127.0.0.1:2202')] }),
       ],
       fleet,
     );
     assert.equal(s.simulated, 5);
-    assert.equal(s.freeCapacity, 1);
-    assert.equal(s.provided, 4);
+    assert.equal(s.freeCapacity, 0);
+    assert.equal(s.provided, 5);
     assert.equal(s.agentStarted, 2);
     assert.equal(s.heartbeating, 1);
     assert.equal(s.silent, 1);
     assert.equal(s.recovering, 1);
     assert.equal(s.rebooted, 2);
-    assert.deepEqual(s.inBackoff, [{ process: 'ShepherdAgentStart', count: 2 }, { process: 'ShepherdRecovery', count: 1 }]);
-    assert.deepEqual(s.topCauses[0], { cause: 'boom', count: 1 });
+    assert.deepEqual(s.inBackoff, [{ process: 'ShepherdAgentStart', count: 4 }, { process: 'ShepherdRecovery', count: 1 }]);
+    assert.deepEqual(s.topCauses, [
+      { cause: 'ssh connect timeout for <address>', count: 2 },
+      { cause: 'boom', count: 1 },
+      { cause: 'boom again', count: 1 },
+    ]);
     assert.equal(s.convergence.converged, false);
     assert.deepEqual(s.convergence.waitingFor.map((w) => w.providerId), ['sim-0004', 'sim-0005']);
 
     const line = renderSummaryLine(s, { elapsedMs: 65_000 });
-    assert.match(line, /^\[bmaas dev 1:05\] machines 5: free 1, provided 4, agent started 2, heartbeating 1, silent 1, in backoff 3/);
-    assert.match(line, /waiting for 2 machines \(sim-0004: agent started, no recent heartbeat; sim-0005: not in the BMDB yet\)/);
+    assert.match(line, /^\[bmaas dev 1:05\] machines 5: free 0, provided 5, agent started 2, heartbeating 1, silent 1, in backoff 5/);
+    assert.match(line, /waiting for 2 machines \(sim-0004: agent started, no recent heartbeat; sim-0005: agent not started\)/);
     const block = renderSummaryBlock(s, { elapsedMs: 1000, links: [['web UI', 'http://127.0.0.1:8081/']] }).join('\n');
     assert.match(block, /web UI {8}http:\/\/127\.0\.0\.1:8081\//);
-    assert.match(block, /in backoff\s+3\s+ShepherdAgentStart 2, ShepherdRecovery 1/);
+    assert.match(block, /in backoff\s+5\s+ShepherdAgentStart 4, ShepherdRecovery 1/);
   });
 
   it('redraws in place on a terminal and appends lines otherwise', () => {

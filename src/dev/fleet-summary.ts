@@ -104,6 +104,10 @@ export function summarizeFleet(states: readonly MachineState[], fleet: FleetView
 }
 
 function oneLine(cause: string): string {
-  const flat = cause.replace(/\s+/g, ' ').trim();
+  // Machines failing the same way differ only in their address; count them together.
+  const flat = cause
+    .replace(/\s+/g, ' ')
+    .replace(/\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b/g, '<address>')
+    .trim();
   return flat.length > CAUSE_WIDTH ? `${flat.slice(0, CAUSE_WIDTH - 1)}…` : flat;
 }
