@@ -3,7 +3,7 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { openBmdb, type Bmdb } from '../bmdb/index.ts';
+import { openBmdb, type Bmdb, type RecoveryThresholds } from '../bmdb/index.ts';
 import { UsageError, type FlagSpec, type ParsedFlags } from './flags.ts';
 
 export const DEFAULT_DATA_DIR = '.bmaas';
@@ -59,4 +59,19 @@ export async function openBmdbFromFlags(
   });
   opts.logger.info({ bmdb: bmdb.description }, 'connected to the BMDB');
   return bmdb;
+}
+
+/** When the recoverer considers an agent dead; the shepherd and webug must agree. */
+export const RECOVERY_THRESHOLD_FLAGS: readonly FlagSpec[] = [
+  { name: 'recoverer-first-heartbeat-timeout', type: 'duration', default: '30m', description: 'a started agent that has not heartbeated for this long is recovered (reboot)' },
+  { name: 'recoverer-silence-timeout', type: 'duration', default: '10m', description: 'an agent whose last heartbeat is this old is recovered (reboot)' },
+];
+
+export function recoveryThresholdsFromFlags(flags: ParsedFlags): RecoveryThresholds {
+  const seconds = (name: string): number => {
+    const ms = flags.number(name)!;
+    if (ms < 1000) throw new UsageError(`--${name} must be at least 1s`);
+    return Math.ceil(ms / 1000);
+  };
+  return { noHeartbeatAfterStartSeconds: seconds('recoverer-first-heartbeat-timeout'), silenceSeconds: seconds('recoverer-silence-timeout') };
 }

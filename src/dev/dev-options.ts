@@ -86,7 +86,7 @@ export function validateDevOptions(o: DevOptions): void {
   if (o.recovery.silenceSeconds < 1 || o.recovery.noHeartbeatAfterStartSeconds < 1) throw new DevOptionsError('recovery thresholds must be at least 1s');
   // A healthy agent must beat at least twice within the silence threshold, or it would be "recovered" for being slow.
   if (o.heartbeatIntervalMs * 2 > o.recovery.silenceSeconds * 1000) {
-    throw new DevOptionsError(`--recovery-silence-timeout (${o.recovery.silenceSeconds}s) must be at least twice --heartbeat-interval (${o.heartbeatIntervalMs}ms)`);
+    throw new DevOptionsError(`--recoverer-silence-timeout (${o.recovery.silenceSeconds}s) must be at least twice --heartbeat-interval (${o.heartbeatIntervalMs}ms)`);
   }
   if (o.timeoutMs <= 0) throw new DevOptionsError('--timeout must be positive');
 }

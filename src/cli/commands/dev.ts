@@ -4,8 +4,9 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import type { Command } from '../command.ts';
+import { RECOVERY_THRESHOLD_FLAGS, recoveryThresholdsFromFlags } from '../common-flags.ts';
 import { UsageError, type ParsedFlags } from '../flags.ts';
-import { DEV_DEFAULT_FAULTS, DEV_DEFAULTS, DevOptionsError, runDev, type DevOptions } from '../../dev/index.ts';
+import { DEV_DEFAULT_FAULTS, DEV_DEFAULTS, DevOptionsError, runDev, validateDevOptions, type DevOptions } from '../../dev/index.ts';
 import { FAULT_DESCRIPTIONS } from '../../sim/index.ts';
 
 const seconds = (ms: number) => `${ms / 1000}s`;
@@ -34,8 +35,12 @@ export const command: Command = {
     { name: 'server-listen-address', type: 'string', default: DEV_DEFAULTS.serverListenAddress, placeholder: 'HOST:PORT', description: 'agent callback server (port 0: any free port)' },
     { name: 'webug-listen-address', type: 'string', default: DEV_DEFAULTS.webugListenAddress, placeholder: 'HOST:PORT', description: 'web UI; a free port is used when this one is taken; `off` to disable' },
     { name: 'heartbeat-interval', type: 'duration', default: seconds(DEV_DEFAULTS.heartbeatIntervalMs), description: 'agent heartbeat interval (production: 30s)' },
-    { name: 'recovery-first-heartbeat-timeout', type: 'duration', default: `${DEV_DEFAULTS.recovery.noHeartbeatAfterStartSeconds}s`, description: 'a started agent that never heartbeated is recovered after this (production: 30m)' },
-    { name: 'recovery-silence-timeout', type: 'duration', default: `${DEV_DEFAULTS.recovery.silenceSeconds}s`, description: 'an agent silent this long is recovered (production: 10m)' },
+    // The shepherd's flags, with short defaults (the shepherd's own are production ones).
+    ...RECOVERY_THRESHOLD_FLAGS.map((f) => ({
+      ...f,
+      default: `${f.name === 'recoverer-silence-timeout' ? DEV_DEFAULTS.recovery.silenceSeconds : DEV_DEFAULTS.recovery.noHeartbeatAfterStartSeconds}s`,
+      description: `${f.description} (production default: ${String(f.default)})`,
+    })),
     { name: 'backoff-initial', type: 'duration', default: seconds(DEV_DEFAULTS.initializerBackoff.initialMs), description: 'first retry delay after a failed takeover or reboot (production: 5m and 1m)' },
     { name: 'backoff-max', type: 'duration', default: seconds(DEV_DEFAULTS.initializerBackoff.maximumMs), description: 'longest retry delay (production: 4h and 1h)' },
     { name: 'silent-after', type: 'duration', default: seconds(DEV_DEFAULTS.silentAfterMs), description: 'how long a silent-fault machine heartbeats before it hangs' },
@@ -48,6 +53,12 @@ export const command: Command = {
   ],
   async run(flags, ctx) {
     const options = devOptionsFromFlags(flags);
+    try {
+      validateDevOptions(options);
+    } catch (err) {
+      if (err instanceof DevOptionsError) throw new UsageError(err.message, { cause: err });
+      throw err;
+    }
     const dataDir = path.resolve(options.dataDir);
     const logFile = flags.string('log-file') ?? path.join(dataDir, 'dev.log');
     if (logFile !== '-') mkdirSync(path.dirname(path.resolve(logFile)), { recursive: true });
@@ -73,7 +84,6 @@ export const command: Command = {
           return 0;
       }
     } catch (err) {
-      if (err instanceof DevOptionsError) throw new UsageError(err.message, { cause: err });
       logger.error({ err }, 'bmaas dev failed');
       throw err;
     } finally {
@@ -99,10 +109,7 @@ function devOptionsFromFlags(flags: ParsedFlags): DevOptions {
     serverListenAddress: flags.string('server-listen-address')!,
     webugListenAddress: flags.string('webug-listen-address')!,
     heartbeatIntervalMs: flags.number('heartbeat-interval')!,
-    recovery: {
-      noHeartbeatAfterStartSeconds: Math.ceil(flags.number('recovery-first-heartbeat-timeout')! / 1000),
-      silenceSeconds: Math.ceil(flags.number('recovery-silence-timeout')! / 1000),
-    },
+    recovery: recoveryThresholdsFromFlags(flags),
     initializerBackoff: backoff,
     recovererBackoff: backoff,
     silentAfterMs: flags.number('silent-after')!,

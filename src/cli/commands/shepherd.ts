@@ -4,14 +4,14 @@
 import { readFile } from 'node:fs/promises';
 import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
-import { PROVIDERS, type Provider as ProviderType } from '../../bmdb/index.ts';
+import { PROVIDERS, type Backoff, type Provider as ProviderType } from '../../bmdb/index.ts';
 import { Ssh2Client, SshCredentialsError, loadOrCreateSshKey, readPasswordFile, type SshAuth } from '../../shepherd/ssh/index.ts';
 import { DeviceListError, MiniProvider } from '../../shepherd/providers/mini/index.ts';
 import { addressProblem } from '../../shepherd/providers/mini/device-list.ts';
-import { runShepherd } from '../../shepherd/index.ts';
+import { INITIALIZER_BACKOFF, RECOVERER_BACKOFF, runShepherd } from '../../shepherd/index.ts';
 import type { Command } from '../command.ts';
 import { resolveAgentExecutable } from '../agent-executable.ts';
-import { BMDB_FLAGS, LOG_FLAGS, openBmdbFromFlags } from '../common-flags.ts';
+import { BMDB_FLAGS, LOG_FLAGS, openBmdbFromFlags, RECOVERY_THRESHOLD_FLAGS, recoveryThresholdsFromFlags } from '../common-flags.ts';
 import { UsageError, type FlagSpec, type ParsedFlags } from '../flags.ts';
 
 const FLAGS: readonly FlagSpec[] = [
@@ -37,6 +37,11 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'initializer-loop-parallelism', type: 'int', default: '1', placeholder: 'N', description: 'how many agents the initializer starts at once' },
   { name: 'recoverer-db-query-rate', type: 'rate', default: '250ms,8', placeholder: 'DURATION,COUNT', description: 'rate of the recoverer\'s BMDB candidate queries' },
   { name: 'recoverer-loop-parallelism', type: 'int', default: '1', placeholder: 'N', description: 'how many machines the recoverer handles at once' },
+  ...RECOVERY_THRESHOLD_FLAGS,
+  { name: 'initializer-backoff-initial', type: 'duration', default: '5m', description: 'first retry delay after a failed agent start; grows ×1.2 per failure' },
+  { name: 'initializer-backoff-max', type: 'duration', default: '4h', description: 'longest retry delay after failed agent starts' },
+  { name: 'recoverer-backoff-initial', type: 'duration', default: '1m', description: 'first retry delay after a failed reboot; grows ×1.2 per failure' },
+  { name: 'recoverer-backoff-max', type: 'duration', default: '1h', description: 'longest retry delay after failed reboots' },
   { name: 'shutdown-grace', type: 'duration', default: '10s', description: 'how long in-flight work may finish after SIGINT/SIGTERM before it is canceled' },
   ...LOG_FLAGS,
 ];
@@ -63,6 +68,15 @@ async function sshAuthFromFlags(flags: ParsedFlags, ctx: { logger: Logger; signa
     if (err instanceof SshCredentialsError) throw new UsageError(err.message + (err.cause instanceof Error ? `: ${err.cause.message}` : ''), { cause: err });
     throw err;
   }
+}
+
+/** The loop's backoff with initial and maximum from the flags; growth and jitter stay the loop's. */
+function backoffFromFlags(flags: ParsedFlags, loop: 'initializer' | 'recoverer', base: Backoff): Backoff {
+  const initialMs = flags.number(`${loop}-backoff-initial`)!;
+  const maximumMs = flags.number(`${loop}-backoff-max`)!;
+  if (initialMs < 1000) throw new UsageError(`--${loop}-backoff-initial must be at least 1s`);
+  if (maximumMs < initialMs) throw new UsageError(`--${loop}-backoff-max must be at least --${loop}-backoff-initial`);
+  return { ...base, initialMs, maximumMs };
 }
 
 async function caCertificateFromFlags(flags: ParsedFlags): Promise<Uint8Array | undefined> {
@@ -107,6 +121,9 @@ export const command: Command = {
     const chunkSize = positiveInt(flags, 'provisioner-reservation-chunk-size', 1);
     const initParallelism = positiveInt(flags, 'initializer-loop-parallelism', 1);
     const recParallelism = positiveInt(flags, 'recoverer-loop-parallelism', 1);
+    const recoveryThresholds = recoveryThresholdsFromFlags(flags);
+    const initializerBackoff = backoffFromFlags(flags, 'initializer', INITIALIZER_BACKOFF);
+    const recovererBackoff = backoffFromFlags(flags, 'recoverer', RECOVERER_BACKOFF);
     const sshAuth = await sshAuthFromFlags(flags, ctx);
 
     let provider: MiniProvider;
@@ -152,8 +169,14 @@ export const command: Command = {
             ...(caCertificate ? { agentEndpointCaCertificate: caCertificate } : {}),
             dbQueryRate: flags.rate('initializer-db-query-rate')!,
             parallelism: initParallelism,
+            backoff: initializerBackoff,
           },
-          recoverer: { dbQueryRate: flags.rate('recoverer-db-query-rate')!, parallelism: recParallelism },
+          recoverer: {
+            dbQueryRate: flags.rate('recoverer-db-query-rate')!,
+            parallelism: recParallelism,
+            thresholds: recoveryThresholds,
+            backoff: recovererBackoff,
+          },
         },
         ctx.signal,
       );

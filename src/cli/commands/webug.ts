@@ -1,7 +1,7 @@
 // bmaas webug: serve the operator's read-only web UI over the BMDB until
 // interrupted.
 import type { Command } from '../command.ts';
-import { BMDB_FLAGS, LOG_FLAGS, openBmdbFromFlags } from '../common-flags.ts';
+import { BMDB_FLAGS, LOG_FLAGS, openBmdbFromFlags, RECOVERY_THRESHOLD_FLAGS, recoveryThresholdsFromFlags } from '../common-flags.ts';
 import { UsageError } from '../flags.ts';
 import { DEFAULT_WEBUG_LISTEN_ADDRESS, startWebug, WEBUG_TOKEN_ENV, WebugConfigError } from '../../webug/index.ts';
 
@@ -18,10 +18,13 @@ export const command: Command = {
     { name: 'listen-address', type: 'string', default: DEFAULT_WEBUG_LISTEN_ADDRESS, placeholder: 'HOST:PORT', description: 'where to serve the UI' },
     { name: 'webug-token', type: 'string', env: WEBUG_TOKEN_ENV, placeholder: 'TOKEN', description: 'access token (at least 16 characters); required off loopback' },
     { name: 'refresh', type: 'duration', default: '2s', description: 'how often live pages refresh' },
+    // The "why (not) a recovery candidate" explanation uses these; give the shepherd's values.
+    ...RECOVERY_THRESHOLD_FLAGS,
     ...LOG_FLAGS,
   ],
   async run(flags, ctx) {
     if (flags.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(flags.positionals[0])}`);
+    const recoveryThresholds = recoveryThresholdsFromFlags(flags);
     // Read-only: it never migrates; it reads whatever schema version it finds.
     const bmdb = await openBmdbFromFlags(flags, { logger: ctx.logger, migrate: false, signal: ctx.signal });
     try {
@@ -32,6 +35,7 @@ export const command: Command = {
           listenAddress: flags.string('listen-address'),
           token: flags.string('webug-token'),
           liveMs: flags.number('refresh'),
+          recoveryThresholds,
           logger: ctx.logger,
           signal: ctx.signal,
         });
