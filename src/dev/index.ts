@@ -3,3 +3,4 @@ export { DEV_DEFAULT_FAULTS, DEV_DEFAULTS, DEV_LOOP_SETTINGS, DevOptionsError, v
 export { machineConverged, summarizeFleet, type Convergence, type FleetSummary, type FleetView } from './fleet-summary.ts';
 export { LiveSummary, renderSummaryBlock, renderSummaryLine, formatElapsed, type SummaryContext } from './summary-view.ts';
 export { runDev, type DevIo, type DevOutcome } from './run-dev.ts';
+export { DataDirBusyError, lockDataDir } from './data-dir-lock.ts';

@@ -12,6 +12,7 @@ import { SimProvider } from '../shepherd/providers/sim/index.ts';
 import { loadOrCreateSshKey, Ssh2Client } from '../shepherd/ssh/index.ts';
 import { SimFleet } from '../sim/index.ts';
 import { startWebug, type Webug } from '../webug/index.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 import { DEV_LOOP_SETTINGS, validateDevOptions, type DevOptions } from './dev-options.ts';
 import { summarizeFleet, type FleetSummary } from './fleet-summary.ts';
 import { LiveSummary, type SummaryContext } from './summary-view.ts';
@@ -42,6 +43,7 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
   const started = Date.now();
   const stack = new AsyncDisposableStack();
   try {
+    stack.use(await lockDataDir(dataDir));
     const bmdb = await openDevBmdb(o, dataDir, log, signal);
     stack.defer(() => bmdb.close());
     const certs = await ensureDevCertificates(path.join(dataDir, 'dev-certs'), { signal });

@@ -6,7 +6,7 @@ import pino from 'pino';
 import type { Command } from '../command.ts';
 import { RECOVERY_THRESHOLD_FLAGS, recoveryThresholdsFromFlags } from '../common-flags.ts';
 import { UsageError, type ParsedFlags } from '../flags.ts';
-import { DEV_DEFAULT_FAULTS, DEV_DEFAULTS, DevOptionsError, runDev, validateDevOptions, type DevOptions } from '../../dev/index.ts';
+import { DataDirBusyError, DEV_DEFAULT_FAULTS, DEV_DEFAULTS, DevOptionsError, runDev, validateDevOptions, type DevOptions } from '../../dev/index.ts';
 import { FAULT_DESCRIPTIONS } from '../../sim/index.ts';
 
 const seconds = (ms: number) => `${ms / 1000}s`;
@@ -84,6 +84,7 @@ export const command: Command = {
           return 0;
       }
     } catch (err) {
+      if (err instanceof DataDirBusyError) throw new UsageError(err.message, { cause: err });
       logger.error({ err }, 'bmaas dev failed');
       throw err;
     } finally {
