@@ -3,7 +3,7 @@
 // remove everything on stop.
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { appendFile, mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -127,10 +127,12 @@ async function freePort(): Promise<number> {
 }
 
 /**
- * Starts a fresh cluster. Aborting `signal` kills the running initdb/pg_ctl and
- * removes whatever was created; the promise then rejects with the abort reason.
+ * Starts a fresh cluster in a new directory under `parentDir` (default: the
+ * temp dir; as root /tmp, which the postgres user can reach, and so must
+ * `parentDir`). Aborting `signal` kills the running initdb/pg_ctl and removes
+ * whatever was created; the promise then rejects with the abort reason.
  */
-export async function startPgCluster(opts: { signal?: AbortSignal } = {}): Promise<PgCluster> {
+export async function startPgCluster(opts: { signal?: AbortSignal; parentDir?: string } = {}): Promise<PgCluster> {
   const { signal } = opts;
   signal?.throwIfAborted();
   const binDir = findPgBinDir();
@@ -139,7 +141,9 @@ export async function startPgCluster(opts: { signal?: AbortSignal } = {}): Promi
   }
   const asRoot = process.getuid?.() === 0;
   // As root the postgres user must reach the dir, and TMPDIR may sit under /root.
-  const baseDir = await mkdtemp(join(asRoot ? '/tmp' : tmpdir(), 'bmaas-pg-'));
+  const parentDir = opts.parentDir ?? (asRoot ? '/tmp' : tmpdir());
+  await mkdir(parentDir, { recursive: true });
+  const baseDir = await mkdtemp(join(parentDir, 'bmaas-pg-'));
   const dataDir = join(baseDir, 'data');
   const logFile = join(baseDir, 'postgres.log');
 

@@ -68,7 +68,7 @@ export async function takeoverCommand(flags: ParsedFlags, io: AgentIo): Promise<
         const [cmd, ...prefix] = io.selfCommand;
         const child = spawn(cmd!, [...prefix, 'run', ...daemonArgs(flags)], { detached: true, stdio: ['ignore', log, log] });
         child.unref();
-        io.logger.info({ pid: child.pid }, 'started agent daemon');
+        io.logger.info({ daemonPid: child.pid }, 'started agent daemon');
       } finally {
         closeSync(log);
       }
