@@ -30,6 +30,12 @@ function options(argv: string[]): { dir: string | undefined; database: string; u
   return { dir: values.dir, database: values.database, urlFile: path.resolve(values['url-file']), existing: values.existing };
 }
 
+/** Relative to the working directory when below it, else absolute. */
+function shownPath(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel !== '' && !rel.startsWith('..') ? rel : p;
+}
+
 /** Creates `database` unless it exists; returns its URL (the admin URL with another path). */
 async function ensureDatabase(adminUrl: string, database: string, opts: { signal?: AbortSignal } = {}): Promise<string> {
   opts.signal?.throwIfAborted();
@@ -62,7 +68,7 @@ async function main(): Promise<void> {
     await mkdir(path.dirname(opts.urlFile), { recursive: true });
     await writeFile(opts.urlFile, `${url}\n`);
     const where = cluster ? `throwaway cluster in ${path.dirname(cluster.dataDir)}` : 'existing server';
-    process.stdout.write(`PostgreSQL (${where}) ready:\n  ${url}\n  (also written to ${path.relative(process.cwd(), opts.urlFile) || opts.urlFile})\n`);
+    process.stdout.write(`PostgreSQL (${where}) ready:\n  ${url}\n  (also written to ${shownPath(opts.urlFile)})\n`);
     if (!cluster) return;
     process.stdout.write('Ctrl-C stops the cluster and deletes its data.\n');
     await untilAborted(interrupted);
