@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openBmdb, type Bmdb } from '../bmdb/index.ts';
 import { AgentHardwareReportSchema, decodeMessage } from '../proto/index.ts';
-import { runBmaas } from '../shepherd/testing/index.ts';
+import { runBmaas, spawnBmaas, waitFor } from '../shepherd/testing/index.ts';
 import { planFaults, simMachineId, type FaultFractions } from '../sim/index.ts';
 
 const MACHINES = 20;
@@ -107,5 +107,21 @@ describe('bmaas dev --exit-when-converged', () => {
     assert.equal(run.code, 0, `stdout:\n${run.stdout.slice(-3000)}\nstderr:\n${run.stderr.slice(-3000)}`);
     const afterRun = await withBmdb(async (bmdb) => (await bmdb.queries.db.query('SELECT machine_id::text AS id FROM machines ORDER BY 1')).rows.map((r) => r.id as string));
     assert.deepEqual(afterRun, before);
+  });
+
+  it('stops cleanly within a few seconds on SIGINT, saying the fleet resumes next time', { timeout: 120_000 }, async () => {
+    const p = spawnBmaas(['dev', '--data-dir', dir, '--machines', String(MACHINES), '--webug-listen-address', '127.0.0.1:0', '--summary-interval', '500ms']);
+    try {
+      await waitFor(`a summary line (${p.stderr().slice(-1000)})`, () => /heartbeating [1-9]/.test(p.stdout()) || p.child.exitCode !== null, 60_000, 50);
+      const t0 = Date.now();
+      p.child.kill('SIGINT');
+      const code = await p.exited;
+      const tookMs = Date.now() - t0;
+      assert.equal(code, 0, p.stderr().slice(-2000));
+      assert.ok(tookMs < 10_000, `stopped after ${tookMs} ms`);
+      assert.match(p.stdout(), /stopped; the fleet is stored and resumes on the next start/);
+    } finally {
+      if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    }
   });
 });
