@@ -158,14 +158,23 @@ export class Session implements WorkOwner, AsyncDisposable {
     }
   }
 
-  /** The liveness check every session transaction starts with. */
-  async #check(tx: Queryable, signal?: AbortSignal): Promise<void> {
+  /**
+   * The liveness check every session transaction starts with. Returns the
+   * database's clock at the check, which the claim uses as "before retrieve".
+   * As text, because a JavaScript Date would cut the microseconds and make an
+   * end written in the same millisecond look later than the check.
+   */
+  async #check(tx: Queryable, signal?: AbortSignal): Promise<string> {
     this.#throwIfExpired();
-    const r = await tx.query('SELECT 1 FROM sessions WHERE session_id = $1 AND session_deadline > now()', [this.sessionId], { signal });
-    if (r.rowCount === 0) {
-      this.#expire('the deadline passed');
-      this.#throwIfExpired();
-    }
+    const r = await tx.query('SELECT clock_timestamp()::text AS t FROM sessions WHERE session_id = $1 AND session_deadline > now()', [this.sessionId], { signal });
+    if (r.rowCount === 0) this.#expiredByDeadline();
+    return String(r.rows[0]!.t);
+  }
+
+  #expiredByDeadline(): never {
+    this.#expire('the deadline passed');
+    this.#throwIfExpired();
+    throw new SessionExpiredError('BMDB session expired');
   }
 
   /**
@@ -178,13 +187,25 @@ export class Session implements WorkOwner, AsyncDisposable {
     return runTransaction(this.#ctx, this.processor, (tx) => fn(bindQueries(tx)), {
       signal: opts.signal,
       isolation: opts.isolation,
-      check: (tx) => this.#check(tx, opts.signal),
+      check: async (tx) => {
+        await this.#check(tx, opts.signal);
+      },
     });
   }
 
-  /** @internal used by Work. */
+  /**
+   * @internal used by Work to end work. No liveness check of its own: the
+   * ending statement checks the session itself (one round trip fewer) and
+   * calls `sessionDied` when it found the session dead.
+   */
   transactWork<T>(fn: (q: Queries) => Promise<T>, opts: { signal?: AbortSignal | undefined }): Promise<T> {
-    return this.transact(fn, opts);
+    this.#throwIfExpired();
+    return runTransaction(this.#ctx, this.processor, (tx) => fn(bindQueries(tx)), { signal: opts.signal });
+  }
+
+  /** @internal used by Work when its ending statement found this session past its deadline. */
+  sessionDied(): never {
+    return this.#expiredByDeadline();
   }
 
   /**
@@ -195,9 +216,14 @@ export class Session implements WorkOwner, AsyncDisposable {
    * @throws SessionExpiredError when the session is dead.
    */
   async work(process: Process, retrieve: (q: Queries) => Promise<readonly string[]>, opts: { signal?: AbortSignal } = {}): Promise<Work> {
-    const claimed = await this.transact(async (q) => {
-      // Taken before retrieve's snapshot: see the stale-view check below.
-      const before = (await q.db.query('SELECT clock_timestamp() AS t', [], opts)).rows[0]!.t as Date;
+    this.#throwIfExpired();
+    // The liveness check's clock is taken before retrieve's snapshot: see the stale-view check below.
+    let before!: string;
+    const check = async (tx: Queryable): Promise<void> => {
+      before = await this.#check(tx, opts.signal);
+    };
+    const claimed = await runTransaction(this.#ctx, this.processor, async (tx) => {
+      const q = bindQueries(tx);
       const ids = await retrieve(q);
       const machineId = ids[0];
       if (machineId === undefined) throw new NothingToDoError();
@@ -223,7 +249,7 @@ export class Session implements WorkOwner, AsyncDisposable {
       // before retrieve means our view was stale. Rarely it flags a view that
       // was fine; either way it is a lost race, retried by the caller.
       const ended = await q.db.query(
-        `SELECT 1 FROM work_history WHERE machine_id = $1 AND process = $2 AND event <> 'Started' AND timestamp >= $3 LIMIT 1`,
+        `SELECT 1 FROM work_history WHERE machine_id = $1 AND process = $2 AND event <> 'Started' AND timestamp >= $3::timestamptz LIMIT 1`,
         [machineId, process, before],
         opts,
       );
@@ -237,7 +263,7 @@ export class Session implements WorkOwner, AsyncDisposable {
               lastIntervalSeconds: row.last_interval_seconds === null ? null : Number(row.last_interval_seconds),
             };
       return { machineId, backoff };
-    }, opts);
+    }, { signal: opts.signal, check });
     const work = new Work(this, claimed.machineId, process, claimed.backoff);
     this.#works.add(work);
     this.#ctx.metrics.workStarted.inc({ processor: this.processor, process });

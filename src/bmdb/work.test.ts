@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describeBmdb, provideMachines } from '../../test/bmdb.ts';
-import { NothingToDoError, WorkClosedError, WorkConflictError, WorkLostError } from './errors.ts';
+import { NothingToDoError, SessionExpiredError, WorkClosedError, WorkConflictError, WorkLostError } from './errors.ts';
 import type { Queries } from './queries/index.ts';
 
 // UnitTest1 candidates: provided machines without an active UnitTest1 backoff.
@@ -126,6 +126,27 @@ describeBmdb('work', ({ open }) => {
     assert.equal((await bmdb.driver.query('SELECT * FROM work_backoff')).rowCount, 0);
     const history = await bmdb.queries.listHistoryOf({ machineId: m! });
     assert.deepEqual(history.map((h) => h.event), ['Started']);
+    await s.close();
+  });
+
+  it('finish and fail of a session past its deadline write nothing and expire the session', async () => {
+    const bmdb = await open();
+    const [m] = await provideMachines(bmdb, 1);
+    const s = await bmdb.startSession({ component: 'a', processor: 'unittest' });
+    const w1 = await s.work('ShepherdAgentStart', async () => [m!]);
+    const w2 = await s.work('ShepherdRecovery', async () => [m!]);
+    // The session row is still there (not collected yet) but its deadline passed.
+    s.stopHeartbeatForTesting();
+    await bmdb.driver.query(`UPDATE sessions SET session_deadline = now() - interval '1 second' WHERE session_id = $1`, [s.sessionId]);
+    await bmdb.driver.query(`INSERT INTO work_backoff (machine_id, process, until, cause) VALUES ($1, 'ShepherdAgentStart', now() - interval '1 minute', 'earlier')`, [m]);
+    await assert.rejects(w1.finish((q) => q.setAgentStarted({ machineId: m!, publicKey: new Uint8Array(32) })), SessionExpiredError);
+    assert.equal(s.expired, true);
+    await assert.rejects(w2.fail({ initialMs: 60_000 }, 'nope'), SessionExpiredError);
+    assert.equal((await bmdb.driver.query('SELECT * FROM machine_agent_started')).rowCount, 0);
+    assert.equal((await bmdb.driver.query('SELECT * FROM work')).rowCount, 2, 'the locks stay until the session is collected');
+    assert.deepEqual((await bmdb.driver.query('SELECT cause FROM work_backoff')).rows, [{ cause: 'earlier' }]);
+    const history = await bmdb.queries.listHistoryOf({ machineId: m! });
+    assert.deepEqual(history.map((h) => h.event), ['Started', 'Started']);
     await s.close();
   });
 });

@@ -21,6 +21,8 @@ export interface WorkOwner {
   readonly logger: Logger;
   readonly signal: AbortSignal;
   transactWork<T>(fn: (q: Queries) => Promise<T>, opts: { signal?: AbortSignal | undefined }): Promise<T>;
+  /** Marks the session expired and throws SessionExpiredError. */
+  sessionDied(): never;
   cancelWork(machineId: string, process: Process): Promise<boolean>;
   workEnded(work: Work, result: 'finished' | 'failed' | 'canceled'): void;
 }
@@ -28,7 +30,8 @@ export interface WorkOwner {
 // Deletes the work row only if this session holds it (the fence) and writes
 // the history row for the end event in the same statement. History uses the
 // wall clock at the write (not the transaction's start), so the audit trail
-// orders a release before the claim that waited for it.
+// orders a release before the claim that waited for it. Used by cancel, which
+// drops our lock whether or not the session is still alive.
 const END_WORK = `WITH gone AS (
   DELETE FROM work WHERE machine_id = $1 AND process = $2 AND session_id = $3 RETURNING machine_id, process
 ), hist AS (
@@ -36,6 +39,28 @@ const END_WORK = `WITH gone AS (
   SELECT machine_id, process, $4::work_history_event, $5, clock_timestamp() FROM gone
 )
 SELECT g.machine_id, b.last_interval_seconds FROM gone g
+LEFT JOIN work_backoff b ON b.machine_id = g.machine_id AND b.process = g.process`;
+
+// Finish and fail: END_WORK that also checks the session is alive (instead of
+// a separate liveness query) and, when $6, clears the backoff, all in one
+// round trip. Always returns one row: `live` false means the session expired
+// (nothing was changed); a null machine_id means another session holds the
+// work. last_interval_seconds is read from the statement's snapshot, i.e.
+// before the clearing delete.
+const END_WORK_LIVE = `WITH live AS (
+  SELECT 1 FROM sessions WHERE session_id = $3 AND session_deadline > now()
+), gone AS (
+  DELETE FROM work WHERE machine_id = $1 AND process = $2 AND session_id = $3 AND EXISTS (SELECT 1 FROM live)
+  RETURNING machine_id, process
+), hist AS (
+  INSERT INTO work_history (machine_id, process, event, failed_cause, timestamp)
+  SELECT machine_id, process, $4::work_history_event, $5, clock_timestamp() FROM gone
+), cleared AS (
+  DELETE FROM work_backoff WHERE $6::boolean AND machine_id = $1 AND process = $2 AND EXISTS (SELECT 1 FROM gone)
+)
+SELECT EXISTS (SELECT 1 FROM live) AS live, g.machine_id, b.last_interval_seconds
+FROM (SELECT 1) AS one
+LEFT JOIN gone g ON true
 LEFT JOIN work_backoff b ON b.machine_id = g.machine_id AND b.process = g.process`;
 
 export class Work implements AsyncDisposable {
@@ -74,6 +99,15 @@ export class Work implements AsyncDisposable {
     this.#owner.workEnded(this, state);
   }
 
+  /** Runs END_WORK_LIVE; throws when the session died or the work is not ours. */
+  async #endWork(q: Queries, event: 'Finished' | 'Failed', cause: string | null, clearBackoff: boolean, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    const r = await q.db.query(END_WORK_LIVE, [this.machineId, this.process, this.#owner.sessionId, event, cause, clearBackoff], { signal });
+    const row = r.rows[0]!;
+    if (!row.live) this.#owner.sessionDied();
+    if (row.machine_id === null || row.machine_id === undefined) throw new WorkLostError(`session no longer holds ${this.process} work on ${this.machineId}`);
+    return row;
+  }
+
   /**
    * Ends the work successfully: removes the lock and the backoff, writes
    * `Finished`, and runs `fn` (which should change tags so the machine stops
@@ -84,9 +118,7 @@ export class Work implements AsyncDisposable {
   async finish(fn?: (q: Queries) => Promise<void>, opts: { signal?: AbortSignal } = {}): Promise<void> {
     this.#ensureOpen('finish');
     await this.#owner.transactWork(async (q) => {
-      const r = await q.db.query(END_WORK, [this.machineId, this.process, this.#owner.sessionId, 'Finished', null], opts);
-      if (r.rowCount === 0) throw new WorkLostError(`session no longer holds ${this.process} work on ${this.machineId}`);
-      await q.db.query('DELETE FROM work_backoff WHERE machine_id = $1 AND process = $2', [this.machineId, this.process], opts);
+      await this.#endWork(q, 'Finished', null, true, opts.signal);
       if (fn) await fn(q);
     }, opts);
     this.#end('finished');
@@ -102,9 +134,7 @@ export class Work implements AsyncDisposable {
   async fail(backoff: Backoff | undefined, cause: string, opts: { signal?: AbortSignal } = {}): Promise<number> {
     this.#ensureOpen('fail');
     const interval = await this.#owner.transactWork(async (q) => {
-      const r = await q.db.query(END_WORK, [this.machineId, this.process, this.#owner.sessionId, 'Failed', cause], opts);
-      const row = r.rows[0];
-      if (!row) throw new WorkLostError(`session no longer holds ${this.process} work on ${this.machineId}`);
+      const row = await this.#endWork(q, 'Failed', cause, false, opts.signal);
       const previous = row.last_interval_seconds === null || row.last_interval_seconds === undefined ? null : Number(row.last_interval_seconds);
       const seconds = nextBackoffSeconds(backoff, previous);
       await q.db.query(
