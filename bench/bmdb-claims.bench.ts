@@ -7,11 +7,10 @@ import pg from 'pg';
 import { Registry } from 'prom-client';
 import { NothingToDoError, openBmdb, WorkConflictError, type Bmdb } from '../src/bmdb/index.ts';
 import { startPgCluster } from '../test/pg-cluster.ts';
+import { createDatabase, emit, median } from './bench-lib.ts';
 
 const MACHINES = Number(process.env.BENCH_MACHINES ?? 5000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const emit = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
 const cluster = await startPgCluster();
 try {
@@ -19,13 +18,7 @@ try {
   admin.on('error', (err) => process.stderr.write(`bench: admin connection: ${err.message}\n`));
   await admin.connect();
   let dbCounter = 0;
-  const freshDb = async () => {
-    const name = `bench_${++dbCounter}`;
-    await admin.query(`CREATE DATABASE ${name}`);
-    const u = new URL(cluster.adminUrl);
-    u.pathname = `/${name}`;
-    return u.toString();
-  };
+  const freshDb = () => createDatabase(admin, cluster.adminUrl, `bench_${++dbCounter}`);
 
   // Baseline: autocommit single-row inserts on one connection, and on 16.
   const baseline = async (connections: number) => {

@@ -7,21 +7,18 @@ import { openBmdb } from '../src/bmdb/index.ts';
 import { startWebug } from '../src/webug/index.ts';
 import { sampleHardwareReport } from '../src/webug/testing/seed.ts';
 import { startPgCluster } from '../test/pg-cluster.ts';
+import { createDatabase, emit, median } from './bench-lib.ts';
 
 const MACHINES = Number(process.env.BENCH_MACHINES ?? 100_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const emit = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
 const cluster = await startPgCluster();
 try {
   const admin = new pg.Client({ connectionString: cluster.adminUrl });
   await admin.connect();
-  await admin.query('CREATE DATABASE webug_bench');
+  const url = await createDatabase(admin, cluster.adminUrl, 'webug_bench');
   await admin.end();
-  const u = new URL(cluster.adminUrl);
-  u.pathname = '/webug_bench';
-  const bmdb = await openBmdb({ url: u.toString(), migrate: true, metricsRegistry: new Registry() });
+  const bmdb = await openBmdb({ url, migrate: true, metricsRegistry: new Registry() });
   const db = bmdb.driver;
   const seedStart = performance.now();
   await db.query(`INSERT INTO machines (machine_id, machine_created_at) SELECT gen_random_uuid(), now() - i * interval '1 second' FROM generate_series(1, $1::int) i`, [MACHINES]);

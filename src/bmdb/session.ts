@@ -248,8 +248,12 @@ export class Session implements WorkOwner, AsyncDisposable {
       // above waited out any concurrent end): any end of this work since
       // before retrieve means our view was stale. Rarely it flags a view that
       // was fine; either way it is a lost race, retried by the caller.
+      // Strictly later: such an end comes after another session's claim that
+      // committed after our check, so it is later by at least a commit, while
+      // an end at the very same clock reading is one we saw (PGlite's clock
+      // may tick in whole milliseconds; it runs one transaction at a time).
       const ended = await q.db.query(
-        `SELECT 1 FROM work_history WHERE machine_id = $1 AND process = $2 AND event <> 'Started' AND timestamp >= $3::timestamptz LIMIT 1`,
+        `SELECT 1 FROM work_history WHERE machine_id = $1 AND process = $2 AND event <> 'Started' AND timestamp > $3::timestamptz LIMIT 1`,
         [machineId, process, before],
         opts,
       );

@@ -24,7 +24,7 @@ export async function getCandidates(db: Queryable, clauses: readonly Clause[], a
 FROM machine_provided mp
 WHERE mp.provider = ${p.add(args.provider, 'provider')}
   AND mp.machine_id ${range} ${p.add(startAt, 'uuid')}
-  AND ${whereAll(clauses, p)}
+  AND ${whereAll(clauses, p, { perRow: true })}
 ORDER BY mp.machine_id
 LIMIT ${p.add(limit, 'int')}
 FOR UPDATE OF mp SKIP LOCKED`;

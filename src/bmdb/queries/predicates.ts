@@ -118,6 +118,13 @@ export const installedClause: Clause = Object.freeze({
 });
 
 /** All clauses joined with AND. */
-export function whereAll(clauses: readonly Clause[], p: SqlParams): string {
-  return clauses.map((c) => `(${c.sql(p)})`).join('\n  AND ');
+export function whereAll(clauses: readonly Clause[], p: SqlParams, opts: { perRow?: boolean } = {}): string {
+  // perRow: each clause becomes a scalar subquery. PostgreSQL turns EXISTS in a
+  // WHERE into (anti) joins, and with the scan starting at a random machine id
+  // a merge anti join reads the joined index from its beginning up to there:
+  // a LIMIT 1 candidate query at 100,000 machines then costs tens of times
+  // what it costs at 1,000. A scalar subquery is evaluated per scanned row with
+  // index lookups instead, so the cost follows the rows scanned, not the fleet.
+  // Same meaning either way (and on CockroachDB).
+  return clauses.map((c) => (opts.perRow ? `(SELECT ${c.sql(p)})` : `(${c.sql(p)})`)).join('\n  AND ');
 }
