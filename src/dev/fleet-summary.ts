@@ -108,6 +108,7 @@ function oneLine(cause: string): string {
   const flat = cause
     .replace(/\s+/g, ' ')
     .replace(/\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b/g, '<address>')
+    .replace(/"sim-\d+"/g, '"sim-…"')
     .trim();
   return flat.length > CAUSE_WIDTH ? `${flat.slice(0, CAUSE_WIDTH - 1)}…` : flat;
 }
