@@ -5,11 +5,14 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { describeBmdb } from '../../test/bmdb.ts';
 import { callHeartbeat, enrolAgent, heartbeatAt as heartbeatTime, type HeartbeatInit, useTestServer } from '../../test/agent-harness.ts';
-import { clientCertificate, generateAgentKey } from '../agent/agent-identity.ts';
+import { clientCertificate, generateAgentKey, rawPublicKey } from '../agent/agent-identity.ts';
 import type { CallbackClientOptions } from '../agent/callback-client.ts';
+import { AgentAuthenticationError } from './errors.ts';
+import { recordHeartbeat } from './heartbeat.ts';
 import { createCertificate, toPem } from '../lib/x509/index.ts';
 import {
   AgentHardwareReportSchema,
+  AgentHeartbeatRequestSchema,
   OSInstallationRequestSchema,
   decodeMessage,
   type AgentHeartbeatRequest,
@@ -47,6 +50,28 @@ describeBmdb('agent callback server', ({ open }) => {
     const unknown = await refused(clientCertificate(other, machineId), { machineId: '00000000-0000-4000-8000-000000000000' }, Code.Unauthenticated);
     assert.equal(wrongKey.rawMessage, unknown.rawMessage);
     assert.equal(await heartbeatAt(machineId), undefined);
+  });
+
+  it('refuses a heartbeat that beats its own takeover the same way, but tells the log it is expected', async () => {
+    const key = generateAgentKey();
+    const machineId = (await t.bmdb.transact('unittest', (q) => q.newMachine())).machineId;
+    const s = await t.bmdb.startSession({ component: 'initializer', processor: 'unittest' });
+    const w = await s.work('ShepherdAgentStart', () => Promise.resolve([machineId]));
+    const early = await refused(clientCertificate(key, machineId), { machineId }, Code.Unauthenticated);
+    const unknown = await refused(clientCertificate(key, machineId), { machineId: '00000000-0000-4000-8000-000000000000' }, Code.Unauthenticated);
+    assert.equal(early.rawMessage, unknown.rawMessage, 'the agent learns nothing more');
+    const direct = (held: boolean) =>
+      recordHeartbeat((fn, o) => t.bmdb.transact('unittest', fn, o), { request: create(AgentHeartbeatRequestSchema, { machineId }), publicKey: rawPublicKey(key) }).then(
+        () => assert.fail(`accepted (work held: ${held})`),
+        (err: unknown) => {
+          assert.ok(err instanceof AgentAuthenticationError);
+          assert.equal(err.takeoverInProgress, held);
+        },
+      );
+    await direct(true);
+    await w.cancel();
+    await direct(false);
+    await s.close();
   });
 
   it('refuses a call without a client certificate', async () => {

@@ -70,7 +70,8 @@ export function agentCallbackRoutes(opts: AgentCallbackServiceOptions): (router:
     } catch (err) {
       const ce = toConnectError(err, signal);
       code = grpcCodeName(ce.code);
-      if (err instanceof AgentAuthenticationError) log.warn({ reason: err.reason }, 'refused heartbeat: agent authentication failed');
+      if (err instanceof AgentAuthenticationError && err.takeoverInProgress) log.info({ reason: err.reason }, 'refused heartbeat during takeover (the agent will retry)');
+      else if (err instanceof AgentAuthenticationError) log.warn({ reason: err.reason }, 'refused heartbeat: agent authentication failed');
       else if (ce.code === Code.InvalidArgument) log.warn({ err }, 'refused malformed heartbeat');
       else log.error({ err, code }, 'heartbeat failed');
       throw ce;

@@ -9,9 +9,16 @@
 export class AgentAuthenticationError extends Error {
   override readonly name = 'AgentAuthenticationError';
   readonly reason: string;
-  constructor(reason: string) {
+  /**
+   * The machine is being taken over right now: a new agent's first heartbeat
+   * can arrive before the initializer has recorded its key. Expected, so it
+   * is logged quietly; the agent retries.
+   */
+  readonly takeoverInProgress: boolean;
+  constructor(reason: string, opts: { takeoverInProgress?: boolean } = {}) {
     super('agent authentication failed');
     this.reason = reason;
+    this.takeoverInProgress = opts.takeoverInProgress ?? false;
   }
 }
 

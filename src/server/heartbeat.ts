@@ -67,7 +67,12 @@ export async function recordHeartbeat(transact: Transactor, input: HeartbeatInpu
 
   const pending = await transact(async (q) => {
     const agent = await q.authenticateAgent({ machineId, publicKey: input.publicKey }, opts);
-    if (!agent) throw new AgentAuthenticationError('no AgentStarted tag matches this machine id and key');
+    if (!agent) {
+      const starting = await q.hasActiveWork({ machineId, process: 'ShepherdAgentStart' }, opts);
+      throw starting
+        ? new AgentAuthenticationError('no AgentStarted tag yet: the initializer is still taking this machine over', { takeoverInProgress: true })
+        : new AgentAuthenticationError('no AgentStarted tag matches this machine id and key');
+    }
     if (hardwareRaw) await q.setHardwareReport({ machineId, raw: hardwareRaw }, opts);
     // Unlike the original, a failed report write fails the whole call, so the
     // agent sends it again instead of the result being lost.

@@ -95,3 +95,9 @@ export async function listHardwareReports(
     provider: (row.provider as string | null) ?? null,
   }));
 }
+
+/** Whether some session holds `process` work on the machine right now. */
+export async function hasActiveWork(db: Queryable, a: { machineId: string; process: Process }, opts?: QueryOptions): Promise<boolean> {
+  const r = await db.query('SELECT 1 FROM work WHERE machine_id = $1 AND process = $2', [a.machineId, a.process], opts);
+  return r.rowCount > 0;
+}
