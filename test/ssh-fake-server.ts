@@ -7,6 +7,7 @@ import ssh2 from 'ssh2';
 import type { Connection, ParsedKey, Server as Ssh2Server, ServerChannel } from 'ssh2';
 import { describeHostKey } from '../src/shepherd/ssh/index.ts';
 import { serveUploadSftp, type UploadedFile } from '../src/sim/sftp-upload-server.ts';
+import { generateEd25519KeyPair } from '../src/lib/ssh-keygen.ts';
 import type { HostKey } from '../src/shepherd/ssh/index.ts';
 
 // ssh2 is CommonJS; Node exposes only its default export to ES modules.
@@ -61,7 +62,7 @@ export async function startFakeSshServer(options: FakeSshServerOptions = {}): Pr
   let hostKey!: HostKey;
   let ssh!: Ssh2Server;
   const useNewHostKey = (): void => {
-    const pair = utils.generateKeyPairSync('ed25519');
+    const pair = generateEd25519KeyPair();
     const parsed = utils.parseKey(pair.private);
     if (parsed instanceof Error || Array.isArray(parsed)) throw new Error('could not parse generated host key');
     hostKey = describeHostKey(parsed.getPublicSSH());

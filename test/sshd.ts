@@ -12,10 +12,8 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import ssh2 from 'ssh2';
 import { formatSshEndpoint, hostKeyFingerprint } from '../src/shepherd/ssh/index.ts';
-
-const { utils } = ssh2;
+import { generateEd25519KeyPair } from '../src/lib/ssh-keygen.ts';
 
 const CANDIDATES = ['/usr/sbin/sshd', '/usr/local/sbin/sshd', '/sbin/sshd'];
 const READY_TIMEOUT_MS = 10_000;
@@ -211,7 +209,7 @@ export async function startSshd(options: StartSshdOptions): Promise<Sshd> {
 
 /** Writes a new Ed25519 host key (OpenSSH format, 0600) and returns its fingerprint. */
 async function writeHostKey(path: string): Promise<string> {
-  const pair = utils.generateKeyPairSync('ed25519', { comment: 'bmaas-test-sshd' });
+  const pair = generateEd25519KeyPair('bmaas-test-sshd');
   await rm(path, { force: true });
   await writeFile(path, pair.private, { mode: 0o600 });
   await writeFile(`${path}.pub`, `${pair.public}\n`, { mode: 0o644 });

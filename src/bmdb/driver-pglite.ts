@@ -1,23 +1,48 @@
 // The embedded database: PostgreSQL compiled to WebAssembly, in this process.
 // It runs one transaction at a time, which is what makes it safe for a whole
 // single-process system and useless for showing races.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import { acquirePidLock, LockHeldError } from '../lib/pid-lock.ts';
 import type { Driver, Queryable, QueryResult, Row, TransactionOptions } from './driver.ts';
+import { BmdbConfigError } from './errors.ts';
 
 export class PgliteDriver implements Driver {
   readonly kind = 'pglite';
   readonly description: string;
   #db: PGlite;
+  #lock: AsyncDisposable | undefined;
 
-  private constructor(db: PGlite, description: string) {
+  private constructor(db: PGlite, description: string, lock: AsyncDisposable | undefined) {
     this.#db = db;
     this.description = description;
+    this.#lock = lock;
   }
 
-  /** dataDir undefined = in memory. */
+  /**
+   * dataDir undefined = in memory. A directory belongs to one process at a
+   * time (a second PGlite on the same files would corrupt them), enforced by
+   * a lock file next to it.
+   * @throws BmdbConfigError when another live process has the directory open.
+   */
   static async open(dataDir: string | undefined): Promise<PgliteDriver> {
-    const db = dataDir ? await PGlite.create({ dataDir }) : await PGlite.create();
-    return new PgliteDriver(db, dataDir ? `pglite://${dataDir}` : 'pglite://memory');
+    if (!dataDir) return new PgliteDriver(await PGlite.create(), 'pglite://memory', undefined);
+    const dir = path.resolve(dataDir);
+    await mkdir(path.dirname(dir), { recursive: true });
+    let lock: AsyncDisposable;
+    try {
+      lock = await acquirePidLock(`${dir}.lock`, (pid) => `the embedded database ${dir} is open in another process (pid ${pid}); stop it, or use PostgreSQL (--bmdb-url) to share a BMDB`);
+    } catch (err) {
+      if (err instanceof LockHeldError) throw new BmdbConfigError(err.message, { cause: err });
+      throw err;
+    }
+    try {
+      return new PgliteDriver(await PGlite.create({ dataDir: dir }), `pglite://${dir}`, lock);
+    } catch (err) {
+      await lock[Symbol.asyncDispose]();
+      throw err;
+    }
   }
 
   async query<R extends Row = Row>(sql: string, params: readonly unknown[] = [], opts: { signal?: AbortSignal | undefined } = {}): Promise<QueryResult<R>> {
@@ -53,6 +78,11 @@ export class PgliteDriver implements Driver {
   }
 
   async close(): Promise<void> {
-    await this.#db.close();
+    try {
+      await this.#db.close();
+    } finally {
+      await this.#lock?.[Symbol.asyncDispose]();
+      this.#lock = undefined;
+    }
   }
 }

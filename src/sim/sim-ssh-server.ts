@@ -6,6 +6,7 @@ import { createServer, type AddressInfo, type Server as NetServer, type Socket }
 import { once } from 'node:events';
 import ssh2 from 'ssh2';
 import type { Connection, ParsedKey } from 'ssh2';
+import { generateEd25519KeyPair } from '../lib/ssh-keygen.ts';
 import { serveUploadSftp, type UploadedFile } from './sftp-upload-server.ts';
 
 const { Server, utils } = ssh2;
@@ -37,7 +38,7 @@ export interface SimSshServer {
 
 /** A fresh Ed25519 host key in OpenSSH private key format. */
 export function generateHostKey(): string {
-  return utils.generateKeyPairSync('ed25519').private;
+  return generateEd25519KeyPair().private;
 }
 
 function parseOne(text: string, what: string): ParsedKey {

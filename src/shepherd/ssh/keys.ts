@@ -6,6 +6,7 @@ import ssh2 from 'ssh2';
 import type { ParsedKey } from 'ssh2';
 import type { Logger } from 'pino';
 import { SshCredentialsError } from './errors.ts';
+import { generateEd25519KeyPair } from '../../lib/ssh-keygen.ts';
 
 // ssh2 is CommonJS; Node exposes only its default export to ES modules.
 const { utils } = ssh2;
@@ -47,7 +48,7 @@ export async function loadOrCreateSshKey(path: string, options: LoadOrCreateSshK
     privateKey = await readFile(path, { signal });
   } catch (err) {
     if (!isErrno(err, 'ENOENT')) throw new SshCredentialsError(`could not read ssh key ${path}`, { cause: err });
-    const pair = utils.generateKeyPairSync('ed25519', { comment: options.comment ?? 'bmaas-shepherd' });
+    const pair = generateEd25519KeyPair(options.comment ?? 'bmaas-shepherd');
     try {
       await mkdir(dirname(path), { recursive: true, mode: 0o700 });
       // 'wx' fails if someone else created it meanwhile; then we read theirs.

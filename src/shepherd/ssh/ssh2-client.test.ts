@@ -6,7 +6,6 @@ import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
 import { startFakeSshServer } from '../../../test/ssh-fake-server.ts';
 import type { FakeSshServer } from '../../../test/ssh-fake-server.ts';
 import {
@@ -18,12 +17,11 @@ import {
   withSshSession,
 } from './index.ts';
 import type { HostKey, SshDialOptions } from './index.ts';
+import { generateEd25519KeyPair } from '../../lib/ssh-keygen.ts';
 
-// ssh2 is CommonJS; Node exposes only its default export to ES modules.
-const { utils } = ssh2;
 
 const client = new Ssh2Client();
-const keyPair = utils.generateKeyPairSync('ed25519');
+const keyPair = generateEd25519KeyPair();
 const insecure = { mode: 'insecure-ignore' } as const;
 
 function passwordOptions(extra: Partial<SshDialOptions> = {}): SshDialOptions {
