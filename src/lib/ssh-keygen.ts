@@ -16,11 +16,16 @@ export interface OpenSshKeyPair {
 
 const MAX_ATTEMPTS = 20;
 
+/** Whether ssh2 accepts this OpenSSH private key (one key, Ed25519). */
+export function isUsableEd25519Key(privateKey: string): boolean {
+  const parsed = utils.parseKey(privateKey);
+  return !(parsed instanceof Error) && !Array.isArray(parsed) && parsed.type === 'ssh-ed25519';
+}
+
 export function generateEd25519KeyPair(comment?: string): OpenSshKeyPair {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const pair = comment === undefined ? utils.generateKeyPairSync('ed25519') : utils.generateKeyPairSync('ed25519', { comment });
-    const parsed = utils.parseKey(pair.private);
-    if (!(parsed instanceof Error) && !Array.isArray(parsed) && parsed.type === 'ssh-ed25519') return pair;
+    if (isUsableEd25519Key(pair.private)) return pair;
   }
   throw new Error(`could not generate a usable Ed25519 key in ${MAX_ATTEMPTS} attempts`);
 }

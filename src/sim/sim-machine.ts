@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { encodeResponse, readAgentState, recordingInstaller, runDaemon, takeover, writeAgentState } from '../agent/index.ts';
 import { silentLogger } from '../lib/logger.ts';
+import { isUsableEd25519Key } from '../lib/ssh-keygen.ts';
 import { sleep } from '../lib/sleep.ts';
 import type { Fault } from './fault-plan.ts';
 import { simulatedHardware } from './sim-hardware.ts';
@@ -218,14 +219,15 @@ export class SimMachine {
 
   async #loadOrCreateHostKey(): Promise<string> {
     const file = path.join(this.#o.dir, 'ssh_host_ed25519_key');
-    try {
-      return await readFile(file, 'utf8');
-    } catch {
-      // A new key only for a new machine: the shepherd pins the first one it sees.
-      const key = generateHostKey();
-      await writeFile(file, key, { mode: 0o600 });
-      await chmod(file, 0o600);
-      return key;
-    }
+    const stored = await readFile(file, 'utf8').catch(() => undefined);
+    // A new key only for a new machine: the shepherd pins the first one it sees.
+    // A stored key that does not parse (written before the generator was fixed)
+    // never served SSH, so nothing pinned it and it can be replaced.
+    if (stored !== undefined && isUsableEd25519Key(stored)) return stored;
+    if (stored !== undefined) this.#log.warn('stored host key is unusable; generating a new one');
+    const key = generateHostKey();
+    await writeFile(file, key, { mode: 0o600 });
+    await chmod(file, 0o600);
+    return key;
   }
 }
