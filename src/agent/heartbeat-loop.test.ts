@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { create, toBinary } from '@bufbuild/protobuf';
+import { Code, ConnectError } from '@connectrpc/connect';
+import type { Logger } from 'pino';
 import { after, before, describe, it } from 'node:test';
 import type { Bmdb } from '../bmdb/index.ts';
 import { describeBmdb } from '../../test/bmdb.ts';
@@ -27,6 +29,31 @@ describe('retryDelayMs', () => {
     assert.equal(retryDelayMs(3, 1000, 60_000, () => 1), 4000);
     assert.equal(retryDelayMs(20, 1000, 60_000, () => 1), 60_000);
     assert.equal(retryDelayMs(20, 1000, 60_000, () => 0), 30_000);
+  });
+});
+
+describe('heartbeat loop logging', () => {
+  it('treats UNAUTHENTICATED before the first accepted heartbeat as expected (info), and later as a failure (warn)', async () => {
+    const entries: Array<{ level: string; msg: string }> = [];
+    const record = (level: string) => (_obj: unknown, msg?: string) => {
+      entries.push({ level, msg: msg ?? '' });
+    };
+    const logger = { info: record('info'), warn: record('warn'), error: record('error'), child: () => logger } as unknown as Logger;
+    const answers: Array<'unauthenticated' | 'ok'> = ['unauthenticated', 'unauthenticated', 'ok', 'unauthenticated', 'ok'];
+    const controller = new AbortController();
+    const client = {
+      heartbeat: () => {
+        const next = answers.shift();
+        if (next === undefined) {
+          controller.abort();
+          return Promise.reject(new Error('stopped'));
+        }
+        return next === 'ok' ? Promise.resolve({}) : Promise.reject(new ConnectError('agent authentication failed', Code.Unauthenticated));
+      },
+    } as unknown as Parameters<typeof runHeartbeatLoop>[0]['client'];
+    await runHeartbeatLoop({ machineId: 'm', client, installers: {}, reboot: async () => {}, intervalMs: 1, backoffInitialMs: 1, backoffMaxMs: 2, logger, signal: controller.signal });
+    const failures = entries.filter((e) => e.msg.includes('heartbeat failed') || e.msg.includes('does not know this agent'));
+    assert.deepEqual(failures.map((e) => e.level), ['info', 'info', 'warn']);
   });
 });
 

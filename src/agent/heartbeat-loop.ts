@@ -4,6 +4,7 @@
 // request is installed, reported with the same generation, then (on success)
 // the machine reboots.
 import type { MessageInitShape } from '@bufbuild/protobuf';
+import { Code, ConnectError } from '@connectrpc/connect';
 import type { Logger } from 'pino';
 import type { AgentHardwareReportSchema, AgentHeartbeatRequestSchema } from '../proto/index.ts';
 import { sleep } from '../lib/sleep.ts';
@@ -52,6 +53,7 @@ export async function runHeartbeatLoop(opts: HeartbeatLoopOptions): Promise<void
   let rebootAfterReport = false;
   let installedGeneration: bigint | undefined;
   let failures = 0;
+  let accepted = false;
 
   while (!signal.aborted) {
     const request: MessageInitShape<typeof AgentHeartbeatRequestSchema> = {
@@ -66,12 +68,17 @@ export async function runHeartbeatLoop(opts: HeartbeatLoopOptions): Promise<void
       if (signal.aborted) break;
       failures++;
       const delay = retryDelayMs(failures, backoffInitialMs, backoffMaxMs, opts.random);
-      log.warn({ err: (err as Error).message, failures, retryInMs: delay }, 'heartbeat failed');
+      // Right after takeover the server may not know our key yet (the
+      // initializer records it once our answer reached it): expected, not alarming.
+      const notYetKnown = !accepted && err instanceof ConnectError && err.code === Code.Unauthenticated;
+      if (notYetKnown) log.info({ failures, retryInMs: delay }, 'server does not know this agent yet (takeover still being recorded?); retrying');
+      else log.warn({ err: (err as Error).message, failures, retryInMs: delay }, 'heartbeat failed');
       await sleep(delay, signal);
       continue;
     }
     if (failures > 0) log.info({ failures }, 'heartbeat succeeded again');
     failures = 0;
+    accepted = true;
     if (!hardwareAccepted) {
       hardwareAccepted = true;
       log.info('hardware report accepted');
