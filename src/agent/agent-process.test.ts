@@ -89,7 +89,12 @@ describe('agent process', () => {
       assert.equal(success.key.length, 32);
       // What the initializer does with the answer.
       await bmdb.transact('unittest', (q) => q.setAgentStarted({ machineId, publicKey: success.key }));
-      const pid = Number(await until('pid file', () => readFile(path.join(stateDir, PID_FILE), 'utf8').catch(() => undefined)));
+      // Only a whole pid: the file can be read between its creation and its write,
+      // and process.kill(0) would signal this whole process group (the test runner).
+      const pid = await until('pid file', async () => {
+        const n = Number((await readFile(path.join(stateDir, PID_FILE), 'utf8').catch(() => '')).trim());
+        return Number.isInteger(n) && n > 1 ? n : undefined;
+      });
       try {
         const hw = await until('hardware report', async () => {
           const r = await bmdb.driver.query('SELECT hardware_report_raw FROM machine_hardware_report WHERE machine_id = $1', [machineId]);

@@ -1,6 +1,6 @@
 // `agent run`: load the state takeover left, then heartbeat until stopped.
 import { execFile } from 'node:child_process';
-import { readFile, writeFile, rm } from 'node:fs/promises';
+import { readFile, rename, writeFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
@@ -55,7 +55,9 @@ async function replacePreviousDaemon(stateDir: string, log: Logger): Promise<voi
       }
     }
   }
-  await writeFile(pidFile, `${process.pid}\n`, { mode: 0o600 });
+  // Written aside and renamed, so a reader never sees an empty pid file.
+  await writeFile(`${pidFile}.tmp`, `${process.pid}\n`, { mode: 0o600 });
+  await rename(`${pidFile}.tmp`, pidFile);
 }
 
 export async function runDaemon(opts: DaemonOptions): Promise<void> {
