@@ -2,7 +2,8 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { raceSignal, type Driver, type Queryable, type QueryResult, type Row, type TransactionOptions } from './driver.ts';
+import { raceSignal } from '../lib/race-signal.ts';
+import { type Driver, type Queryable, type QueryResult, type Row, type TransactionOptions } from './driver.ts';
 
 // int8 (count(*), bigint columns) arrives as text by default; every bigint we
 // store is a small number of seconds or a generation, so a JS number is exact.

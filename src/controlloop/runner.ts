@@ -14,6 +14,7 @@ import {
 } from '../bmdb/index.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { TokenBucket, type RateLimit } from '../lib/rate.ts';
+import { raceSignal } from '../lib/race-signal.ts';
 import { sleep } from '../lib/sleep.ts';
 import type { ControlLoop, Task } from './control-loop.ts';
 import { describeError, ShutdownGraceExpiredError } from './errors.ts';
@@ -175,7 +176,7 @@ export class ControlLoopRunner {
     try {
       // Racing the hard stop bounds shutdown even if processMachine ignores its signal.
       // (Not the work's signal: that aborts when processMachine itself finishes the work.)
-      await raceAbort(this.loop.processMachine(task), hardStop);
+      await raceSignal(this.loop.processMachine(task), hardStop);
       if (work.state === 'open') log.warn('processMachine returned without ending the work; canceling it');
     } catch (err) {
       if (hardStop.aborted) {
@@ -197,28 +198,6 @@ export class ControlLoopRunner {
       await work.cancel();
     }
   }
-}
-
-/** Resolves or rejects like `promise`, or rejects with the signal's reason as soon as it aborts. */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    promise.catch(() => {});
-    return Promise.reject(signal.reason as Error);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e as Error);
-      },
-    );
-  });
 }
 
 /** Runs `loop` until `signal` aborts; see ControlLoopRunner.run. */

@@ -74,10 +74,6 @@ export class SimFleet {
     return fleet;
   }
 
-  get size(): number {
-    return this.#machines.size;
-  }
-
   list(): SimFleetMachine[] {
     return [...this.#machines.values()].map((m) => ({ id: m.id, address: m.address, location: m.location }));
   }
@@ -90,13 +86,6 @@ export class SimFleet {
     const counts = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
     for (const m of this.#machines.values()) if (m.fault !== 'none') counts[m.fault]++;
     return counts;
-  }
-
-  /** Reboots done by the provider since this process started. */
-  get rebootsThisRun(): number {
-    let n = 0;
-    for (const m of this.#machines.values()) n += m.rebootsThisRun;
-    return n;
   }
 
   /** @throws UnknownSimMachineError */

@@ -8,11 +8,11 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { encodeResponse, readAgentState, recordingInstaller, runDaemon, takeover, writeAgentState } from '../agent/index.ts';
 import { silentLogger } from '../lib/logger.ts';
-import { isUsableEd25519Key } from '../lib/ssh-keygen.ts';
+import { generateEd25519KeyPair, isUsableEd25519Key } from '../lib/ssh-keygen.ts';
 import { sleep } from '../lib/sleep.ts';
 import type { Fault } from './fault-plan.ts';
 import { simulatedHardware } from './sim-hardware.ts';
-import { generateHostKey, startSimSshServer, type ExecReply, type SimSshServer } from './sim-ssh-server.ts';
+import { startSimSshServer, type ExecReply, type SimSshServer } from './sim-ssh-server.ts';
 import type { UploadedFile } from './sftp-upload-server.ts';
 
 /** How fast simulated machines behave; `bmaas dev` scales these down. */
@@ -66,8 +66,6 @@ export class SimMachine {
   #agentDone: Promise<void> = Promise.resolve();
   #saving: Promise<void> = Promise.resolve();
   #stopped = false;
-  /** Reboots asked for since this process started. */
-  rebootsThisRun = 0;
 
   constructor(o: SimMachineOptions) {
     this.#o = o;
@@ -81,15 +79,6 @@ export class SimMachine {
   get address(): string {
     if (!this.#ssh) throw new Error(`simulated machine ${this.id} is not started`);
     return this.#ssh.address;
-  }
-
-  /** Boots after the first, over the machine's whole life (persisted). */
-  get boots(): number {
-    return this.#record.boots;
-  }
-
-  get agentRunning(): boolean {
-    return this.#agent !== undefined;
   }
 
   get #agentDir(): string {
@@ -112,7 +101,6 @@ export class SimMachine {
 
   /** A new boot: the agent is gone until the initializer starts it again; a hung agent's fault is over. */
   async reboot(why: string): Promise<void> {
-    this.rebootsThisRun++;
     this.#record.boots++;
     this.#log.info({ why, boots: this.#record.boots }, 'simulated machine rebooting');
     this.#stopAgent();
@@ -225,7 +213,7 @@ export class SimMachine {
     // never served SSH, so nothing pinned it and it can be replaced.
     if (stored !== undefined && isUsableEd25519Key(stored)) return stored;
     if (stored !== undefined) this.#log.warn('stored host key is unusable; generating a new one');
-    const key = generateHostKey();
+    const key = generateEd25519KeyPair().private;
     await writeFile(file, key, { mode: 0o600 });
     await chmod(file, 0o600);
     return key;

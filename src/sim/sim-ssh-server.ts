@@ -6,7 +6,6 @@ import { createServer, type AddressInfo, type Server as NetServer, type Socket }
 import { once } from 'node:events';
 import ssh2 from 'ssh2';
 import type { Connection, ParsedKey } from 'ssh2';
-import { generateEd25519KeyPair } from '../lib/ssh-keygen.ts';
 import { serveUploadSftp, type UploadedFile } from './sftp-upload-server.ts';
 
 const { Server, utils } = ssh2;
@@ -18,7 +17,7 @@ export interface ExecReply {
 }
 
 export interface SimSshServerOptions {
-  /** Private host key in OpenSSH format (see generateHostKey). */
+  /** Private host key in OpenSSH format (see generateEd25519KeyPair). */
   readonly hostKey: string;
   /** The one OpenSSH public key line allowed to log in. */
   readonly authorizedKey: string;
@@ -34,11 +33,6 @@ export interface SimSshServer {
   /** "127.0.0.1:port". */
   readonly address: string;
   close(): Promise<void>;
-}
-
-/** A fresh Ed25519 host key in OpenSSH private key format. */
-export function generateHostKey(): string {
-  return generateEd25519KeyPair().private;
 }
 
 function parseOne(text: string, what: string): ParsedKey {

@@ -15,14 +15,8 @@ export async function newMachine(db: Queryable, opts?: QueryOptions): Promise<Ma
   return { machineId: row.machine_id as string, createdAt: row.machine_created_at as Date };
 }
 
-export interface AddProvidedArgs {
+export interface AddProvidedArgs extends UpdateProviderStatusArgs {
   machineId: string;
-  provider: Provider;
-  providerId: string;
-  providerReservationId?: string | null;
-  providerIpAddress?: string | null;
-  providerLocation?: string | null;
-  providerStatus?: ProviderStatus | null;
 }
 
 /** Tags a machine as backed by a provider's machine. (provider, providerId) is unique. */
