@@ -1,4 +1,4 @@
-// Candidate query latency as the fleet grows (DESIGN.md section 11: at
+// Candidate query latency as the fleet grows (docs/architecture.md#targets: at
 // 100,000 machines a candidate query should take about as long as at 1,000).
 // For each size, 90 % of the machines already have an agent (so candidates
 // are sparse and the scan has to skip non-candidates), then the median time of

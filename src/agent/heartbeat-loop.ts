@@ -1,4 +1,4 @@
-// Daemon mode's heart (DESIGN.md section 8): heartbeat every interval; on
+// Daemon mode's heart (docs/architecture.md#heartbeat-loop): heartbeat every interval; on
 // failure retry with jittered exponential backoff, forever. The hardware
 // report rides along until the server accepted it once; an installation
 // request is installed, reported with the same generation, then (on success)

@@ -1,7 +1,7 @@
 // Options of `bmaas dev`: the whole system in one process on a simulated
 // fleet. Every duration that decides how fast the fleet moves is here, set
 // short so a run converges in about a minute; the components' own defaults
-// (DESIGN.md: 30 min to a first heartbeat, 10 min of silence, minutes of
+// (docs/architecture.md#recoverer: 30 min to a first heartbeat, 10 min of silence, minutes of
 // backoff) are untouched and stay what `bmaas shepherd` and friends use.
 import type { Backoff, RecoveryThresholds } from '../bmdb/index.ts';
 import type { RateLimit } from '../lib/rate.ts';

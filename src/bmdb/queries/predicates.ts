@@ -1,4 +1,4 @@
-// The workflow predicates of DESIGN.md section 5, written once.
+// The workflow predicates (docs/architecture.md#workflow-predicates), written once.
 //
 // Each predicate is a list of named clauses over `mp` (a machine_provided row).
 // A machine satisfies the predicate when every clause holds. The candidate
