@@ -3,3 +3,18 @@ export { sleep } from './sleep.ts';
 export { silentLogger } from './logger.ts';
 export { parseDuration, formatDuration, DurationSyntaxError } from './duration.ts';
 export { parseRate, TokenBucket, RateSyntaxError, type RateLimit } from './rate.ts';
+export { MAX_TIMER_MS, checkDuration, formatBounds, DurationRangeError, type DurationBounds } from './duration.ts';
+export { formatRate, MAX_RATE_BURST } from './rate.ts';
+export {
+  parseFlags,
+  ParsedFlags,
+  UsageError,
+  formatFlagHelp,
+  formatFlagDefault,
+  durationFlagBounds,
+  wantsHelp,
+  type FlagSpec,
+  type FlagType,
+  type FlagValue,
+  type ParseFlagsOptions,
+} from './flags.ts';
