@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { parseSshAddress } from '../../ssh/index.ts';
 import { bmcIdentity, bmcSchema, type BmcSpec } from './bmc-spec.ts';
-import { quoteForError, textField } from './device-text.ts';
+import { printable, quoteForError, textField } from './device-text.ts';
 import { hostProblem } from './host-check.ts';
 import { decodeStrictUtf8, InvalidUtf8Error } from './strict-utf8.ts';
 
@@ -111,7 +111,7 @@ export function parseDeviceList(input: string | Uint8Array, source: string): Dev
   try {
     data = JSON.parse(text);
   } catch (err) {
-    throw new DeviceListError(`device list ${source} is not valid JSON: ${(err as Error).message}`, { cause: err });
+    throw new DeviceListError(`device list ${source} is not valid JSON: ${printable((err as Error).message)}`, { cause: err });
   }
   if (!Array.isArray(data)) throw new DeviceListError(`device list ${source} must be a JSON array of {"ID", "Addr", "Location", "BMC"} objects`);
   if (data.length === 0) throw new DeviceListError(`device list ${source} is empty`);

@@ -43,9 +43,14 @@ export function textField(rules: TextRules): z.ZodType<string> {
   });
 }
 
-/** `value` quoted for an error message, control characters escaped and cut to `max` characters. */
+const UNPRINTABLE = /[\p{Cc}\p{Cs}\u2028\u2029\ufffd]/gu;
+
+/** `text` with control characters, line separators, U+FFFD and unpaired surrogates escaped as \uXXXX. */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** `value` quoted for an error message, unprintable characters escaped and cut to `max` characters. */
 export function quoteForError(value: string, max = 64): string {
-  const cut = value.length > max ? `${value.slice(0, max)}…` : value;
-  // JSON.stringify escapes C0 and lone surrogates; escape DEL, C1 and U+FFFD too.
-  return JSON.stringify(cut).replace(/[\u007f-\u009f\ufffd\u2028\u2029]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return printable(JSON.stringify(value.length > max ? `${value.slice(0, max)}…` : value));
 }
