@@ -4,24 +4,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { describeBmdb } from '../../../../test/bmdb.ts';
+// The seeded PRNG of the simulated fleet's fault plan (test-only use).
+import { mulberry32 } from '../../../sim/fault-plan.ts';
 import { Availability } from '../../provider.ts';
 import { DeviceListError, MiniProvider, parseDeviceList, type Device } from './index.ts';
 
 const SEED = 0x5eed_2011;
 const ROUNDS = 12_000;
 const TIME_BOUND_MS = 15_000;
-
-/** mulberry32: small, fast and good enough to pick mutations. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEEDS: unknown[] = [
   [{ ID: 'node-1', Addr: '10.0.0.11', Location: 'rack-3' }],
@@ -62,7 +52,7 @@ interface Fuzzer {
 }
 
 function fuzzer(seed: number): Fuzzer {
-  const next = prng(seed);
+  const next = mulberry32(seed);
   const int = (n: number) => Math.floor(next() * n);
   return { int, pick: (items) => items[int(items.length)]! };
 }
