@@ -62,7 +62,7 @@ async function replacePreviousDaemon(stateDir: string, log: Logger): Promise<voi
 
 export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const log = opts.logger ?? silentLogger();
-  const state = await readAgentState(opts.stateDir, { signal: opts.signal });
+  const state = await readAgentState(opts.stateDir, { signal: opts.signal, logger: log });
   const usePidFile = opts.pidFile ?? true;
   if (usePidFile) await replacePreviousDaemon(opts.stateDir, log);
   const key = privateKeyFromPem(state.privateKeyPem);
