@@ -9,10 +9,10 @@
 // as the initializer leaves it) and its own HTTP/2 + TLS connection, each
 // sending heartbeats back to back. After one warm-up heartbeat per agent
 // (connection and TLS handshake), it counts accepted heartbeats for DURATION
-// seconds (10). Also printed: the CPU seconds of the server and of the load
-// generator over the window (the machine is shared: if the load generator's
-// CPU is near one core, it and not the server may be the limit), and the
-// commit baseline of the same run.
+// seconds (10). Also printed: latency percentiles, the server's warnings by
+// message, the CPU seconds of the server and of the load generator over the
+// window (the machine is shared: if the load generator's CPU is near one
+// core, it and not the server may be the limit), and the commit baseline.
 //
 // BENCH_AGENTS, BENCH_DURATION_S; BENCH_QUICK=1: 50 agents for 3 s.
 import { spawn } from 'node:child_process';
@@ -76,7 +76,20 @@ try {
   const certs = await ensureDevCertificates(certsDir);
   const port = await freePort();
   const server = spawn(process.execPath, [MAIN, 'server', '--bmdb-url', url, '--listen-address', `127.0.0.1:${port}`, '--dev-certs', '--dev-certs-dir', certsDir, '--log-level', 'warn'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // The server's log (JSON lines on stderr): warnings are counted into the figure.
+  const serverWarnings = new Map<string, number>();
+  let serverLog = '';
+  server.stderr.setEncoding('utf8');
+  server.stderr.on('data', (chunk: string) => {
+    serverLog += chunk;
+    const lines = serverLog.split('\n');
+    serverLog = lines.pop()!;
+    for (const l of lines) {
+      const entry = l.startsWith('{') ? (JSON.parse(l) as { level?: number; msg?: string }) : { level: 50, msg: l };
+      if ((entry.level ?? 0) >= 40) serverWarnings.set(entry.msg ?? '', (serverWarnings.get(entry.msg ?? '') ?? 0) + 1);
+    }
   });
   const exited = once(server, 'exit');
   try {
@@ -91,7 +104,7 @@ try {
           resolve();
         }
       });
-      void exited.then(([code]) => reject(new Error(`bmaas server exited with ${String(code)}: ${out}`)));
+      void exited.then(([code]) => reject(new Error(`bmaas server exited with ${String(code)}: ${out}${serverLog}`)));
     });
     server.stdout.resume();
 
@@ -138,6 +151,7 @@ try {
       accepted,
       errors: Object.fromEntries(errors),
       latency_ms: { p50: pct(0.5), p99: pct(0.99) },
+      server_warnings: Object.fromEntries(serverWarnings),
       server_cpu_s: Number(serverCpu.toFixed(1)),
       loadgen_cpu_s: Number(((own.user + own.system) / 1e6).toFixed(1)),
       server: 'child process: node src/cli/main.ts server --dev-certs, PostgreSQL',
