@@ -24,6 +24,8 @@ import { createDatabase, emit, emitBaseline, progress, QUICK } from './bench-lib
 const MACHINES = Number(process.env.BENCH_DEV_MACHINES ?? (QUICK ? 100 : 1000));
 const TIMEOUT_S = Number(process.env.BENCH_DEV_TIMEOUT_S ?? 300);
 const ON_POSTGRES = process.env.BENCH_DEV_BMDB === 'postgres';
+/** How long the command may take to shut down after printing its verdict. */
+const SHUTDOWN_GUARD_S = 30;
 const MAIN = path.join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
 
 /** The most common values, most frequent first. */
@@ -48,18 +50,26 @@ try {
   const start = performance.now();
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  // The command has its own --timeout; these only guard against a hang, before
+  // its verdict and (a shutdown that does not finish) after it.
+  let guard = setTimeout(() => child.kill('SIGKILL'), (TIMEOUT_S + 60) * 1000);
+  let verdictAt: number | undefined;
   const forward = (chunk: Buffer) => {
     out += chunk.toString();
     process.stderr.write(chunk);
+    if (verdictAt === undefined && /bmaas dev: (not )?converged after/.test(out)) {
+      verdictAt = performance.now();
+      clearTimeout(guard);
+      guard = setTimeout(() => child.kill('SIGKILL'), SHUTDOWN_GUARD_S * 1000);
+    }
   };
   child.stdout.on('data', forward);
   child.stderr.on('data', forward);
-  // The command has its own --timeout; this only guards against a hang.
-  const guard = setTimeout(() => child.kill('SIGKILL'), (TIMEOUT_S + 60) * 1000);
   const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
   clearTimeout(guard);
-  const wallS = (performance.now() - start) / 1000;
-  const reported = /converged after (\d+)s/.exec(out);
+  const exitedAt = performance.now();
+  const wallS = (exitedAt - start) / 1000;
+  const reported = /bmaas dev: converged after (\d+)s/.exec(out);
   const lastNumber = (label: string) => Number([...out.matchAll(new RegExp(`${label}\\s+(\\d+)`, 'g'))].at(-1)?.[1] ?? NaN);
 
   const bmdb = await openBmdb({ url: bmdbUrl, migrate: false, metricsRegistry: new Registry() });
@@ -80,14 +90,15 @@ try {
     figure: 'convergence_s',
     machines: MACHINES,
     bmdb: ON_POSTGRES ? 'postgres' : 'embedded',
-    converged: code === 0,
+    converged: reported !== null,
     exit: code ?? signal,
     value: reported ? Number(reported[1]) : null,
+    shutdown_s: verdictAt === undefined ? null : Number(((exitedAt - verdictAt) / 1000).toFixed(1)),
     wall_s: Number(wallS.toFixed(1)),
     timeout_s: TIMEOUT_S,
     backoffs: failed.length,
     backoffs_by_process: top(failed.map((r) => r.process)),
-    backoff_causes: top(failed.map((r) => `${r.process}: ${r.cause.slice(0, 120)}`)),
+    backoff_causes: top(failed.map((r) => `${r.process}: ${r.cause.replace(/\d+\.\d+\.\d+\.\d+:\d+/g, '<address>').slice(0, 120)}`)),
     recoveries,
     final_summary: { heartbeating: lastNumber('heartbeating'), silent: lastNumber('silent'), in_backoff: lastNumber('in backoff'), rebooted: lastNumber('rebooted') },
     log_warnings: warnings.length,
