@@ -20,6 +20,8 @@ describe('createCertificate', () => {
     assert.ok(cert.verify(publicKey));
     assert.equal(cert.publicKey.asymmetricKeyType, 'ed25519');
     assert.deepEqual(cert.keyUsage, ['1.3.6.1.5.5.7.3.2']);
+    assert.equal(toPem(der, 'CERTIFICATE'), `${x509.PemConverter.encode(der, 'CERTIFICATE')}\n`);
+    assert.equal(new X509Certificate(toPem(der, 'CERTIFICATE')).fingerprint256, cert.fingerprint256);
   });
 
   it('makes a P-256 CA and a server certificate it signs, with DNS and IP names', async () => {

@@ -2,24 +2,21 @@
 // Node's WebCrypto: the few shapes bmaas needs (a development CA, a server
 // certificate it signs, the agent's self-signed Ed25519 client certificate).
 // Node can parse certificates but has no API to create them.
-import './reflect-metadata.ts';
 import { isIP } from 'node:net';
 import type { KeyObject, webcrypto } from 'node:crypto';
-import {
-  AuthorityKeyIdentifierExtension,
-  BasicConstraintsExtension,
-  ExtendedKeyUsage,
-  ExtendedKeyUsageExtension,
-  KeyUsageFlags,
-  KeyUsagesExtension,
-  PemConverter,
-  SubjectAlternativeNameExtension,
-  SubjectKeyIdentifierExtension,
-  X509CertificateGenerator,
-  type Extension,
-  type JsonGeneralName,
-  type JsonName,
-} from '@peculiar/x509';
+import type * as X509 from '@peculiar/x509';
+
+let library: Promise<typeof X509> | undefined;
+
+/**
+ * The library, loaded on first use: it and its ASN.1 modules are more than half
+ * of the agent's bundle and double its start-up, and only `run` makes a
+ * certificate (once). The Reflect shim has to be in place before it loads.
+ */
+function x509(): Promise<typeof X509> {
+  library ??= import('./reflect-metadata.ts').then(() => import('@peculiar/x509'));
+  return library;
+}
 
 export interface DistinguishedName {
   readonly commonName: string;
@@ -86,23 +83,23 @@ function spki(key: KeyObject): Buffer {
 }
 
 /** Organization before common name, the usual order from the root of the name down. */
-function jsonName(name: DistinguishedName): JsonName {
+function jsonName(name: DistinguishedName): X509.JsonName {
   return [...(name.organization ? [{ O: [name.organization] }] : []), { CN: [name.commonName] }];
 }
 
-function alternativeNames(opts: CertificateOptions): JsonGeneralName[] {
-  const dns = (opts.dnsNames ?? []).map((value): JsonGeneralName => {
+function alternativeNames(opts: CertificateOptions): X509.JsonGeneralName[] {
+  const dns = (opts.dnsNames ?? []).map((value): X509.JsonGeneralName => {
     if (!/^[\x21-\x7e]+$/.test(value)) throw new InvalidSubjectNameError(`not a DNS name: ${JSON.stringify(value)}`);
     return { type: 'dns', value };
   });
-  const ips = (opts.ipAddresses ?? []).map((value): JsonGeneralName => {
+  const ips = (opts.ipAddresses ?? []).map((value): X509.JsonGeneralName => {
     if (isIP(value) === 0) throw new InvalidSubjectNameError(`not an IP address: ${JSON.stringify(value)}`);
     return { type: 'ip', value };
   });
   return [...dns, ...ips];
 }
 
-function keyUsages(isCa: boolean, keyType: string | undefined): KeyUsageFlags {
+function keyUsages({ KeyUsageFlags }: typeof X509, isCa: boolean, keyType: string | undefined): X509.KeyUsageFlags {
   if (isCa) return KeyUsageFlags.digitalSignature | KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign;
   // RSA key exchange needs keyEncipherment; EC and Ed25519 keys only sign.
   return keyType === 'rsa' ? KeyUsageFlags.digitalSignature | KeyUsageFlags.keyEncipherment : KeyUsageFlags.digitalSignature;
@@ -114,6 +111,7 @@ function keyUsages(isCa: boolean, keyType: string | undefined): KeyUsageFlags {
  * @throws InvalidSubjectNameError for a malformed DNS name or IP address.
  */
 export async function createCertificate(opts: CertificateOptions): Promise<Buffer> {
+  const lib = await x509();
   const isCa = opts.isCa ?? false;
   const algorithm = signingAlgorithm(opts.signingKey);
   const names = alternativeNames(opts);
@@ -121,17 +119,18 @@ export async function createCertificate(opts: CertificateOptions): Promise<Buffe
   const notAfter = opts.notAfter ?? new Date(notBefore.getTime() + 10 * 365 * 24 * 60 * 60 * 1000);
   const publicKey = spki(opts.publicKey);
 
-  const extensions: Extension[] = [
-    new BasicConstraintsExtension(isCa, undefined, true),
-    new KeyUsagesExtension(keyUsages(isCa, opts.publicKey.asymmetricKeyType), true),
-    await SubjectKeyIdentifierExtension.create(publicKey),
-    await AuthorityKeyIdentifierExtension.create(opts.issuerPublicKey ? spki(opts.issuerPublicKey) : publicKey),
+  const extensions: X509.Extension[] = [
+    new lib.BasicConstraintsExtension(isCa, undefined, true),
+    new lib.KeyUsagesExtension(keyUsages(lib, isCa, opts.publicKey.asymmetricKeyType), true),
+    await lib.SubjectKeyIdentifierExtension.create(publicKey),
+    await lib.AuthorityKeyIdentifierExtension.create(opts.issuerPublicKey ? spki(opts.issuerPublicKey) : publicKey),
   ];
+  const { ExtendedKeyUsage } = lib;
   const usages = [...(opts.serverAuth ? [ExtendedKeyUsage.serverAuth] : []), ...(opts.clientAuth ? [ExtendedKeyUsage.clientAuth] : [])];
-  if (usages.length) extensions.push(new ExtendedKeyUsageExtension(usages));
-  if (names.length) extensions.push(new SubjectAlternativeNameExtension(names));
+  if (usages.length) extensions.push(new lib.ExtendedKeyUsageExtension(usages));
+  if (names.length) extensions.push(new lib.SubjectAlternativeNameExtension(names));
 
-  const cert = await X509CertificateGenerator.create({
+  const cert = await lib.X509CertificateGenerator.create({
     subject: jsonName(opts.subject),
     issuer: jsonName(opts.issuer ?? opts.subject),
     notBefore,
@@ -144,7 +143,8 @@ export async function createCertificate(opts: CertificateOptions): Promise<Buffe
   return Buffer.from(cert.rawData);
 }
 
-/** PEM armour for DER bytes, e.g. `toPem(der, 'CERTIFICATE')`. */
+/** PEM armour (RFC 7468: base64 in lines of 64) for DER bytes, e.g. `toPem(der, 'CERTIFICATE')`. Synchronous, so it does not load the library. */
 export function toPem(der: Uint8Array, label: string): string {
-  return `${PemConverter.encode(der, label)}\n`;
+  const lines = Buffer.from(der).toString('base64').match(/.{1,64}/g) ?? [];
+  return [`-----BEGIN ${label}-----`, ...lines, `-----END ${label}-----`, ''].join('\n');
 }
