@@ -1,7 +1,7 @@
 // The agent's identity: an Ed25519 key made at takeover, presented to the
 // callback server as a self-signed client certificate.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { createCertificate, ed25519RawPublicKey, toPem } from '../lib/x509/index.ts';
+import { createCertificate, ed25519RawPublicKey, toPem } from '../lib/index.ts';
 
 export function generateAgentKey(): KeyObject {
   return generateKeyPairSync('ed25519').privateKey;

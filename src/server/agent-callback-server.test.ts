@@ -9,7 +9,7 @@ import { clientCertificate, generateAgentKey, rawPublicKey } from '../agent/agen
 import type { CallbackClientOptions } from '../agent/callback-client.ts';
 import { AgentAuthenticationError } from './errors.ts';
 import { recordHeartbeat } from './heartbeat.ts';
-import { createCertificate, toPem } from '../lib/x509/index.ts';
+import { createCertificate, toPem } from '../lib/index.ts';
 import {
   AgentHardwareReportSchema,
   AgentHeartbeatRequestSchema,

@@ -4,7 +4,7 @@
 import { X509Certificate, createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createCertificate, toPem } from '../lib/x509/index.ts';
+import { createCertificate, toPem } from '../lib/index.ts';
 
 export const DEFAULT_DEV_CERTS_DIR = '.bmaas/dev-certs';
 

@@ -2,7 +2,7 @@
 // self-signed client certificate it presented on the TLS connection.
 import { X509Certificate } from 'node:crypto';
 import type { DetailedPeerCertificate, PeerCertificate } from 'node:tls';
-import { ed25519RawPublicKey } from '../lib/x509/index.ts';
+import { ed25519RawPublicKey } from '../lib/index.ts';
 import { AgentAuthenticationError } from './errors.ts';
 
 /** What the transport knows about the peer, captured per request. */
