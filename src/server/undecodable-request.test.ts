@@ -45,7 +45,7 @@ describeBmdb('agent callback server: undecodable requests', ({ open }) => {
 
   it('answers garbage protobuf with INVALID_ARGUMENT over a real connection, and counts it', async () => {
     const { machineId, key } = await enrolAgent(t.bmdb);
-    const cert = clientCertificate(key, machineId);
+    const cert = await clientCertificate(key, machineId);
     const valid = await rawCall(t.srv.endpoint, t.srv.caCertificate, cert, toBinary(AgentHeartbeatRequestSchema, create(AgentHeartbeatRequestSchema, { machineId })));
     assert.equal(valid.status, '0', `the hand-made frame is right: ${valid.message}`);
     const garbage = [

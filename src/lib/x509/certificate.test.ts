@@ -3,7 +3,7 @@ import { generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypt
 import { once } from 'node:events';
 import tls from 'node:tls';
 import { describe, it } from 'node:test';
-import './reflect-metadata.ts'; // before the library, as in certificate.ts
+import 'reflect-metadata'; // before the library, as in certificate.ts
 import * as x509 from '@peculiar/x509';
 import { createCertificate, ed25519RawPublicKey, InvalidSubjectNameError, toPem, UnsupportedKeyError } from './index.ts';
 

@@ -11,10 +11,10 @@ let library: Promise<typeof X509> | undefined;
 /**
  * The library, loaded on first use: it and its ASN.1 modules are more than half
  * of the agent's bundle and double its start-up, and only `run` makes a
- * certificate (once). The Reflect shim has to be in place before it loads.
+ * certificate (once). The Reflect metadata polyfill has to be in place before it loads.
  */
 function x509(): Promise<typeof X509> {
-  library ??= import('./reflect-metadata.ts').then(() => import('@peculiar/x509'));
+  library ??= import('reflect-metadata').then(() => import('@peculiar/x509'));
   return library;
 }
 
