@@ -65,7 +65,7 @@ try {
       sessions.map(async (s) => {
         for (;;) {
           try {
-            const w = await s.work('ShepherdAgentStart', async (q) => (await q.getAgentStartCandidates({ provider: 'None', limit: 1 })).map((m) => m.machineId));
+            const w = await s.work('ShepherdAgentStart', async (q) => (await q.getAgentStartCandidates({ provider: 'None', limit: 1 }))[0]);
             await w.finish((q) => q.setAgentStarted({ machineId: w.machineId, publicKey: key }));
             done++;
           } catch (err) {

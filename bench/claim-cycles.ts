@@ -32,7 +32,7 @@ export async function runClaimCycles(url: string, workers: number, machines: num
     const worker = async (s: (typeof sessions)[number]) => {
       for (;;) {
         try {
-          const w = await s.work('ShepherdAgentStart', async (q) => (await q.getAgentStartCandidates({ provider: 'None', limit: 1 })).map((m) => m.machineId));
+          const w = await s.work('ShepherdAgentStart', async (q) => (await q.getAgentStartCandidates({ provider: 'None', limit: 1 }))[0]);
           await w.finish((q) => q.setAgentStarted({ machineId: w.machineId, publicKey }));
           done++;
         } catch (err) {

@@ -3,7 +3,7 @@
 // each `open()` on a fresh database.
 import { after, describe } from 'node:test';
 import { Registry } from 'prom-client';
-import { openBmdb, type Bmdb, type BmdbOptions, type Provider } from '../src/bmdb/index.ts';
+import { openBmdb, type Bmdb, type BmdbOptions, type Provider, type Session, type SessionOptions } from '../src/bmdb/index.ts';
 import { createTestDatabase, describePostgres, type TestDatabase } from './pg.ts';
 
 export type OpenBmdb = (opts?: Omit<BmdbOptions, 'url'>) => Promise<Bmdb>;
@@ -59,4 +59,15 @@ export async function provideMachines(bmdb: Bmdb, n: number, opts: { provider?: 
     }
     return ids;
   });
+}
+
+/**
+ * Starts a session and returns it with `hang()`, which stops its keep-alive
+ * as a hung or crashed process would, while the object still believes it is
+ * alive (so its later writes show the database-side fencing).
+ */
+export async function startHangableSession(bmdb: Bmdb, opts: Omit<SessionOptions, 'keepAliveSignal'>): Promise<{ session: Session; hang: () => void }> {
+  const keepAlive = new AbortController();
+  const session = await bmdb.startSession({ ...opts, keepAliveSignal: keepAlive.signal });
+  return { session, hang: () => keepAlive.abort() };
 }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { describeBmdbConcurrency, provideMachines } from '../../test/bmdb.ts';
+import { describeBmdbConcurrency, provideMachines, startHangableSession } from '../../test/bmdb.ts';
 import { NothingToDoError, SessionExpiredError, WorkConflictError } from './errors.ts';
 import { isRetryable } from './retry.ts';
 import type { Queries } from './queries/index.ts';
@@ -17,13 +17,13 @@ const anyFree = async (q: Queries) => {
      ORDER BY mp.machine_id LIMIT 1 FOR UPDATE OF mp SKIP LOCKED`,
     [randomUUID()],
   );
-  if (r.rows.length) return r.rows.map((row) => row.machine_id as string);
+  if (r.rows.length) return { machineId: r.rows[0]!.machine_id as string };
   const r2 = await q.db.query(
     `SELECT mp.machine_id FROM machine_provided mp
      WHERE NOT EXISTS (SELECT 1 FROM work w WHERE w.machine_id = mp.machine_id AND w.process = 'UnitTest1')
      ORDER BY mp.machine_id LIMIT 1 FOR UPDATE OF mp SKIP LOCKED`,
   );
-  return r2.rows.map((row) => row.machine_id as string);
+  return r2.rows.length ? { machineId: r2.rows[0]!.machine_id as string } : undefined;
 };
 
 describeBmdbConcurrency('BMDB concurrency', (open) => {
@@ -106,7 +106,7 @@ describeBmdbConcurrency('BMDB concurrency', (open) => {
       sessions.map(async (s) => {
         for (;;) {
           try {
-            const w = await s.work('ShepherdAgentStart', async (q) => (await q.getAgentStartCandidates({ provider: 'None', limit: 1 })).map((m) => m.machineId));
+            const w = await s.work('ShepherdAgentStart', async (q) => (await q.getAgentStartCandidates({ provider: 'None', limit: 1 }))[0]);
             await w.finish((q) => q.setAgentStarted({ machineId: w.machineId, publicKey: new Uint8Array(32) }));
             finished++;
           } catch (err) {
@@ -127,16 +127,16 @@ describeBmdbConcurrency('BMDB concurrency', (open) => {
     const graceMs = 2000;
     const bmdb = await open({ sessionGraceMs: graceMs });
     const [m] = await provideMachines(bmdb, 1);
-    const crashed = await bmdb.startSession({ component: 'crashed', processor: 'unittest', intervalMs: 1000 });
-    const w = await crashed.work('UnitTest1', async () => [m!]);
-    crashed.stopHeartbeatForTesting();
+    const { session: crashed, hang } = await startHangableSession(bmdb, { component: 'crashed', processor: 'unittest', intervalMs: 1000 });
+    const w = await crashed.work('UnitTest1', async () => ({ machineId: m! }));
+    hang();
     const deadline = (await bmdb.queries.getSession({ sessionId: crashed.sessionId }))!.deadline.getTime();
     const survivor = await bmdb.startSession({ component: 'survivor', processor: 'unittest', intervalMs: 1000 });
     let takenAt = 0;
     const started = Date.now();
     while (Date.now() - started < 15_000) {
       try {
-        const w2 = await survivor.work('UnitTest1', async () => [m!]);
+        const w2 = await survivor.work('UnitTest1', async () => ({ machineId: m! }));
         takenAt = Date.now();
         await w2.finish();
         break;
@@ -159,9 +159,9 @@ describeBmdbConcurrency('BMDB concurrency', (open) => {
   it('a finish after the session lost its work to the collector writes nothing', async () => {
     const bmdb = await open({ sessionGraceMs: 0 });
     const [m] = await provideMachines(bmdb, 1);
-    const s = await bmdb.startSession({ component: 'slow', processor: 'unittest', intervalMs: 1000 });
-    const w = await s.work('ShepherdAgentStart', async () => [m!]);
-    s.stopHeartbeatForTesting();
+    const { session: s, hang } = await startHangableSession(bmdb, { component: 'slow', processor: 'unittest', intervalMs: 1000 });
+    const w = await s.work('ShepherdAgentStart', async () => ({ machineId: m! }));
+    hang();
     await delay(1300);
     assert.equal(await bmdb.collectExpiredSessions('unittest'), 1);
     await assert.rejects(

@@ -70,7 +70,16 @@ export class PgDriver implements Driver {
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>, opts: TransactionOptions): Promise<T> {
     opts.signal?.throwIfAborted();
-    const client = await raceSignal(this.#pool.connect(), opts.signal);
+    const connecting = this.#pool.connect();
+    let client: pg.PoolClient;
+    try {
+      client = await raceSignal(connecting, opts.signal);
+    } catch (err) {
+      // Given up while waiting for the pool: the connection still comes, and
+      // must go back, or every abandoned wait would leak one for good.
+      if (opts.signal?.aborted) connecting.then((c) => c.release(), () => {});
+      throw err;
+    }
     // Set when the connection's state is unknown (aborted mid-query, failed
     // rollback): it is destroyed instead of going back to the pool.
     let broken = false;

@@ -16,7 +16,7 @@ describeBmdb('machine states of one provider', ({ open }) => {
     await q.db.query(`INSERT INTO work_history (machine_id, process, event) VALUES ($1, 'ShepherdRecovery', 'Finished'), ($1, 'ShepherdRecovery', 'Finished'), ($1, 'ShepherdRecovery', 'Started')`, [b]);
     await q.db.query(`INSERT INTO work_backoff (machine_id, process, until, cause) VALUES ($1, 'ShepherdAgentStart', now() + interval '1 hour', 'ssh refused'), ($1, 'ShepherdRecovery', now() - interval '1 hour', 'old')`, [c]);
     const session = await bmdb.startSession({ component: 'test', processor: 'unittest' });
-    const work = await session.work('ShepherdAgentStart', () => Promise.resolve([a!]));
+    const work = await session.work('ShepherdAgentStart', () => Promise.resolve({ machineId: a! }));
 
     const states = await q.listMachineStates({ provider: 'Sim', thresholds: { noHeartbeatAfterStartSeconds: 60, silenceSeconds: 60 } });
     assert.deepEqual(states.map((s) => s.providerId), ['sim-0', 'sim-1', 'sim-2']);

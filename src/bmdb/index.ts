@@ -1,7 +1,8 @@
 // Public surface of the BMDB library.
 export { openBmdb, resolveBmdbOptions, Bmdb, type BmdbOptions, type ResolvedBmdbOptions } from './connection.ts';
 export { Session, type SessionOptions } from './session.ts';
-export { Work, type ExistingBackoff, type WorkState } from './work.ts';
+export { SessionKeeper, type SessionKeeperOptions, type SessionStarter } from './session-keeper.ts';
+export { Work, type ClaimedRow, type ExistingBackoff, type WorkState } from './work.ts';
 export { nextBackoffSeconds, backoffDelayMs, type Backoff } from './backoff.ts';
 export {
   SessionExpiredError,

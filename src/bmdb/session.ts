@@ -9,7 +9,7 @@ import { NothingToDoError, SessionExpiredError, StaleClaimError, WorkConflictErr
 import type { Process, Processor } from './model.ts';
 import { bindQueries, type Queries } from './queries/index.ts';
 import { runTransaction, type TransactContext } from './transact.ts';
-import { Work, type ExistingBackoff, type WorkOwner } from './work.ts';
+import { Work, type ClaimedRow, type ExistingBackoff, type WorkBinding } from './work.ts';
 
 export interface SessionOptions {
   /** Component name recorded in the session row, e.g. `shepherd-initializer`. */
@@ -18,6 +18,11 @@ export interface SessionOptions {
   processor: Processor;
   /** Deadline extension per poke; default 5000 ms. The poke runs every interval / 2. */
   intervalMs?: number;
+  /**
+   * When it aborts, the session stops extending its deadline and otherwise
+   * carries on, as a hung or crashed process would (tests of crash recovery).
+   */
+  keepAliveSignal?: AbortSignal;
   signal?: AbortSignal;
 }
 
@@ -36,6 +41,20 @@ const COLLECT_WORK = `WITH dead AS (
 )
 INSERT INTO work_history (machine_id, process, event, failed_cause, timestamp)
 SELECT machine_id, process, 'Canceled', 'session expired and was collected', clock_timestamp() FROM gone`;
+// Claims (machine, process) for this session, writes `Started`, and reads the
+// backoff in force. No row back means another session holds the work.
+const CLAIM_WORK = `WITH claimed AS (
+  INSERT INTO work (machine_id, session_id, process) VALUES ($1, $2, $3)
+  ON CONFLICT (machine_id, process) DO NOTHING RETURNING machine_id, process
+), hist AS (
+  INSERT INTO work_history (machine_id, process, event, timestamp) SELECT machine_id, process, 'Started', clock_timestamp() FROM claimed
+)
+SELECT c.machine_id, b.until, b.cause, b.last_interval_seconds FROM claimed c
+LEFT JOIN work_backoff b ON b.machine_id = c.machine_id AND b.process = c.process`;
+
+// Whether this work ended after the given clock reading (see Session.work).
+const STALE_VIEW = `SELECT 1 FROM work_history WHERE machine_id = $1 AND process = $2 AND event <> 'Started' AND timestamp > $3::timestamptz LIMIT 1`;
+
 const COLLECT_SESSIONS = `DELETE FROM sessions WHERE session_deadline < now() - $1::int * interval '1 millisecond'`;
 
 /** Deletes expired sessions (and their work) past the grace period; returns how many. */
@@ -52,7 +71,7 @@ export async function collectExpiredSessions(ctx: SessionContext, processor: Pro
   );
 }
 
-export class Session implements WorkOwner, AsyncDisposable {
+export class Session implements AsyncDisposable {
   readonly sessionId: string;
   readonly component: string;
   readonly processor: Processor;
@@ -60,10 +79,13 @@ export class Session implements WorkOwner, AsyncDisposable {
   readonly logger: Logger;
   #ctx: SessionContext;
   #controller = new AbortController();
-  // Stops only the keep-alive loop (close, or a simulated crash in tests).
+  // Stops only the keep-alive loop (close, or the keepAliveSignal option).
   #keepAliveController = new AbortController();
-  #works = new Set<Work>();
+  #keepAliveSignal: AbortSignal | undefined;
+  #works = new Set<Work<ClaimedRow>>();
   #heartbeat: Promise<void> | undefined;
+  // What every Work of this session is given to end itself.
+  readonly #binding: WorkBinding;
 
   private constructor(ctx: SessionContext, id: string, opts: SessionOptions, intervalMs: number) {
     this.#ctx = ctx;
@@ -72,6 +94,17 @@ export class Session implements WorkOwner, AsyncDisposable {
     this.processor = opts.processor;
     this.intervalMs = intervalMs;
     this.logger = ctx.logger.child({ sessionId: id, component: opts.component });
+    this.#keepAliveSignal = opts.keepAliveSignal;
+    this.#binding = Object.freeze({
+      ctx,
+      processor: opts.processor,
+      sessionId: id,
+      logger: this.logger,
+      signal: this.#controller.signal,
+      throwIfExpired: () => this.#throwIfExpired(),
+      sessionDied: () => this.#expiredByDeadline(),
+      ended: (work: Work<ClaimedRow>) => void this.#works.delete(work),
+    });
   }
 
   /** Inserts the session row and starts keeping it alive. */
@@ -121,7 +154,9 @@ export class Session implements WorkOwner, AsyncDisposable {
   }
 
   async #keepAlive(): Promise<void> {
-    const signal = AbortSignal.any([this.#controller.signal, this.#keepAliveController.signal]);
+    const signals = [this.#controller.signal, this.#keepAliveController.signal];
+    if (this.#keepAliveSignal) signals.push(this.#keepAliveSignal);
+    const signal = AbortSignal.any(signals);
     let lastSuccess = Date.now();
     while (!signal.aborted) {
       await sleep(this.intervalMs / 2, signal);
@@ -194,29 +229,19 @@ export class Session implements WorkOwner, AsyncDisposable {
   }
 
   /**
-   * @internal used by Work to end work. No liveness check of its own: the
-   * ending statement checks the session itself (one round trip fewer) and
-   * calls `sessionDied` when it found the session dead.
-   */
-  transactWork<T>(fn: (q: Queries) => Promise<T>, opts: { signal?: AbortSignal | undefined }): Promise<T> {
-    this.#throwIfExpired();
-    return runTransaction(this.#ctx, this.processor, (tx) => fn(bindQueries(tx)), { signal: opts.signal });
-  }
-
-  /** @internal used by Work when its ending statement found this session past its deadline. */
-  sessionDied(): never {
-    return this.#expiredByDeadline();
-  }
-
-  /**
-   * Takes work on the first machine `retrieve` returns. `retrieve` runs in
-   * the claiming transaction and may run more than once: no side effects.
+   * Takes work on the machine `retrieve` returns, and returns the work with
+   * that row (`work.row`). `retrieve` runs in the claiming transaction and may
+   * run more than once: no side effects.
    * @throws NothingToDoError when retrieve returns no machine (or throws it).
    * @throws WorkConflictError when another session holds that machine already.
    * @throws SessionExpiredError when the session is dead.
    */
-  async work(process: Process, retrieve: (q: Queries) => Promise<readonly string[]>, opts: { signal?: AbortSignal } = {}): Promise<Work> {
+  async work<R extends ClaimedRow>(process: Process, retrieve: (q: Queries) => Promise<R | undefined>, opts: { signal?: AbortSignal } = {}): Promise<Work<R>> {
     this.#throwIfExpired();
+    // At SERIALIZABLE the database itself rejects a claim from a stale view,
+    // so the stale-view check (a read that conflicts with every concurrent
+    // end of work) is only needed below that.
+    const checkStaleView = this.#ctx.isolation !== 'serializable';
     // The liveness check's clock is taken before retrieve's snapshot: see the stale-view check below.
     let before!: string;
     const check = async (tx: Queryable): Promise<void> => {
@@ -224,23 +249,12 @@ export class Session implements WorkOwner, AsyncDisposable {
     };
     const claimed = await runTransaction(this.#ctx, this.processor, async (tx) => {
       const q = bindQueries(tx);
-      const ids = await retrieve(q);
-      const machineId = ids[0];
-      if (machineId === undefined) throw new NothingToDoError();
-      const r = await q.db.query(
-        `WITH claimed AS (
-           INSERT INTO work (machine_id, session_id, process) VALUES ($1, $2, $3)
-           ON CONFLICT (machine_id, process) DO NOTHING RETURNING machine_id, process
-         ), hist AS (
-           INSERT INTO work_history (machine_id, process, event, timestamp) SELECT machine_id, process, 'Started', clock_timestamp() FROM claimed
-         )
-         SELECT c.machine_id, b.until, b.cause, b.last_interval_seconds FROM claimed c
-         LEFT JOIN work_backoff b ON b.machine_id = c.machine_id AND b.process = c.process`,
-        [machineId, this.sessionId, process],
-        opts,
-      );
-      const row = r.rows[0];
-      if (!row) throw new WorkConflictError(`${process} work on ${machineId} is already held by another session`);
+      const row = await retrieve(q);
+      if (row === undefined) throw new NothingToDoError();
+      const { machineId } = row;
+      const r = await tx.query(CLAIM_WORK, [machineId, this.sessionId, process], opts);
+      const lock = r.rows[0];
+      if (!lock) throw new WorkConflictError(`${process} work on ${machineId} is already held by another session`);
       // At READ COMMITTED, retrieve's snapshot may predate another session's
       // claim *and* end of this very work (the row lock it took with SKIP
       // LOCKED was free again by then), so the machine may no longer be a
@@ -252,44 +266,25 @@ export class Session implements WorkOwner, AsyncDisposable {
       // committed after our check, so it is later by at least a commit, while
       // an end at the very same clock reading is one we saw (PGlite's clock
       // may tick in whole milliseconds; it runs one transaction at a time).
-      const ended = await q.db.query(
-        `SELECT 1 FROM work_history WHERE machine_id = $1 AND process = $2 AND event <> 'Started' AND timestamp > $3::timestamptz LIMIT 1`,
-        [machineId, process, before],
-        opts,
-      );
-      if (ended.rowCount > 0) throw new StaleClaimError(`${process} work on ${machineId} ended concurrently; its candidacy must be re-read`);
+      if (checkStaleView) {
+        const ended = await tx.query(STALE_VIEW, [machineId, process, before], opts);
+        if (ended.rowCount > 0) throw new StaleClaimError(`${process} work on ${machineId} ended concurrently; its candidacy must be re-read`);
+      }
       const backoff: ExistingBackoff | null =
-        row.until === null || row.until === undefined
+        lock.until === null || lock.until === undefined
           ? null
           : {
-              until: row.until as Date,
-              cause: row.cause as string,
-              lastIntervalSeconds: row.last_interval_seconds === null ? null : Number(row.last_interval_seconds),
+              until: lock.until as Date,
+              cause: lock.cause as string,
+              lastIntervalSeconds: lock.last_interval_seconds === null ? null : Number(lock.last_interval_seconds),
             };
-      return { machineId, backoff };
+      return { row, backoff };
     }, { signal: opts.signal, check });
-    const work = new Work(this, claimed.machineId, process, claimed.backoff);
+    const work = new Work(this.#binding, claimed.row, process, claimed.backoff);
     this.#works.add(work);
     this.#ctx.metrics.workStarted.inc({ processor: this.processor, process });
-    this.logger.debug({ machineId: claimed.machineId, process }, 'started work');
+    this.logger.debug({ machineId: work.machineId, process }, 'started work');
     return work;
-  }
-
-  /** @internal used by Work.cancel: fenced delete, no liveness check (the lock is ours to drop). */
-  async cancelWork(machineId: string, process: Process): Promise<boolean> {
-    const r = await this.#ctx.driver.query(Work.END_WORK_SQL, [machineId, process, this.sessionId, 'Canceled', null]);
-    return r.rowCount > 0;
-  }
-
-  /** @internal used by Work when it ends. */
-  workEnded(work: Work, result: 'finished' | 'failed' | 'canceled'): void {
-    this.#works.delete(work);
-    this.#ctx.metrics.workFinished.inc({ processor: this.processor, process: work.process, result });
-  }
-
-  /** Work items taken and not yet ended. */
-  get openWork(): readonly Work[] {
-    return [...this.#works];
   }
 
   /**
@@ -297,7 +292,7 @@ export class Session implements WorkOwner, AsyncDisposable {
    * deletes the session row (which releases any remaining lock). Idempotent.
    */
   async close(opts: { signal?: AbortSignal } = {}): Promise<void> {
-    for (const work of [...this.#works]) await work.cancel();
+    await Promise.all([...this.#works].map((work) => work.cancel()));
     if (!this.#controller.signal.aborted) this.#controller.abort(new SessionExpiredError('BMDB session closed'));
     this.#keepAliveController.abort();
     await this.#heartbeat;
@@ -310,13 +305,5 @@ export class Session implements WorkOwner, AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
-  }
-
-  /**
-   * @internal for tests: stop keeping the session alive, as a hung or crashed
-   * process would, while this object still believes it is alive.
-   */
-  stopHeartbeatForTesting(): void {
-    this.#keepAliveController.abort();
   }
 }

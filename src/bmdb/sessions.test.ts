@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { describeBmdb, provideMachines } from '../../test/bmdb.ts';
+import { describeBmdb, provideMachines, startHangableSession } from '../../test/bmdb.ts';
 import { SessionExpiredError } from './errors.ts';
 
 describeBmdb('sessions', ({ open }) => {
@@ -18,15 +18,15 @@ describeBmdb('sessions', ({ open }) => {
 
   it('expires for good once the deadline passes without a poke', async () => {
     const bmdb = await open();
-    const s = await bmdb.startSession({ component: 't', processor: 'unittest', intervalMs: 1000 });
+    const { session: s, hang } = await startHangableSession(bmdb, { component: 't', processor: 'unittest', intervalMs: 1000 });
     await s.transact(async () => {});
-    s.stopHeartbeatForTesting();
+    hang();
     await delay(1300);
     await assert.rejects(s.transact(async () => {}), SessionExpiredError);
     assert.equal(s.expired, true);
     // Later calls fail at once, without reaching the database.
     await assert.rejects(s.transact(async () => {}), SessionExpiredError);
-    await assert.rejects(s.work('UnitTest1', async () => []), SessionExpiredError);
+    await assert.rejects(s.work('UnitTest1', async () => undefined), SessionExpiredError);
     await s.close();
   });
 
@@ -43,7 +43,7 @@ describeBmdb('sessions', ({ open }) => {
     const bmdb = await open();
     const [m] = await provideMachines(bmdb, 1);
     const a = await bmdb.startSession({ component: 'a', processor: 'unittest' });
-    await a.work('UnitTest1', async () => [m!]);
+    await a.work('UnitTest1', async () => ({ machineId: m! }));
     await a.close();
     assert.equal(a.expired, true);
     assert.equal(await bmdb.queries.getSession({ sessionId: a.sessionId }), null);
@@ -56,9 +56,9 @@ describeBmdb('sessions', ({ open }) => {
   it('collects sessions dead for longer than the grace period, with their work', async () => {
     const bmdb = await open({ sessionGraceMs: 500 });
     const [m] = await provideMachines(bmdb, 1);
-    const dead = await bmdb.startSession({ component: 'crashed', processor: 'unittest', intervalMs: 1000 });
-    await dead.work('UnitTest1', async () => [m!]);
-    dead.stopHeartbeatForTesting();
+    const { session: dead, hang } = await startHangableSession(bmdb, { component: 'crashed', processor: 'unittest', intervalMs: 1000 });
+    await dead.work('UnitTest1', async () => ({ machineId: m! }));
+    hang();
     // Not before its deadline plus grace.
     assert.equal(await bmdb.collectExpiredSessions('unittest'), 0);
     await delay(1700);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { describeBmdb, provideMachines } from '../../test/bmdb.ts';
+import { describeBmdb, provideMachines, startHangableSession } from '../../test/bmdb.ts';
 import { NothingToDoError, SessionExpiredError, WorkClosedError, WorkConflictError, WorkLostError } from './errors.ts';
 import type { Queries } from './queries/index.ts';
 
@@ -13,7 +13,7 @@ const unitTestCandidates = async (q: Queries) => {
      AND NOT EXISTS (SELECT 1 FROM work w WHERE w.machine_id = mp.machine_id AND w.process = 'UnitTest1')
      ORDER BY mp.machine_id LIMIT 1`,
   );
-  return r.rows.map((row) => row.machine_id as string);
+  return r.rows.length ? { machineId: r.rows[0]!.machine_id as string } : undefined;
 };
 
 describeBmdb('work', ({ open }) => {
@@ -22,14 +22,14 @@ describeBmdb('work', ({ open }) => {
     const [m] = await provideMachines(bmdb, 1);
     const a = await bmdb.startSession({ component: 'a', processor: 'unittest' });
     const b = await bmdb.startSession({ component: 'b', processor: 'unittest' });
-    const wa = await a.work('UnitTest1', async () => [m!]);
-    await assert.rejects(b.work('UnitTest1', async () => [m!]), WorkConflictError);
-    await assert.rejects(a.work('UnitTest1', async () => [m!]), WorkConflictError);
+    const wa = await a.work('UnitTest1', async () => ({ machineId: m! }));
+    await assert.rejects(b.work('UnitTest1', async () => ({ machineId: m! })), WorkConflictError);
+    await assert.rejects(a.work('UnitTest1', async () => ({ machineId: m! })), WorkConflictError);
     // Another process on the same machine is independent.
-    const wb2 = await b.work('UnitTest2', async () => [m!]);
-    await assert.rejects(a.work('UnitTest2', async () => [m!]), WorkConflictError);
+    const wb2 = await b.work('UnitTest2', async () => ({ machineId: m! }));
+    await assert.rejects(a.work('UnitTest2', async () => ({ machineId: m! })), WorkConflictError);
     await wa.cancel();
-    const wb1 = await b.work('UnitTest1', async () => [m!]);
+    const wb1 = await b.work('UnitTest1', async () => ({ machineId: m! }));
     assert.equal(wb1.machineId, m);
     await wb1.cancel();
     await wb2.cancel();
@@ -40,7 +40,7 @@ describeBmdb('work', ({ open }) => {
   it('reports nothing to do when retrieval finds no machine', async () => {
     const bmdb = await open();
     const s = await bmdb.startSession({ component: 'a', processor: 'unittest' });
-    await assert.rejects(s.work('UnitTest1', async () => []), NothingToDoError);
+    await assert.rejects(s.work('UnitTest1', async () => undefined), NothingToDoError);
     await s.close();
   });
 
@@ -49,10 +49,10 @@ describeBmdb('work', ({ open }) => {
     const [m] = await provideMachines(bmdb, 1);
     const s = await bmdb.startSession({ component: 'a', processor: 'unittest' });
     {
-      await using w = await s.work('UnitTest1', async () => [m!]);
+      await using w = await s.work('UnitTest1', async () => ({ machineId: m! }));
       assert.equal(w.state, 'open');
     }
-    const w2 = await s.work('UnitTest1', async () => [m!]);
+    const w2 = await s.work('UnitTest1', async () => ({ machineId: m! }));
     await w2.finish();
     await assert.rejects(w2.fail(undefined, 'x'), WorkClosedError);
     const history = await bmdb.queries.listHistoryOf({ machineId: m! });
@@ -117,7 +117,7 @@ describeBmdb('work', ({ open }) => {
     const bmdb = await open();
     const [m] = await provideMachines(bmdb, 1);
     const s = await bmdb.startSession({ component: 'a', processor: 'unittest' });
-    const w = await s.work('ShepherdAgentStart', async () => [m!]);
+    const w = await s.work('ShepherdAgentStart', async () => ({ machineId: m! }));
     // Someone else (an operator, a collector) removed the lock.
     await bmdb.driver.query('DELETE FROM work');
     await assert.rejects(w.finish((q) => q.setAgentStarted({ machineId: m!, publicKey: new Uint8Array(32) })), WorkLostError);
@@ -132,11 +132,11 @@ describeBmdb('work', ({ open }) => {
   it('finish and fail of a session past its deadline write nothing and expire the session', async () => {
     const bmdb = await open();
     const [m] = await provideMachines(bmdb, 1);
-    const s = await bmdb.startSession({ component: 'a', processor: 'unittest' });
-    const w1 = await s.work('ShepherdAgentStart', async () => [m!]);
-    const w2 = await s.work('ShepherdRecovery', async () => [m!]);
+    const { session: s, hang } = await startHangableSession(bmdb, { component: 'a', processor: 'unittest' });
+    const w1 = await s.work('ShepherdAgentStart', async () => ({ machineId: m! }));
+    const w2 = await s.work('ShepherdRecovery', async () => ({ machineId: m! }));
     // The session row is still there (not collected yet) but its deadline passed.
-    s.stopHeartbeatForTesting();
+    hang();
     await bmdb.driver.query(`UPDATE sessions SET session_deadline = now() - interval '1 second' WHERE session_id = $1`, [s.sessionId]);
     await bmdb.driver.query(`INSERT INTO work_backoff (machine_id, process, until, cause) VALUES ($1, 'ShepherdAgentStart', now() - interval '1 minute', 'earlier')`, [m]);
     await assert.rejects(w1.finish((q) => q.setAgentStarted({ machineId: m!, publicKey: new Uint8Array(32) })), SessionExpiredError);

@@ -1,10 +1,12 @@
 // Work: a lock on (machine, process) held by a session while the slow part of
-// a process (SSH, provider calls) runs outside any transaction.
+// a process (SSH, provider calls) runs outside any transaction. A Work owns
+// the statements that end it: finish, fail and cancel.
 import type { Logger } from 'pino';
 import { backoffDelayMs, nextBackoffSeconds, type Backoff } from './backoff.ts';
 import { WorkClosedError, WorkLostError } from './errors.ts';
-import type { Process } from './model.ts';
-import type { Queries } from './queries/index.ts';
+import type { Process, Processor } from './model.ts';
+import { bindQueries, type Queries } from './queries/index.ts';
+import { runTransaction, type TransactContext } from './transact.ts';
 
 /** The backoff row a machine had for this process when the work started. */
 export interface ExistingBackoff {
@@ -13,18 +15,30 @@ export interface ExistingBackoff {
   lastIntervalSeconds: number | null;
 }
 
+/** What a retrieval function returns for the machine to claim: at least its id. */
+export interface ClaimedRow {
+  readonly machineId: string;
+}
+
 export type WorkState = 'open' | 'finished' | 'failed' | 'canceled';
 
-/** What a Work needs from its session; implemented by Session. */
-export interface WorkOwner {
+/**
+ * What a Work needs from the session that claimed it. Built by Session for
+ * each claim; the callbacks are the session's, not public methods.
+ */
+export interface WorkBinding {
+  readonly ctx: TransactContext;
+  readonly processor: Processor;
   readonly sessionId: string;
   readonly logger: Logger;
+  /** The session's signal: aborts when it expires or closes. */
   readonly signal: AbortSignal;
-  transactWork<T>(fn: (q: Queries) => Promise<T>, opts: { signal?: AbortSignal | undefined }): Promise<T>;
-  /** Marks the session expired and throws SessionExpiredError. */
-  sessionDied(): never;
-  cancelWork(machineId: string, process: Process): Promise<boolean>;
-  workEnded(work: Work, result: 'finished' | 'failed' | 'canceled'): void;
+  /** Throws SessionExpiredError when the session is already known to be dead. */
+  readonly throwIfExpired: () => void;
+  /** Marks the session expired (its deadline passed) and throws SessionExpiredError. */
+  readonly sessionDied: () => never;
+  /** Told once, when the work ends. */
+  readonly ended: (work: Work<ClaimedRow>) => void;
 }
 
 // Deletes the work row only if this session holds it (the fence) and writes
@@ -32,21 +46,18 @@ export interface WorkOwner {
 // wall clock at the write (not the transaction's start), so the audit trail
 // orders a release before the claim that waited for it. Used by cancel, which
 // drops our lock whether or not the session is still alive.
-const END_WORK = `WITH gone AS (
+const CANCEL_WORK = `WITH gone AS (
   DELETE FROM work WHERE machine_id = $1 AND process = $2 AND session_id = $3 RETURNING machine_id, process
-), hist AS (
-  INSERT INTO work_history (machine_id, process, event, failed_cause, timestamp)
-  SELECT machine_id, process, $4::work_history_event, $5, clock_timestamp() FROM gone
 )
-SELECT g.machine_id, b.last_interval_seconds FROM gone g
-LEFT JOIN work_backoff b ON b.machine_id = g.machine_id AND b.process = g.process`;
+INSERT INTO work_history (machine_id, process, event, timestamp)
+SELECT machine_id, process, 'Canceled', clock_timestamp() FROM gone`;
 
-// Finish and fail: END_WORK that also checks the session is alive (instead of
-// a separate liveness query) and, when $6, clears the backoff, all in one
-// round trip. Always returns one row: `live` false means the session expired
-// (nothing was changed); a null machine_id means another session holds the
-// work. last_interval_seconds is read from the statement's snapshot, i.e.
-// before the clearing delete.
+// Finish and fail: the fenced delete, which also checks the session is alive
+// (instead of a separate liveness query) and, when $6, clears the backoff,
+// all in one round trip. Always returns one row: `live` false means the
+// session expired (nothing was changed); a null machine_id means another
+// session holds the work. last_interval_seconds is read from the statement's
+// snapshot, i.e. before the clearing delete.
 const END_WORK_LIVE = `WITH live AS (
   SELECT 1 FROM sessions WHERE session_id = $3 AND session_deadline > now()
 ), gone AS (
@@ -63,21 +74,32 @@ FROM (SELECT 1) AS one
 LEFT JOIN gone g ON true
 LEFT JOIN work_backoff b ON b.machine_id = g.machine_id AND b.process = g.process`;
 
-export class Work implements AsyncDisposable {
+const STORE_BACKOFF = `INSERT INTO work_backoff (machine_id, process, until, cause, last_interval_seconds)
+VALUES ($1, $2, now() + $3::int * interval '1 millisecond', $4, $5)
+ON CONFLICT (machine_id, process) DO UPDATE
+  SET until = excluded.until, cause = excluded.cause, last_interval_seconds = excluded.last_interval_seconds`;
+
+/** A claimed machine: the row the retrieval returned, locked for one process. */
+export class Work<R extends ClaimedRow = ClaimedRow> implements AsyncDisposable {
+  /** The row the retrieval function returned for this machine, as it was read in the claiming transaction. */
+  readonly row: R;
   readonly machineId: string;
   readonly process: Process;
   /** The backoff in force for this machine and process when the work was taken, if any. */
   readonly previousBackoff: ExistingBackoff | null;
-  #owner: WorkOwner;
+  readonly #b: WorkBinding;
   #state: WorkState = 'open';
   #controller = new AbortController();
 
-  constructor(owner: WorkOwner, machineId: string, process: Process, previousBackoff: ExistingBackoff | null) {
-    this.#owner = owner;
-    this.machineId = machineId;
+  constructor(binding: WorkBinding, row: R, process: Process, previousBackoff: ExistingBackoff | null) {
+    this.#b = binding;
+    this.row = row;
+    this.machineId = row.machineId;
     this.process = process;
     this.previousBackoff = previousBackoff;
-    owner.signal.addEventListener('abort', () => this.#controller.abort(owner.signal.reason), { once: true });
+    const { signal } = binding;
+    if (signal.aborted) this.#controller.abort(signal.reason);
+    else signal.addEventListener('abort', () => this.#controller.abort(signal.reason), { once: true, signal: this.#controller.signal });
   }
 
   get state(): WorkState {
@@ -96,16 +118,35 @@ export class Work implements AsyncDisposable {
   #end(state: Exclude<WorkState, 'open'>): void {
     this.#state = state;
     this.#controller.abort(new WorkClosedError(`work ${state}`));
-    this.#owner.workEnded(this, state);
+    this.#b.ctx.metrics.workFinished.inc({ processor: this.#b.processor, process: this.process, result: state });
+    this.#b.ended(this);
   }
 
-  /** Runs END_WORK_LIVE; throws when the session died or the work is not ours. */
-  async #endWork(q: Queries, event: 'Finished' | 'Failed', cause: string | null, clearBackoff: boolean, signal?: AbortSignal): Promise<Record<string, unknown>> {
-    const r = await q.db.query(END_WORK_LIVE, [this.machineId, this.process, this.#owner.sessionId, event, cause, clearBackoff], { signal });
-    const row = r.rows[0]!;
-    if (!row.live) this.#owner.sessionDied();
-    if (row.machine_id === null || row.machine_id === undefined) throw new WorkLostError(`session no longer holds ${this.process} work on ${this.machineId}`);
-    return row;
+  /**
+   * One transaction that starts with the fenced end statement. No liveness
+   * check of its own: the statement checks the session (one round trip fewer).
+   */
+  #transactEnd<T>(
+    event: 'Finished' | 'Failed',
+    cause: string | null,
+    clearBackoff: boolean,
+    fn: (q: Queries, lastIntervalSeconds: number | null) => Promise<T>,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
+    this.#b.throwIfExpired();
+    return runTransaction(
+      this.#b.ctx,
+      this.#b.processor,
+      async (tx) => {
+        const r = await tx.query(END_WORK_LIVE, [this.machineId, this.process, this.#b.sessionId, event, cause, clearBackoff], { signal });
+        const row = r.rows[0]!;
+        if (!row.live) this.#b.sessionDied();
+        if (row.machine_id === null || row.machine_id === undefined) throw new WorkLostError(`session no longer holds ${this.process} work on ${this.machineId}`);
+        const last = row.last_interval_seconds === null || row.last_interval_seconds === undefined ? null : Number(row.last_interval_seconds);
+        return fn(bindQueries(tx), last);
+      },
+      { signal },
+    );
   }
 
   /**
@@ -117,60 +158,48 @@ export class Work implements AsyncDisposable {
    */
   async finish(fn?: (q: Queries) => Promise<void>, opts: { signal?: AbortSignal } = {}): Promise<void> {
     this.#ensureOpen('finish');
-    await this.#owner.transactWork(async (q) => {
-      await this.#endWork(q, 'Finished', null, true, opts.signal);
+    await this.#transactEnd('Finished', null, true, async (q) => {
       if (fn) await fn(q);
-    }, opts);
+    }, opts.signal);
     this.#end('finished');
   }
 
   /**
    * Ends the work as failed: removes the lock, writes `Failed` with the cause,
    * and stores the next backoff interval (see Backoff). Without a backoff the
-   * previous interval is reused, or 1 s.
+   * previous interval is reused, or 1 s. Returns the interval in seconds.
    * @throws WorkLostError when this session no longer holds the work; nothing is written.
    * @throws SessionExpiredError when the session is gone; nothing is written.
    */
   async fail(backoff: Backoff | undefined, cause: string, opts: { signal?: AbortSignal } = {}): Promise<number> {
     this.#ensureOpen('fail');
-    const interval = await this.#owner.transactWork(async (q) => {
-      const row = await this.#endWork(q, 'Failed', cause, false, opts.signal);
-      const previous = row.last_interval_seconds === null || row.last_interval_seconds === undefined ? null : Number(row.last_interval_seconds);
+    const interval = await this.#transactEnd('Failed', cause, false, async (q, previous) => {
       const seconds = nextBackoffSeconds(backoff, previous);
-      await q.db.query(
-        `INSERT INTO work_backoff (machine_id, process, until, cause, last_interval_seconds)
-         VALUES ($1, $2, now() + $3::int * interval '1 millisecond', $4, $5)
-         ON CONFLICT (machine_id, process) DO UPDATE
-           SET until = excluded.until, cause = excluded.cause, last_interval_seconds = excluded.last_interval_seconds`,
-        [this.machineId, this.process, backoffDelayMs(backoff, seconds), cause, seconds],
-        opts,
-      );
+      await q.db.query(STORE_BACKOFF, [this.machineId, this.process, backoffDelayMs(backoff, seconds), cause, seconds], opts);
       return seconds;
-    }, opts);
+    }, opts.signal);
     this.#end('failed');
     return interval;
   }
 
   /**
-   * Gives the work up without a verdict: removes the lock and writes
-   * `Canceled`. Never throws; a failure is logged (the lock then goes away
-   * with the session at the latest).
+   * Gives the work up without a verdict: removes the lock (fenced, with no
+   * liveness check: the lock is ours to drop) and writes `Canceled`. Never
+   * throws; a failure is logged (the lock then goes away with the session at
+   * the latest).
    */
   async cancel(): Promise<void> {
     if (this.#state !== 'open') return;
     try {
-      await this.#owner.cancelWork(this.machineId, this.process);
+      await this.#b.ctx.driver.query(CANCEL_WORK, [this.machineId, this.process, this.#b.sessionId]);
     } catch (err) {
-      this.#owner.logger.warn({ err, machineId: this.machineId, process: this.process }, 'could not cancel work');
+      this.#b.logger.warn({ err, machineId: this.machineId, process: this.process }, 'could not cancel work');
     }
-    this.#end('canceled');
+    if (this.#state === 'open') this.#end('canceled');
   }
 
   /** `await using work = ...` cancels the work on every path that did not end it. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.cancel();
   }
-
-  /** @internal SQL used by Session to end work; exported for cancel. */
-  static readonly END_WORK_SQL = END_WORK;
 }

@@ -7,6 +7,7 @@ import { NothingToDoError, WorkConflictError } from './errors.ts';
 import type { Queries } from './queries/index.ts';
 
 const agentStart = async (q: Queries) => (await q.getAgentStartCandidates({ provider: 'None', limit: 1 })).map((m) => m.machineId);
+const firstAgentStart = async (q: Queries) => (await q.getAgentStartCandidates({ provider: 'None', limit: 1 }))[0];
 
 describeBmdb('agent start workflow', ({ open }) => {
   it('open work hides the machine from agent start and recovery; history is exactly Started, Finished', async () => {
@@ -15,7 +16,7 @@ describeBmdb('agent start workflow', ({ open }) => {
     const s = await bmdb.startSession({ component: 'initializer', processor: 'unittest' });
     assert.deepEqual(await bmdb.transact('unittest', agentStart), [m]);
 
-    const w = await s.work('ShepherdAgentStart', agentStart);
+    const w = await s.work('ShepherdAgentStart', firstAgentStart);
     assert.equal(w.machineId, m);
     assert.deepEqual(await bmdb.transact('unittest', agentStart), []);
     // Even a machine that looks dead to recovery is hidden while start work is open.
@@ -49,7 +50,7 @@ describeBmdb('agent start workflow', ({ open }) => {
         for (;;) {
           let w;
           try {
-            w = await s.work('ShepherdAgentStart', agentStart);
+            w = await s.work('ShepherdAgentStart', firstAgentStart);
           } catch (err) {
             if (err instanceof NothingToDoError) return;
             if (err instanceof WorkConflictError) continue;

@@ -11,8 +11,8 @@ export interface Task {
    * The lock on (machine, process). processMachine normally ends it with
    * `finish`; if it throws instead, the runner fails the work with `backoff`.
    */
-  readonly work: Work;
-  /** The worker's session that holds the work, for extra transactions (they check it is alive). */
+  readonly work: Work<MachineProvided>;
+  /** The loop's session that holds the work, for extra transactions (they check it is alive). */
   readonly session: Session;
   /**
    * Starts as the loop's default backoff. processMachine may replace it before

@@ -1,5 +1,5 @@
 // The control loop runner (docs/architecture.md#control-loop-runner, the seed's controlLoopRunner):
-// `parallelism` workers, each keeping a BMDB session for as long as it can,
+// `parallelism` workers sharing one BMDB session (kept by a SessionKeeper),
 // each iteration waiting on the shared DB-query token bucket, claiming one
 // machine through Work and handing it to the loop.
 import type { Logger } from 'pino';
@@ -8,9 +8,11 @@ import {
   SessionExpiredError,
   WorkConflictError,
   WorkLostError,
+  SessionKeeper,
   type Bmdb,
   type MachineProvided,
   type Session,
+  type Work,
 } from '../bmdb/index.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { TokenBucket, type RateLimit } from '../lib/rate.ts';
@@ -72,7 +74,7 @@ export class ControlLoopRunner {
   /**
    * Runs until `signal` aborts. Then it stops claiming machines, lets work in
    * flight run for up to the shutdown grace, aborts the tasks' signals and
-   * cancels whatever work is still open, closes the sessions and resolves.
+   * cancels whatever work is still open, closes the session and resolves.
    */
   async run(signal: AbortSignal): Promise<void> {
     if (this.#state !== 'new') throw new Error(`control loop ${this.loop.name} was already run`);
@@ -87,10 +89,20 @@ export class ControlLoopRunner {
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
     this.#log.info({ parallelism: this.#options.parallelism }, 'control loop running');
+    // One session for the whole loop: its workers share it (and its one row
+    // and keep-alive), whatever the parallelism.
+    const keeper = new SessionKeeper(this.#bmdb, {
+      component: `shepherd-${this.loop.name}`,
+      processor: this.loop.processor,
+      ...(this.#options.sessionIntervalMs === undefined ? {} : { intervalMs: this.#options.sessionIntervalMs }),
+      errorPauseMs: this.#options.errorPauseMs,
+      logger: this.#log,
+    });
     try {
-      const workers = Array.from({ length: this.#options.parallelism }, (_, i) => this.#worker(i, signal, hardStop.signal));
+      const workers = Array.from({ length: this.#options.parallelism }, (_, i) => this.#worker(i, keeper, signal, hardStop.signal));
       await Promise.all(workers);
     } finally {
+      await keeper.close();
       clearTimeout(graceTimer);
       signal.removeEventListener('abort', onAbort);
       this.#state = 'stopped';
@@ -98,77 +110,45 @@ export class ControlLoopRunner {
     }
   }
 
-  async #worker(index: number, stopSourcing: AbortSignal, hardStop: AbortSignal): Promise<void> {
+  async #worker(index: number, keeper: SessionKeeper, stopSourcing: AbortSignal, hardStop: AbortSignal): Promise<void> {
     const log = this.#log.child({ worker: index });
-    let session: Session | undefined;
     let idleWaitMs = 0;
-    try {
-      while (!stopSourcing.aborted) {
-        if (session?.expired) {
-          log.warn('BMDB session expired, starting a new one');
-          await session.close();
-          session = undefined;
-        }
-        if (session === undefined) {
-          try {
-            session = await this.#bmdb.startSession({
-              component: `shepherd-${this.loop.name}`,
-              processor: this.loop.processor,
-              ...(this.#options.sessionIntervalMs === undefined ? {} : { intervalMs: this.#options.sessionIntervalMs }),
-              signal: stopSourcing,
-            });
-          } catch (err) {
-            if (stopSourcing.aborted) break;
-            log.error({ err }, 'could not start a BMDB session');
-            await sleep(this.#options.errorPauseMs, stopSourcing);
-            continue;
-          }
-        }
-        if (!(await this.#bucket.take(stopSourcing))) break;
-
-        let claimed: { machine: MachineProvided; work: Task['work'] };
-        try {
-          claimed = await this.#source(session, hardStop);
-        } catch (err) {
-          if (err instanceof NothingToDoError) {
-            // Back off while idle so an empty fleet costs a query a second, not a stream.
-            idleWaitMs = Math.min(this.#options.maxIdleWaitMs, Math.max(MIN_IDLE_WAIT_MS, idleWaitMs * 2));
-            await sleep(idleWaitMs, stopSourcing);
-          } else if (err instanceof WorkConflictError) {
-            log.debug('lost a race for a machine, trying again');
-          } else if (err instanceof SessionExpiredError) {
-            // Handled at the top of the loop.
-          } else if (!stopSourcing.aborted) {
-            log.error({ err }, 'could not claim a machine');
-            await sleep(this.#options.errorPauseMs, stopSourcing);
-          }
-          continue;
-        }
-        idleWaitMs = 0;
-        await this.#process(session, claimed, hardStop, log);
+    while (!stopSourcing.aborted) {
+      let session: Session;
+      try {
+        session = await keeper.current({ signal: stopSourcing });
+      } catch {
+        // The keeper logs the outage and paces the next attempt.
+        continue;
       }
-    } finally {
-      await session?.close();
+      if (!(await this.#bucket.take(stopSourcing))) break;
+      let work: Work<MachineProvided>;
+      try {
+        // Aborting a claim at shutdown is safe: it rolls back, and a claim
+        // that committed anyway goes with the session row when it is closed.
+        work = await session.work(this.loop.process, async (q) => (await this.loop.getMachines(q, 1))[0], { signal: stopSourcing });
+      } catch (err) {
+        if (err instanceof NothingToDoError) {
+          // Back off while idle so an empty fleet costs a query a second, not a stream.
+          idleWaitMs = Math.min(this.#options.maxIdleWaitMs, Math.max(MIN_IDLE_WAIT_MS, idleWaitMs * 2));
+          await sleep(idleWaitMs, stopSourcing);
+        } else if (err instanceof WorkConflictError) {
+          log.debug('lost a race for a machine, trying again');
+        } else if (err instanceof SessionExpiredError) {
+          // The keeper replaces it on the next turn.
+        } else if (!stopSourcing.aborted) {
+          log.error({ err }, 'could not claim a machine');
+          await sleep(this.#options.errorPauseMs, stopSourcing);
+        }
+        continue;
+      }
+      idleWaitMs = 0;
+      await this.#process(session, work, hardStop, log);
     }
   }
 
-  async #source(session: Session, hardStop: AbortSignal): Promise<{ machine: MachineProvided; work: Task['work'] }> {
-    let machine: MachineProvided | undefined;
-    const work = await session.work(
-      this.loop.process,
-      async (q) => {
-        const machines = await this.loop.getMachines(q, 1);
-        machine = machines[0];
-        if (machine === undefined) throw new NothingToDoError();
-        return [machine.machineId];
-      },
-      { signal: hardStop },
-    );
-    return { machine: machine!, work };
-  }
-
-  async #process(session: Session, claimed: { machine: MachineProvided; work: Task['work'] }, hardStop: AbortSignal, workerLog: Logger): Promise<void> {
-    const { machine, work } = claimed;
+  async #process(session: Session, work: Work<MachineProvided>, hardStop: AbortSignal, workerLog: Logger): Promise<void> {
+    const machine = work.row;
     const log = workerLog.child({ machineId: machine.machineId, providerId: machine.providerId });
     const signal = AbortSignal.any([hardStop, work.signal]);
     const task: Task = { machine, work, session, backoff: this.loop.defaultBackoff, signal };

@@ -56,7 +56,7 @@ describeBmdb('agent callback server', ({ open }) => {
     const key = generateAgentKey();
     const machineId = (await t.bmdb.transact('unittest', (q) => q.newMachine())).machineId;
     const s = await t.bmdb.startSession({ component: 'initializer', processor: 'unittest' });
-    const w = await s.work('ShepherdAgentStart', () => Promise.resolve([machineId]));
+    const w = await s.work('ShepherdAgentStart', () => Promise.resolve({ machineId: machineId }));
     const early = await refused(await clientCertificate(key, machineId), { machineId }, Code.Unauthenticated);
     const unknown = await refused(await clientCertificate(key, machineId), { machineId: '00000000-0000-4000-8000-000000000000' }, Code.Unauthenticated);
     assert.equal(early.rawMessage, unknown.rawMessage, 'the agent learns nothing more');

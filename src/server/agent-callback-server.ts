@@ -8,14 +8,13 @@ import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { createContextValues } from '@connectrpc/connect';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import type { Bmdb } from '../bmdb/index.ts';
+import { SessionKeeper, type Bmdb } from '../bmdb/index.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { agentCallbackRoutes, peerIdentityKey } from './agent-callback-service.ts';
 import { parseListenAddress } from './listen-address.ts';
 import { serverMetrics } from './metrics.ts';
 import { peerIdentityOf, type PeerSocket } from './peer-identity.ts';
 import { resolveCallTimeoutMs, resolveShutdownGraceMs } from './server-options.ts';
-import { SessionHolder } from './session-holder.ts';
 
 export interface AgentCallbackServerOptions {
   readonly bmdb: Bmdb;
@@ -34,6 +33,9 @@ export interface AgentCallbackServerOptions {
   readonly signal?: AbortSignal;
 }
 
+/** After a failed BMDB session start, the next one is tried no sooner than this. */
+const SESSION_RETRY_PAUSE_MS = 250;
+
 /** After the grace: how long aborted calls get to send their error before connections are cut. */
 const ABORTED_CALLS_REPLY_MS = 250;
 
@@ -41,7 +43,7 @@ export type ServerState = 'running' | 'stopping' | 'stopped';
 
 export class AgentCallbackServer {
   readonly #server: http2.Http2SecureServer;
-  readonly #holder: SessionHolder;
+  readonly #keeper: SessionKeeper;
   readonly #logger: Logger;
   // Aborting it aborts every handler's signal (the adapter's shutdownSignal).
   readonly #shutdown: AbortController;
@@ -52,10 +54,10 @@ export class AgentCallbackServer {
   #state: ServerState = 'running';
   #closing: Promise<void> | undefined;
 
-  private constructor(server: http2.Http2SecureServer, holder: SessionHolder, logger: Logger, shutdown: AbortController) {
+  private constructor(server: http2.Http2SecureServer, keeper: SessionKeeper, logger: Logger, shutdown: AbortController) {
     this.#server = server;
     this.#shutdown = shutdown;
-    this.#holder = holder;
+    this.#keeper = keeper;
     this.#logger = logger;
     server.on('connection', (socket: Duplex) => {
       this.#sockets.add(socket);
@@ -73,10 +75,18 @@ export class AgentCallbackServer {
   static async start(opts: AgentCallbackServerOptions): Promise<AgentCallbackServer> {
     const logger = opts.logger ?? silentLogger();
     const { host, port } = parseListenAddress(opts.listenAddress);
-    const holder = new SessionHolder(opts.bmdb, { logger, ...(opts.sessionIntervalMs ? { intervalMs: opts.sessionIntervalMs } : {}) });
+    // One BMDB session for every call, replaced when it expires. A call that
+    // finds the last start failed waits at most the short pause, then tries.
+    const keeper = new SessionKeeper(opts.bmdb, {
+      component: 'bmsrv',
+      processor: 'bmsrv',
+      errorPauseMs: SESSION_RETRY_PAUSE_MS,
+      logger,
+      ...(opts.sessionIntervalMs ? { intervalMs: opts.sessionIntervalMs } : {}),
+    });
     const shutdown = new AbortController();
     const routes = agentCallbackRoutes({
-      transact: (fn, o) => holder.transact(fn, o),
+      transact: (fn, o) => keeper.withSession((session) => session.transact(fn, o), o),
       logger,
       metrics: serverMetrics(opts.metricsRegistry ?? new Registry()),
       callTimeoutMs: resolveCallTimeoutMs(opts.callTimeoutMs),
@@ -102,7 +112,7 @@ export class AgentCallbackServer {
     server.on('request', (req, res) => void handler(req, res));
     server.listen(port, host);
     await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err as Error))]);
-    const self = new AgentCallbackServer(server, holder, logger, shutdown);
+    const self = new AgentCallbackServer(server, keeper, logger, shutdown);
     opts.signal?.addEventListener('abort', () => void self.close(), { once: true });
     logger.info({ address: self.address }, 'agent callback server listening');
     return self;
@@ -156,7 +166,7 @@ export class AgentCallbackServer {
       clearTimeout(timer);
       clearTimeout(cut);
     }
-    await this.#holder.close();
+    await this.#keeper.close();
     this.#state = 'stopped';
     this.#logger.info('agent callback server stopped');
   }

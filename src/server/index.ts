@@ -3,7 +3,6 @@ export { AgentCallbackServer, type AgentCallbackServerOptions, type ServerState 
 export { agentCallbackRoutes, grpcCodeName, peerIdentityKey } from './agent-callback-service.ts';
 export { recordHeartbeat, parseMachineId, type HeartbeatInput, type HeartbeatOutcome } from './heartbeat.ts';
 export { peerIdentityOf, agentPublicKey, type PeerIdentity } from './peer-identity.ts';
-export { SessionHolder } from './session-holder.ts';
 export { ensureDevCertificates, DEFAULT_DEV_CERTS_DIR, type DevCertificates } from './dev-certs.ts';
 export { parseListenAddress, ListenAddressError } from './listen-address.ts';
 export { AgentAuthenticationError, InvalidHeartbeatError } from './errors.ts';

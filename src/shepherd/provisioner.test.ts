@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import pino from 'pino';
 import type { Bmdb, MachineProvided } from '../bmdb/index.ts';
 import { describeBmdb } from '../../test/bmdb.ts';
 import { Availability, INVALID_PROVIDER_ID, planReconcile, Provisioner, resolveAvailability, type ProviderMachine } from './index.ts';
@@ -117,5 +118,46 @@ describeBmdb('provisioner', ({ open }) => {
     await running;
     assert.equal((await providedIds(bmdb)).length, 3);
     assert.equal(Number((await bmdb.driver.query('SELECT count(*) AS n FROM sessions', [])).rows[0]!.n), 0);
+  });
+
+  it('a machine that cannot be stored does not starve the others: entries 3-5 are enrolled in the same round, entry 2 backs off', async () => {
+    const bmdb = await open();
+    const provider = new FakeProvider();
+    provider.addMachines(1);
+    // The database refuses a NUL in text: this entry's insert fails every time.
+    const bad = 'bad\u0000id';
+    provider.machines.set(bad, { id: bad, address: '10.0.0.99', availability: Availability.PossiblyUsed, failed: false });
+    provider.addMachines(3);
+    const provisioner = new Provisioner(bmdb, provider, { creationRate: FAST });
+    await using session = await bmdb.startSession({ component: 'test', processor: 'shepherd-provisioner' });
+    const first = await provisioner.reconcile(session);
+    assert.deepEqual(first, { created: 4, desynced: false, failed: [bad] });
+    assert.deepEqual((await providedIds(bmdb)).sort(), ['m0', 'm2', 'm3', 'm4']);
+    // The next round leaves the failing entry alone while it backs off.
+    provider.addMachines(1);
+    const attempts = provider.created.length;
+    assert.deepEqual(await provisioner.reconcile(session), { created: 1, desynced: false });
+    assert.equal(provider.created.length, attempts + 1);
+  });
+
+  it('a machine another shepherd enrolled between listing and insert is not an error', async () => {
+    const bmdb = await open();
+    const lines: Array<{ level: number; msg: string }> = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as { level: number; msg: string }) });
+    const provider = new FakeProvider();
+    provider.addMachines(2);
+    const rival = new FakeProvider();
+    await using session = await bmdb.startSession({ component: 'test', processor: 'shepherd-provisioner' });
+    // The rival enrols m0 after both listings, just before our insert.
+    const createMachine = provider.createMachine.bind(provider);
+    provider.createMachine = async (s, request, opts) => {
+      if (request.unusedMachine.id === 'm0') await rival.createMachine(s, request);
+      return createMachine(s, request, opts);
+    };
+    const provisioner = new Provisioner(bmdb, provider, { creationRate: FAST, logger });
+    assert.deepEqual(await provisioner.reconcile(session), { created: 1, desynced: false });
+    assert.deepEqual((await providedIds(bmdb)).sort(), ['m0', 'm1']);
+    assert.deepEqual(lines.filter((l) => l.level >= 40).map((l) => l.msg), [], 'no warning or error');
+    assert.ok(lines.some((l) => l.msg === 'machine was enrolled by someone else meanwhile'));
   });
 });

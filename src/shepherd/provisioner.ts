@@ -2,10 +2,10 @@
 // the BMDB, up to a limit, refusing to act while the two disagree about which
 // machines are ours.
 import type { Logger } from 'pino';
-import { SessionExpiredError, type Bmdb, type MachineProvided, type Session } from '../bmdb/index.ts';
+import { SessionExpiredError, SessionKeeper, sqlState, type Bmdb, type MachineProvided, type Session } from '../bmdb/index.ts';
+import { describeError } from '../controlloop/index.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { TokenBucket, type RateLimit } from '../lib/rate.ts';
-import { sleep } from '../lib/sleep.ts';
 import { Availability, INVALID_PROVIDER_ID, type Provider, type ProviderMachine } from './provider.ts';
 
 export interface ProvisionerOptions {
@@ -48,11 +48,15 @@ export interface ReconcilePlan {
   readonly undefinedAvailability: readonly string[];
 }
 
-/** Compares the provider's and the BMDB's view; creates nothing when they disagree. */
+/**
+ * Compares the provider's and the BMDB's view; creates nothing when they
+ * disagree. Unused machines in `skip` (backing off) are left for later.
+ */
 export function planReconcile(
   providerMachines: readonly ProviderMachine[],
   bmdbMachines: readonly MachineProvided[],
   limits: { maxCount: number; chunkSize: number },
+  skip: ReadonlySet<string> = new Set(),
 ): ReconcilePlan {
   const inBmdb = new Set(bmdbMachines.map((m) => m.providerId));
   const atProvider = new Set(providerMachines.map((m) => m.id));
@@ -64,7 +68,7 @@ export function planReconcile(
     if (machine.failed) continue;
     switch (resolveAvailability(machine, inBmdb)) {
       case Availability.KnownUnused:
-        unused.push(machine);
+        if (!skip.has(machine.id)) unused.push(machine);
         break;
       case Availability.KnownUsed:
         if (!inBmdb.has(machine.id)) missingFromBmdb.push(machine.id);
@@ -82,8 +86,42 @@ export function planReconcile(
   return { toCreate: unused.slice(0, count), missingFromBmdb, missingFromProvider, undefinedAvailability };
 }
 
+const UNIQUE_VIOLATION = '23505';
+
+/**
+ * Per provider entry backoff after a failed creation, held in memory: it
+ * starts at 30 s and doubles up to 10 min. A restart forgets it, which only
+ * means one early retry of each failing entry.
+ */
+class EntryBackoff {
+  static readonly INITIAL_MS = 30_000;
+  static readonly MAXIMUM_MS = 600_000;
+  readonly #entries = new Map<string, { until: number; delayMs: number }>();
+
+  /** Provider ids still waiting out their backoff. */
+  backingOff(now = Date.now()): ReadonlySet<string> {
+    const ids = new Set<string>();
+    for (const [id, entry] of this.#entries) if (entry.until > now) ids.add(id);
+    return ids;
+  }
+
+  /** Records a failure; returns how long the entry now waits. */
+  failed(id: string, now = Date.now()): number {
+    const previous = this.#entries.get(id);
+    const delayMs = previous ? Math.min(EntryBackoff.MAXIMUM_MS, previous.delayMs * 2) : EntryBackoff.INITIAL_MS;
+    this.#entries.set(id, { until: now + delayMs, delayMs });
+    return delayMs;
+  }
+
+  succeeded(id: string): void {
+    this.#entries.delete(id);
+  }
+}
+
 export interface ReconcileResult {
   readonly created: number;
+  /** Provider ids whose creation failed this round (each now backing off). */
+  readonly failed?: readonly string[];
   /** True when the round refused to act because provider and BMDB disagree. */
   readonly desynced: boolean;
 }
@@ -96,6 +134,7 @@ export class Provisioner {
   readonly #reconcileBucket: TokenBucket;
   readonly #creationBucket: TokenBucket;
   readonly #log: Logger;
+  readonly #entryBackoff = new EntryBackoff();
 
   constructor(bmdb: Bmdb, provider: Provider, options: ProvisionerOptions = {}) {
     this.#bmdb = bmdb;
@@ -111,28 +150,29 @@ export class Provisioner {
 
   /** Reconciles at the configured rate until `signal` aborts, keeping one session. */
   async run(signal: AbortSignal): Promise<void> {
-    let session: Session | undefined;
+    const keeper = new SessionKeeper(this.#bmdb, { component: 'shepherd-provisioner', processor: 'shepherd-provisioner', logger: this.#log });
     this.#log.info({ maxCount: this.#maxCount, chunkSize: this.#chunkSize }, 'provisioner running');
     try {
       while (!signal.aborted) {
-        if (session?.expired) {
-          this.#log.warn('BMDB session expired, starting a new one');
-          await session.close();
-          session = undefined;
-        }
+        let session: Session;
         try {
-          session ??= await this.#bmdb.startSession({ component: 'shepherd-provisioner', processor: 'shepherd-provisioner', signal });
-          if (!(await this.#reconcileBucket.take(signal))) break;
+          session = await keeper.current({ signal });
+        } catch {
+          // The keeper logs the outage and paces the next attempt.
+          continue;
+        }
+        // The reconcile rate is also the pause after a failed round.
+        if (!(await this.#reconcileBucket.take(signal))) break;
+        try {
           await this.reconcile(session, { signal });
         } catch (err) {
           if (signal.aborted) break;
           if (err instanceof SessionExpiredError) continue;
           this.#log.error({ err }, 'reconcile round failed');
-          await sleep(1000, signal);
         }
       }
     } finally {
-      await session?.close();
+      await keeper.close();
       this.#log.info('provisioner stopped');
     }
   }
@@ -142,7 +182,7 @@ export class Provisioner {
     const { signal } = options;
     const providerMachines = await this.#provider.listMachines({ signal });
     const bmdbMachines = await session.transact((q) => q.getProvidedMachines({ provider: this.#provider.type }), { signal });
-    const plan = planReconcile(providerMachines, bmdbMachines, { maxCount: this.#maxCount, chunkSize: this.#chunkSize });
+    const plan = planReconcile(providerMachines, bmdbMachines, { maxCount: this.#maxCount, chunkSize: this.#chunkSize }, this.#entryBackoff.backingOff());
     if (plan.undefinedAvailability.length > 0) {
       this.#log.warn({ providerIds: plan.undefinedAvailability }, 'provider listed machines with undefined availability; skipping them');
     }
@@ -155,19 +195,28 @@ export class Provisioner {
     }
     this.#log.debug({ atProvider: providerMachines.length, inBmdb: bmdbMachines.length, toCreate: plan.toCreate.length }, 'reconciled');
     let created = 0;
+    const failed: string[] = [];
     for (const machine of plan.toCreate) {
       if (!(await this.#creationBucket.take(signal))) break;
       try {
         const result = await this.#provider.createMachine(session, { unusedMachine: machine }, { signal });
         created++;
+        this.#entryBackoff.succeeded(machine.id);
         this.#log.info({ providerId: result.id, address: result.address }, 'created machine');
       } catch (err) {
         if (signal?.aborted || err instanceof SessionExpiredError) throw err;
-        // Leave the rest to the next round, which lists both sides afresh.
-        this.#log.error({ err, providerId: machine.id }, 'could not create machine');
-        break;
+        if (sqlState(err) === UNIQUE_VIOLATION) {
+          // Another shepherd enrolled it between our listing and our insert: expected, and done.
+          this.#log.debug({ providerId: machine.id }, 'machine was enrolled by someone else meanwhile');
+          continue;
+        }
+        // One machine's failure must not starve the others: note it, back
+        // only this entry off, and go on with the rest of the round.
+        failed.push(machine.id);
+        const backoffMs = this.#entryBackoff.failed(machine.id);
+        this.#log.warn({ providerId: machine.id, cause: describeError(err), backoffMs }, 'could not create machine; retrying it later');
       }
     }
-    return { created, desynced: false };
+    return failed.length > 0 ? { created, desynced: false, failed } : { created, desynced: false };
   }
 }
