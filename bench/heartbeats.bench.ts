@@ -109,7 +109,9 @@ try {
     server.stdout.resume();
 
     const endpoint = `127.0.0.1:${port}`;
-    const clients = agents.map((a) => ({ ...a, c: createCallbackClient({ endpoint, caCertificate: certs.caCertificateDer, ...clientCertificate(a.key, a.machineId) }) }));
+    const clients = await Promise.all(
+      agents.map(async (a) => ({ ...a, c: createCallbackClient({ endpoint, caCertificate: certs.caCertificateDer, ...(await clientCertificate(a.key, a.machineId)) }) })),
+    );
     const t0 = performance.now();
     await Promise.all(clients.map((a) => a.c.client.heartbeat({ machineId: a.machineId }, { timeoutMs: 30_000 })));
     progress(`heartbeats: ${AGENTS} agents connected and accepted once in ${Math.round(performance.now() - t0)} ms`);
