@@ -6,6 +6,7 @@ import { serveMetrics } from '../../lib/metrics-http.ts';
 import {
   DEFAULT_COLLECTION_INTERVAL_MS,
   DEFAULT_HARDWARE_PAGE_SIZE,
+  DEFAULT_SESSION_COMPONENTS,
   DEFAULT_SHUTDOWN_GRACE_MS,
   ScruffyExporter,
   ScruffyOptionsError,
@@ -30,6 +31,13 @@ export const command: Command = {
     { name: 'metrics-listen-address', type: 'string', default: DEFAULT_SCRUFFY_METRICS_ADDRESS, placeholder: 'HOST:PORT', description: 'serve Prometheus metrics on http://HOST:PORT/metrics' },
     { name: 'collection-interval', type: 'duration', default: formatDuration(DEFAULT_COLLECTION_INTERVAL_MS), description: 'how often the BMDB is read' },
     { name: 'hardware-page-size', type: 'int', default: String(DEFAULT_HARDWARE_PAGE_SIZE), placeholder: 'N', description: 'hardware reports read per query' },
+    {
+      name: 'session-components',
+      type: 'string',
+      default: DEFAULT_SESSION_COMPONENTS.join(','),
+      placeholder: 'NAMES',
+      description: 'comma-separated components whose bmdb_stats_sessions series exists (at 0) even before a session of theirs was seen',
+    },
     // heartbeating and pending recovery use these; give the shepherd's values.
     ...RECOVERY_THRESHOLD_FLAGS,
     { name: 'shutdown-grace', type: 'duration', default: formatDuration(DEFAULT_SHUTDOWN_GRACE_MS), description: 'how long a collection in flight may finish at shutdown' },
@@ -53,6 +61,11 @@ export const command: Command = {
       hardwarePageSize: flags.number('hardware-page-size'),
       shutdownGraceMs: flags.number('shutdown-grace'),
       recoveryThresholds: recoveryThresholdsFromFlags(flags),
+      sessionComponents: flags
+        .string('session-components')!
+        .split(',')
+        .map((c) => c.trim())
+        .filter(Boolean),
       logger: ctx.logger.child({ component: 'scruffy' }),
     };
     // Read-only: it never migrates, and reads whatever schema it finds.
