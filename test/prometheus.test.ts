@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,6 +18,7 @@ import { describePrometheus, runPromtool, startPrometheus } from './prometheus.t
 
 const RULES_DIR = join(import.meta.dirname, '..', 'deploy', 'prometheus');
 const RULES = join(RULES_DIR, 'bmaas.rules.yml');
+const DASHBOARD = join(import.meta.dirname, '..', 'deploy', 'grafana', 'bmaas-dashboard.json');
 
 describePrometheus('shipped rules', () => {
   it('pass promtool check rules', async () => {
@@ -114,6 +116,16 @@ describePrometheus('Prometheus scrapes bmaas scruffy', () => {
       assert.equal(await valueOf('scruffy_collection_failures_total'), 0, `collections failed under the read-only role: ${stderr}`);
       const ratio = await eventually('the recording rule to be evaluated', () => valueOf('bmaas:fleet_heartbeat_ratio'));
       assert.ok(Math.abs(ratio - 3 / 9) < 1e-9, `ratio ${ratio}`);
+
+      // Every query of the shipped dashboard is valid PromQL, and the stats panels have data.
+      const dashboard = JSON.parse(await readFile(DASHBOARD, 'utf8')) as { panels: Array<{ title: string; targets?: Array<{ expr: string }> }> };
+      for (const panel of dashboard.panels) {
+        for (const { expr } of panel.targets ?? []) {
+          const concrete = expr.replaceAll('$job', '.*').replaceAll('$__rate_interval', '1m');
+          const samples = await prometheus.query(concrete, { signal });
+          if (/bmdb_stats_|bmdb_hwstats_/.test(expr)) assert.ok(samples.length > 0, `dashboard panel ${panel.title}: ${concrete} has no data`);
+        }
+      }
 
       // One more heartbeating machine: the next collection and scrape show it.
       await bmdb.transact('unittest', async (q) => {
