@@ -3,7 +3,7 @@
 // tests that need it as a child process independently of main's command table.
 import pino from 'pino';
 import { command } from '../src/cli/commands/scruffy.ts';
-import { parseFlags } from '../src/cli/flags.ts';
+import { parseFlags } from '../src/lib/flags.ts';
 
 const controller = new AbortController();
 for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => controller.abort(new Error(`received ${sig}`)));

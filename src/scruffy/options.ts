@@ -17,6 +17,13 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
  */
 export const DEFAULT_SESSION_COMPONENTS: readonly string[] = Object.freeze(['bmsrv', 'shepherd-provisioner', 'shepherd-initializer', 'shepherd-recoverer']);
 
+/** The bounds the command's flags enforce (and show in --help). */
+export const SCRUFFY_BOUNDS = Object.freeze({
+  collectionIntervalMs: Object.freeze({ minMs: 1000, maxMs: 86_400_000 }),
+  shutdownGraceMs: Object.freeze({ minMs: 0, maxMs: 3_600_000 }),
+  hardwarePageSize: Object.freeze({ min: 1, max: 10_000 }),
+});
+
 export interface ScruffyOptions {
   /** Where the gauges are registered (required: the caller serves it). */
   readonly registry: Registry;

@@ -1,20 +1,20 @@
 // bmaas scruffy: the stats exporter. Reads the BMDB (read-only, no session)
 // every collection interval and serves the gauges on /metrics.
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { formatDuration } from '../../lib/duration.ts';
 import { serveMetrics } from '../../lib/metrics-http.ts';
 import {
   DEFAULT_COLLECTION_INTERVAL_MS,
   DEFAULT_HARDWARE_PAGE_SIZE,
   DEFAULT_SESSION_COMPONENTS,
   DEFAULT_SHUTDOWN_GRACE_MS,
+  SCRUFFY_BOUNDS,
   ScruffyExporter,
   ScruffyOptionsError,
 } from '../../scruffy/index.ts';
 import { ListenAddressError, parseListenAddress } from '../../server/index.ts';
 import type { Command } from '../command.ts';
 import { BMDB_FLAGS, LOG_FLAGS, openBmdbFromFlags, RECOVERY_THRESHOLD_FLAGS, recoveryThresholdsFromFlags } from '../common-flags.ts';
-import { UsageError } from '../flags.ts';
+import { durationFlagBounds, UsageError } from '../../lib/flags.ts';
 
 export const DEFAULT_SCRUFFY_METRICS_ADDRESS = '127.0.0.1:9180';
 
@@ -29,8 +29,8 @@ export const command: Command = {
   flags: [
     ...BMDB_FLAGS,
     { name: 'metrics-listen-address', type: 'string', default: DEFAULT_SCRUFFY_METRICS_ADDRESS, placeholder: 'HOST:PORT', description: 'serve Prometheus metrics on http://HOST:PORT/metrics' },
-    { name: 'collection-interval', type: 'duration', default: formatDuration(DEFAULT_COLLECTION_INTERVAL_MS), description: 'how often the BMDB is read' },
-    { name: 'hardware-page-size', type: 'int', default: String(DEFAULT_HARDWARE_PAGE_SIZE), placeholder: 'N', description: 'hardware reports read per query' },
+    { name: 'collection-interval', type: 'duration', default: DEFAULT_COLLECTION_INTERVAL_MS, ...durationFlagBounds(SCRUFFY_BOUNDS.collectionIntervalMs), description: 'how often the BMDB is read' },
+    { name: 'hardware-page-size', type: 'int', default: DEFAULT_HARDWARE_PAGE_SIZE, ...SCRUFFY_BOUNDS.hardwarePageSize, placeholder: 'N', description: 'hardware reports read per query' },
     {
       name: 'session-components',
       type: 'string',
@@ -40,7 +40,7 @@ export const command: Command = {
     },
     // heartbeating and pending recovery use these; give the shepherd's values.
     ...RECOVERY_THRESHOLD_FLAGS,
-    { name: 'shutdown-grace', type: 'duration', default: formatDuration(DEFAULT_SHUTDOWN_GRACE_MS), description: 'how long a collection in flight may finish at shutdown' },
+    { name: 'shutdown-grace', type: 'duration', default: DEFAULT_SHUTDOWN_GRACE_MS, ...durationFlagBounds(SCRUFFY_BOUNDS.shutdownGraceMs), description: 'how long a collection in flight may finish at shutdown' },
     ...LOG_FLAGS,
   ],
   async run(flags, ctx) {
