@@ -27,3 +27,4 @@ export { checkTakeoverResponse, runTakeover, shellQuote, TakeoverFailedError } f
 export type { TakeoverInitFields, TakeoverResult } from './takeover.ts';
 export { DEFAULT_DB_QUERY_RATE, runShepherd } from './shepherd.ts';
 export type { LoopSettings, ShepherdOptions } from './shepherd.ts';
+export * from './bmc/index.ts';
