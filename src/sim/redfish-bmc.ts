@@ -47,6 +47,8 @@ export class FakeRedfishBmc {
   maxInFlight = 0;
   sessionsCreated = 0;
   sessionsDeleted = 0;
+  /** When set, reported as every system's PowerState instead of the real one (`null`: what some BMCs send while they boot). */
+  reportedPowerState: string | null | undefined;
   readonly #opts: FakeRedfishBmcOptions;
   readonly #power = new Map<string, FakePower>();
   readonly #sessions = new Map<string, string>(); // token → session id
@@ -159,7 +161,7 @@ export class FakeRedfishBmc {
       '@odata.type': '#ComputerSystem.v1_20_0.ComputerSystem',
       Id: id,
       Name: `System ${id}`,
-      PowerState: power.state,
+      PowerState: this.reportedPowerState === undefined ? power.state : this.reportedPowerState,
       LastResetTime: power.lastResetTime,
       Actions: { '#ComputerSystem.Reset': action },
     };

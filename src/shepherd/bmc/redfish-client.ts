@@ -67,7 +67,8 @@ export class RedfishClient {
       try {
         answer = await this.#send(method, path, auth, body, signal);
       } catch (err) {
-        const e = err as HttpTransportError;
+        if (!(err instanceof HttpTransportError)) throw err;
+        const e = err;
         // A POST that may have reached the BMC is not repeated: a reset must not happen twice.
         const retryable = !e.aborted && (method === 'GET' || !e.maybeSent);
         if (!retryable || attempt + 1 >= this.#s.attempts) throw new BmcConnectionError(`BMC ${this.#s.base.origin}: ${e.message}`, { cause: err });

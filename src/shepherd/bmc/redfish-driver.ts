@@ -57,7 +57,7 @@ export class RedfishDriver implements BmcDriver {
 
   async powerState(opts: BmcCallOptions = {}): Promise<PowerReading> {
     const system = await this.#system(opts.signal);
-    const raw = typeof system.PowerState === 'string' ? system.PowerState : String(system.PowerState ?? 'absent');
+    const raw = typeof system.PowerState === 'string' ? system.PowerState : system.PowerState === undefined ? 'absent' : String(system.PowerState);
     const lastReset = typeof system.LastResetTime === 'string' ? system.LastResetTime : undefined;
     return { state: toPowerState(raw), raw, ...(lastReset ? { lastReset } : {}) };
   }
