@@ -121,6 +121,32 @@ describe('Redfish driver against the fake BMC', () => {
       assert.equal(bmc.requests.length, 4);
     }));
 
+  it('bounds every request by its timeout, retries, then fails with a connection error', () =>
+    withBmc({ latencyMs: 1500 }, async (bmc, options) => {
+      await using driver = new RedfishDriver({ ...options, timeouts: { requestMs: 150, attempts: 2, backoffInitialMs: 10 } });
+      const started = Date.now();
+      await assert.rejects(driver.powerState(), (err: Error) => err instanceof BmcConnectionError && /no answer within 150 ms/.test(err.message));
+      assert.ok(Date.now() - started < 1000, `took ${Date.now() - started} ms`);
+      await until('both attempts to reach the BMC', () => bmc.requests.length === 2);
+    }));
+
+  it('retries a refused connection and then names the endpoint', async () => {
+    const bmc = await new FakeRedfishBmc({ username: 'admin', password: PASSWORD }).start();
+    const endpoint = bmc.endpoint;
+    await bmc.stop();
+    await using driver = new RedfishDriver({ driver: 'redfish', endpoint, username: 'admin', password: secret(PASSWORD), tls: 'verify', timeouts: { attempts: 3, backoffInitialMs: 10 } });
+    await assert.rejects(driver.powerState(), (err: Error) => err instanceof BmcConnectionError && err.message.includes(endpoint) && /ECONNREFUSED/.test(err.message));
+  });
+
+  it('stops waiting when the caller aborts, also between retries', () =>
+    withBmc({}, async (bmc, options) => {
+      await using driver = new RedfishDriver({ ...options, timeouts: { ...options.timeouts, backoffInitialMs: 5000, backoffMaxMs: 5000 } });
+      bmc.failNext(503, 1);
+      const started = Date.now();
+      await assert.rejects(driver.powerState({ signal: AbortSignal.timeout(200) }));
+      assert.ok(Date.now() - started < 1500, `took ${Date.now() - started} ms`);
+    }));
+
   it('honours Retry-After on 429', () =>
     withBmc({}, async (bmc, options) => {
       await using driver = new RedfishDriver(options);
