@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createBmcCertificate, type BmcCertificate } from './redfish-bmc-cert.ts';
+import { readBody, redfishError, send, SERVICE_ROOT } from './redfish-bmc-http.ts';
 import { FakePower, type FakePowerHooks, type FakePowerState, type FakePowerTiming } from './redfish-bmc-power.ts';
 
 export interface FakeRedfishBmcOptions extends FakePowerTiming, FakePowerHooks {
@@ -20,6 +21,8 @@ export interface FakeRedfishBmcOptions extends FakePowerTiming, FakePowerHooks {
   readonly allowedResetTypes?: readonly string[];
   /** Publish no AllowableValues at all (older firmware). */
   readonly omitAllowableValues?: boolean;
+  /** Want credentials for the service root too (against the spec, as some BMCs do). */
+  readonly serviceRootNeedsAuth?: boolean;
   /** Refuse Basic auth: only session tokens are accepted. */
   readonly requireSessions?: boolean;
   /** Added before every answer, like a BMC's slow web server. Default 5 ms. */
@@ -124,9 +127,10 @@ export class FakeRedfishBmc {
 
   #route(req: IncomingMessage, path: string, body: unknown, res: ServerResponse): void {
     const m = req.method;
-    if (m === 'GET' && path === '/redfish/v1') return send(res, 200, this.#serviceRoot());
     if (m === 'POST' && path === '/redfish/v1/SessionService/Sessions') return this.#login(body, res);
-    if (!this.#authorized(req)) return send(res, 401, redfishError('authentication required'), { 'www-authenticate': 'Basic realm="fake BMC"' });
+    const open = m === 'GET' && path === '/redfish/v1' && !this.#opts.serviceRootNeedsAuth;
+    if (!open && !this.#authorized(req)) return send(res, 401, redfishError('authentication required'), { 'www-authenticate': 'Basic realm="fake BMC"' });
+    if (m === 'GET' && path === '/redfish/v1') return send(res, 200, SERVICE_ROOT);
     const session = /^\/redfish\/v1\/SessionService\/Sessions\/([^/]+)$/.exec(path);
     if (m === 'DELETE' && session) return this.#logout(session[1]!, res);
     if (m === 'GET' && path === '/redfish/v1/Systems') {
@@ -138,18 +142,6 @@ export class FakeRedfishBmc {
     const reset = /^\/redfish\/v1\/Systems\/([^/]+)\/Actions\/ComputerSystem\.Reset$/.exec(path);
     if (m === 'POST' && reset && this.#power.has(reset[1]!)) return this.#reset(reset[1]!, body, res);
     send(res, 404, redfishError(`no resource ${path}`));
-  }
-
-  #serviceRoot(): object {
-    return {
-      '@odata.id': '/redfish/v1/',
-      '@odata.type': '#ServiceRoot.v1_15_0.ServiceRoot',
-      Id: 'RootService',
-      RedfishVersion: '1.15.0',
-      Systems: { '@odata.id': '/redfish/v1/Systems' },
-      SessionService: { '@odata.id': '/redfish/v1/SessionService' },
-      Links: { Sessions: { '@odata.id': '/redfish/v1/SessionService/Sessions' } },
-    };
   }
 
   #systemResource(id: string): object {
@@ -228,26 +220,4 @@ export class FakeRedfishBmc {
     if (!p) throw new Error(`fake BMC has no system ${id}`);
     return p;
   }
-}
-
-async function readBody(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (!text) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-function redfishError(message: string, messageId = 'Base.1.8.GeneralError'): object {
-  return { error: { code: messageId, message, '@Message.ExtendedInfo': [{ MessageId: messageId, Message: message }] } };
-}
-
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const payload = body === undefined ? '' : JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'odata-version': '4.0', ...headers });
-  res.end(payload);
 }

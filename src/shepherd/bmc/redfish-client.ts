@@ -61,8 +61,9 @@ export class RedfishClient {
   /** GET/POST with auth and retries; resolves with a 2xx answer, else throws a BmcError. */
   async call(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal | undefined, opts: { anonymous?: boolean } = {}): Promise<HttpAnswer> {
     let reauthenticated = false;
+    let anonymous = opts.anonymous === true;
     for (let attempt = 0; ; attempt++) {
-      const auth = opts.anonymous ? {} : await this.#authHeaders(signal);
+      const auth = anonymous ? {} : await this.#authHeaders(signal);
       let answer: HttpAnswer;
       try {
         answer = await this.#send(method, path, auth, body, signal);
@@ -76,7 +77,13 @@ export class RedfishClient {
         continue;
       }
       if (answer.status >= 200 && answer.status < 300) return answer;
-      if (answer.status === 401 && !opts.anonymous) {
+      if (answer.status === 401 && anonymous) {
+        // The service root should be readable without credentials; some BMCs want them anyway.
+        anonymous = false;
+        attempt--;
+        continue;
+      }
+      if (answer.status === 401) {
         if (!reauthenticated) {
           reauthenticated = true;
           // Basic refused: this BMC may want sessions. A refused session token: log in again.
@@ -143,6 +150,7 @@ export class RedfishClient {
       throw new BmcConnectionError(`BMC ${this.#s.base.origin}: session login: ${(err as Error).message}`, { cause: err });
     }
     if (answer.status === 401 || answer.status === 403) throw new BmcAuthError(`BMC ${this.#s.base.origin} refused a session for user ${this.#s.username} (${answer.status})`);
+    if (answer.status === 404 || answer.status === 405) throw new BmcAuthError(`BMC ${this.#s.base.origin} refused the credentials of user ${this.#s.username} and offers no SessionService to log in through (${answer.status})`);
     if (answer.status < 200 || answer.status >= 300) throw httpError(this.#s.base, 'POST', this.#sessionsPath, answer);
     const token = header(answer, 'x-auth-token');
     const location = header(answer, 'location') ?? odataId(answer.json);

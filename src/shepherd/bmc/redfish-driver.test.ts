@@ -166,6 +166,13 @@ describe('Redfish driver against the fake BMC', () => {
       assert.equal(bmc.maxInFlight, 1);
     }));
 
+  it('sends credentials for the service root when the BMC wants them there too', () =>
+    withBmc({ serviceRootNeedsAuth: true }, async (bmc, options) => {
+      await using driver = new RedfishDriver(options);
+      assert.equal((await driver.powerState()).state, 'On');
+      assert.deepEqual(bmc.requests.slice(0, 2), ['GET /redfish/v1', 'GET /redfish/v1']);
+    }));
+
   it('selects the system by @odata.id or Id, and requires one when the BMC has several', () =>
     withBmc({ systems: ['blade-a', 'blade-b'] }, async (bmc, options) => {
       const none = new RedfishDriver(options);
