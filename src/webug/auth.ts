@@ -48,7 +48,8 @@ export function authenticate(req: IncomingMessage, url: URL, token: string | und
     clean.searchParams.delete('token');
     return {
       kind: 'set-cookie',
-      location: `${clean.pathname}${clean.search}`,
+      // One leading slash: `//host/…` would send the browser to another origin.
+      location: `/${clean.pathname.replace(/^[/\\]+/, '')}${clean.search}`,
       cookie: `${TOKEN_COOKIE}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict`,
     };
   }

@@ -103,4 +103,13 @@ describe('listen address and authentication', () => {
     assert.equal(r.kind, 'set-cookie');
     assert.equal(r.kind === 'set-cookie' && r.location, '/machines?x=1');
   });
+  it('redirects after a token login only to a path on the same origin', () => {
+    for (const path of ['/.//evil.example/', '//evil.example/', '/\\evil.example/', '/./\\/evil.example/']) {
+      const r = authenticate(req({}), new URL(`http://webug.invalid${path}?token=${token}`), token);
+      assert.equal(r.kind, 'set-cookie');
+      const location = r.kind === 'set-cookie' ? r.location : '';
+      assert.match(location, /^\/[^/\\]/, `${path} -> ${location}`);
+      assert.equal(new URL(location, 'http://webug.invalid/').host, 'webug.invalid');
+    }
+  });
 });
