@@ -9,13 +9,14 @@ import { describeBmdb } from '../../test/bmdb.ts';
 import type { Bmdb } from '../bmdb/index.ts';
 import { startWebug, type Webug } from './index.ts';
 import { encodeCursor } from './params.ts';
+import { LEAKS } from './testing/leaks.ts';
 import { seedDemoFleet } from './testing/seed.ts';
 
 const forged = (parts: unknown[]) => Buffer.from(JSON.stringify(parts)).toString('base64url');
 const UUID = '00000000-0000-0000-0000-000000000001';
 
 /** [path, the parameter the 400 must name] */
-export const BAD_REQUESTS: ReadonlyArray<readonly [string, string]> = [
+const BAD_REQUESTS: ReadonlyArray<readonly [string, string]> = [
   ['/?q=%00', 'q'],
   ['/api/machines?q=a%01b', 'q'],
   ['/api/machines?hb_older=9999999999h', 'hb_older'],
@@ -37,8 +38,6 @@ export const BAD_REQUESTS: ReadonlyArray<readonly [string, string]> = [
   ['/sessions/%ZZ', 'path'],
 ];
 
-/** Strings that mean database error text reached the client. */
-export const LEAKS = /SQLSTATE|syntax|invalid input|out of range|violates|relation "|column "|ERROR:|URI malformed|permission denied|at [\w.]+ \(/i;
 
 describeBmdb('webug refuses bad input', ({ open }) => {
   let bmdb: Bmdb;
