@@ -2,6 +2,7 @@
 // (a fixed seed, so a failure replays) must get no 5xx and no database text.
 // PGlite only: fast, and it speaks PostgreSQL's error messages.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
@@ -16,15 +17,13 @@ const REQUESTS = 3000;
 const TIME_BUDGET_MS = 20_000;
 const PARALLEL = 8;
 
-/** mulberry32: a tiny deterministic PRNG. */
+/** Deterministic numbers in [0, 1): successive SHA-256 blocks of seed and counter, eight per block. */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
+  let block = Buffer.alloc(0);
+  let n = 0;
   return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    if (n % 8 === 0) block = createHash('sha256').update(`${seed}:${n / 8}`).digest();
+    return block.readUInt32BE(4 * (n++ % 8)) / 2 ** 32;
   };
 }
 
