@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { access, chmod, constants, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { BUILT_AGENT_PATH } from '../src/cli/agent-executable.ts';
+import { BUILT_AGENT_PATH } from '../src/shepherd/index.ts';
 import { PID_FILE } from '../src/agent/daemon.ts';
 import { loadOrCreateSshKey } from '../src/shepherd/ssh/index.ts';
 import { shellQuote } from '../src/shepherd/takeover.ts';

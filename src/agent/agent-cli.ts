@@ -4,9 +4,10 @@ import { spawn } from 'node:child_process';
 import { openSync, closeSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { FlagSpec, ParsedFlags } from '../cli/flags.ts';
+import { durationFlagBounds, type FlagSpec, type ParsedFlags } from '../lib/flags.ts';
 import { DEFAULT_STATE_DIR } from './agent-state.ts';
 import { runDaemon } from './daemon.ts';
+import { HEARTBEAT_BOUNDS, HEARTBEAT_DEFAULTS } from './heartbeat-options.ts';
 import { MAX_TAKEOVER_INIT_BYTES, encodeResponse, readBounded, takeover, takeoverErrorResponse, TakeoverError } from './takeover.ts';
 
 function writeOut(out: NodeJS.WritableStream, bytes: Uint8Array): Promise<void> {
@@ -17,9 +18,16 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'state-dir', type: 'string', default: DEFAULT_STATE_DIR, env: 'BMAAS_AGENT_STATE_DIR', placeholder: 'DIR', description: 'where the agent keeps its key and settings' },
   { name: 'reboot-command', type: 'string', default: 'reboot', env: 'BMAAS_AGENT_REBOOT_COMMAND', placeholder: 'CMD', description: 'command (split on spaces) run after a successful installation was reported' },
   { name: 'test-installer-log', type: 'string', env: 'BMAAS_AGENT_TEST_INSTALLER_LOG', placeholder: 'FILE', description: 'record installation requests in FILE instead of installing (tests and dry runs)' },
-  { name: 'heartbeat-interval', type: 'duration', default: '30s', env: 'BMAAS_AGENT_HEARTBEAT_INTERVAL', description: 'time between heartbeats' },
-  { name: 'heartbeat-timeout', type: 'duration', default: '10s', description: 'timeout of one heartbeat call' },
-  { name: 'max-backoff', type: 'duration', default: '60s', description: 'longest wait between retries of a failing heartbeat' },
+  {
+    name: 'heartbeat-interval',
+    type: 'duration',
+    default: HEARTBEAT_DEFAULTS.intervalMs,
+    ...durationFlagBounds(HEARTBEAT_BOUNDS.intervalMs),
+    env: 'BMAAS_AGENT_HEARTBEAT_INTERVAL',
+    description: 'time between heartbeats',
+  },
+  { name: 'heartbeat-timeout', type: 'duration', default: HEARTBEAT_DEFAULTS.callTimeoutMs, ...durationFlagBounds(HEARTBEAT_BOUNDS.callTimeoutMs), description: 'timeout of one heartbeat call' },
+  { name: 'max-backoff', type: 'duration', default: HEARTBEAT_DEFAULTS.backoffMaxMs, ...durationFlagBounds(HEARTBEAT_BOUNDS.backoffMaxMs), description: 'longest wait between retries of a failing heartbeat' },
   { name: 'hardware-root', type: 'string', default: '/', placeholder: 'DIR', description: 'directory holding proc and sys for the hardware report' },
 ];
 
@@ -86,9 +94,9 @@ export async function runCommand(flags: ParsedFlags, io: AgentIo): Promise<numbe
     rebootCommand: (flags.string('reboot-command') ?? 'reboot').split(/\s+/).filter(Boolean),
     ...(flags.string('test-installer-log') ? { testInstallerLog: path.resolve(flags.string('test-installer-log')!) } : {}),
     hardwareRoot: flags.string('hardware-root') ?? '/',
-    intervalMs: flags.number('heartbeat-interval') ?? 30_000,
-    callTimeoutMs: flags.number('heartbeat-timeout') ?? 10_000,
-    backoffMaxMs: flags.number('max-backoff') ?? 60_000,
+    intervalMs: flags.number('heartbeat-interval')!,
+    callTimeoutMs: flags.number('heartbeat-timeout')!,
+    backoffMaxMs: flags.number('max-backoff')!,
     logger: io.logger,
     signal: io.signal,
   });

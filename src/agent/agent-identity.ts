@@ -1,7 +1,7 @@
 // The agent's identity: an Ed25519 key made at takeover, presented to the
 // callback server as a self-signed client certificate.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { createCertificate, toPem } from '../lib/x509/index.ts';
+import { createCertificate, ed25519RawPublicKey, toPem } from '../lib/index.ts';
 
 export function generateAgentKey(): KeyObject {
   return generateKeyPairSync('ed25519').privateKey;
@@ -9,8 +9,7 @@ export function generateAgentKey(): KeyObject {
 
 /** The raw 32-byte public key, what the BMDB's AgentStarted tag stores. */
 export function rawPublicKey(key: KeyObject): Uint8Array {
-  const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
-  return new Uint8Array(spki.subarray(spki.length - 32));
+  return ed25519RawPublicKey(key);
 }
 
 export function privateKeyToPem(key: KeyObject): string {
@@ -24,7 +23,7 @@ export function privateKeyFromPem(pem: string): KeyObject {
 }
 
 /** A self-signed client certificate for the key, named after the machine. */
-export function clientCertificate(key: KeyObject, machineId: string): { cert: string; key: string } {
-  const der = createCertificate({ subject: { commonName: machineId || 'bmaas agent' }, publicKey: createPublicKey(key), signingKey: key, clientAuth: true });
+export async function clientCertificate(key: KeyObject, machineId: string): Promise<{ cert: string; key: string }> {
+  const der = await createCertificate({ subject: { commonName: machineId || 'bmaas agent' }, publicKey: createPublicKey(key), signingKey: key, clientAuth: true });
   return { cert: toPem(der, 'CERTIFICATE'), key: privateKeyToPem(key) };
 }

@@ -2,7 +2,7 @@
 import { createClient, type Client } from '@connectrpc/connect';
 import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import { AgentCallback } from '../proto/index.ts';
-import { toPem } from '../lib/x509/index.ts';
+import { toPem } from '../lib/index.ts';
 
 export interface CallbackClientOptions {
   /** `host:port` (as in TakeoverInit.bmaas_endpoint) or an `https://` URL. */

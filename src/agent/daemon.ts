@@ -62,11 +62,11 @@ async function replacePreviousDaemon(stateDir: string, log: Logger): Promise<voi
 
 export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const log = opts.logger ?? silentLogger();
-  const state = await readAgentState(opts.stateDir, { signal: opts.signal });
+  const state = await readAgentState(opts.stateDir, { signal: opts.signal, logger: log });
   const usePidFile = opts.pidFile ?? true;
   if (usePidFile) await replacePreviousDaemon(opts.stateDir, log);
   const key = privateKeyFromPem(state.privateKeyPem);
-  const callback = createCallbackClient({ endpoint: state.endpoint, caCertificate: state.caCertificate, ...clientCertificate(key, state.machineId) });
+  const callback = createCallbackClient({ endpoint: state.endpoint, caCertificate: state.caCertificate, ...(await clientCertificate(key, state.machineId)) });
   const readHardware = opts.hardwareReport ?? (() => gatherHardwareReport({ root: opts.hardwareRoot ?? '/', signal: opts.signal }));
   const hardware = await readHardware().catch((err: Error) => ({ node: undefined, warnings: [`hardware report failed: ${err.message}`] }));
   if (hardware.warnings.length) log.info({ warnings: hardware.warnings.length }, 'hardware report has warnings');

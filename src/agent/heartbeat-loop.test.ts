@@ -70,7 +70,7 @@ describeBmdb('agent heartbeat loop', ({ open }) => {
 
   async function startAgent(opts: { installer?: Installer } = {}) {
     const { machineId, key } = await enrolAgent(bmdb);
-    const callback = createCallbackClient({ endpoint: srv.endpoint, caCertificate: srv.caCertificate, ...clientCertificate(key, machineId) });
+    const callback = createCallbackClient({ endpoint: srv.endpoint, caCertificate: srv.caCertificate, ...(await clientCertificate(key, machineId)) });
     const controller = new AbortController();
     const installed: bigint[] = [];
     let reboots = 0;

@@ -1,4 +1,4 @@
-// Daemon mode's heart (DESIGN.md section 8): heartbeat every interval; on
+// Daemon mode's heart (docs/architecture.md#heartbeat-loop): heartbeat every interval; on
 // failure retry with jittered exponential backoff, forever. The hardware
 // report rides along until the server accepted it once; an installation
 // request is installed, reported with the same generation, then (on success)
@@ -10,6 +10,7 @@ import type { AgentHardwareReportSchema, AgentHeartbeatRequestSchema } from '../
 import { sleep } from '../lib/sleep.ts';
 import { silentLogger } from '../lib/logger.ts';
 import type { CallbackClient } from './callback-client.ts';
+import { resolveHeartbeatTiming } from './heartbeat-options.ts';
 import { runInstallation, type InstallationReportInit, type InstallerRegistry } from './installers/index.ts';
 
 export interface HeartbeatLoopOptions {
@@ -20,13 +21,12 @@ export interface HeartbeatLoopOptions {
   readonly hardwareReport?: MessageInitShape<typeof AgentHardwareReportSchema>;
   /** Called after a successful installation was reported. */
   readonly reboot: () => Promise<void>;
-  /** Default 30 s. */
+  /** Time between heartbeats; default and bounds in HEARTBEAT_DEFAULTS / HEARTBEAT_BOUNDS. */
   readonly intervalMs?: number;
-  /** Per-RPC timeout; default 10 s. */
+  /** Per-RPC timeout. */
   readonly callTimeoutMs?: number;
-  /** First retry delay after a failed heartbeat; default 1 s, doubling up to backoffMaxMs. */
+  /** First retry delay after a failed heartbeat, doubling up to backoffMaxMs. */
   readonly backoffInitialMs?: number;
-  /** Default 60 s. */
   readonly backoffMaxMs?: number;
   readonly logger?: Logger;
   readonly random?: () => number;
@@ -43,10 +43,7 @@ export function retryDelayMs(failures: number, initialMs: number, maxMs: number,
 /** Runs until the signal aborts; never throws for RPC or installation trouble. */
 export async function runHeartbeatLoop(opts: HeartbeatLoopOptions): Promise<void> {
   const log = opts.logger ?? silentLogger();
-  const intervalMs = opts.intervalMs ?? 30_000;
-  const callTimeoutMs = opts.callTimeoutMs ?? 10_000;
-  const backoffInitialMs = opts.backoffInitialMs ?? 1000;
-  const backoffMaxMs = opts.backoffMaxMs ?? 60_000;
+  const { intervalMs, callTimeoutMs, backoffInitialMs, backoffMaxMs } = resolveHeartbeatTiming(opts);
   const { signal } = opts;
   let hardwareAccepted = opts.hardwareReport === undefined;
   let report: InstallationReportInit | undefined;

@@ -2,7 +2,7 @@
 // Node single-executable application): `bmaas-agent takeover|run [flags]`.
 import { isSea } from 'node:sea';
 import pino from 'pino';
-import { formatFlagHelp, parseFlags, UsageError, wantsHelp } from '../cli/flags.ts';
+import { formatFlagHelp, parseFlags, UsageError, wantsHelp } from '../lib/flags.ts';
 import { AGENT_FLAGS, runCommand, takeoverCommand } from './agent-cli.ts';
 
 const USAGE = `Usage: bmaas-agent [takeover|run] [flags]

@@ -45,7 +45,7 @@ describe('transaction retry policy', () => {
 });
 
 describe('BMDB metrics', () => {
-  it('registers the counters of DESIGN section 9 on the given registry, once', async () => {
+  it('registers the BMDB counters (docs/architecture.md#metrics) on the given registry, once', async () => {
     const registry = new Registry();
     const m = bmdbMetrics(registry);
     assert.equal(bmdbMetrics(registry), m);

@@ -1,4 +1,4 @@
-// BMDB client counters (DESIGN.md section 9), registered on the caller's registry.
+// BMDB client counters (docs/architecture.md#metrics), registered on the caller's registry.
 import { Counter, type Registry } from 'prom-client';
 
 export interface BmdbMetrics {

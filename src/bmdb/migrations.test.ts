@@ -27,7 +27,7 @@ const DESIGN_TABLES = [
 ];
 
 describeBmdb('migrations', ({ open }) => {
-  it('creates the tables of DESIGN section 3, and up again is a no-op', async () => {
+  it('creates the tables of the data model (docs/architecture.md#data-model), and up again is a no-op', async () => {
     const bmdb = await open();
     const tables = await bmdb.driver.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name`);
     const names = tables.rows.map((r) => r.table_name as string);

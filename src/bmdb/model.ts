@@ -15,7 +15,7 @@ export type WorkHistoryEvent = (typeof WORK_HISTORY_EVENTS)[number];
 
 export type OsInstallationResult = 'Success' | 'Error';
 
-/** Metrics label naming which component runs a transaction (DESIGN.md section 9). */
+/** Metrics label naming which component runs a transaction (docs/architecture.md#metrics). */
 export type Processor =
   | 'shepherd-initializer'
   | 'shepherd-provisioner'

@@ -1,7 +1,7 @@
-// The shape of a `bmaas` subcommand. Each lives in commands/<name>.ts and
-// exports `command`.
+// The shape of a `bmaas` subcommand. Each lives in commands/<name>.ts,
+// exports `command`, and is listed in main.ts's command table.
 import type { Logger } from 'pino';
-import type { FlagSpec, ParsedFlags } from './flags.ts';
+import type { FlagSpec, ParsedFlags } from '../lib/flags.ts';
 
 export interface CommandContext {
   /** Aborted on SIGINT/SIGTERM: shut down cleanly. */
@@ -20,6 +20,8 @@ export interface Command {
   /** More text shown by --help. */
   readonly description?: string;
   readonly flags: readonly FlagSpec[];
+  /** How many positional arguments it takes (default 0); more are refused as a usage error. */
+  readonly positionals?: number;
   /** Returns the exit code (default 0). Throw UsageError for bad input. */
   run(flags: ParsedFlags, ctx: CommandContext): Promise<number | void>;
 }

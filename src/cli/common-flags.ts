@@ -4,7 +4,8 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { openBmdb, type Bmdb, type RecoveryThresholds } from '../bmdb/index.ts';
-import { UsageError, type FlagSpec, type ParsedFlags } from './flags.ts';
+import { durationFlagBounds, UsageError, type FlagSpec, type ParsedFlags } from '../lib/flags.ts';
+import { SHEPHERD_BOUNDS, SHEPHERD_DEFAULTS } from '../shepherd/index.ts';
 
 export const DEFAULT_DATA_DIR = '.bmaas';
 
@@ -63,15 +64,24 @@ export async function openBmdbFromFlags(
 
 /** When the recoverer considers an agent dead; the shepherd and webug must agree. */
 export const RECOVERY_THRESHOLD_FLAGS: readonly FlagSpec[] = [
-  { name: 'recoverer-first-heartbeat-timeout', type: 'duration', default: '30m', description: 'a started agent that has not heartbeated for this long is recovered (reboot)' },
-  { name: 'recoverer-silence-timeout', type: 'duration', default: '10m', description: 'an agent whose last heartbeat is this old is recovered (reboot)' },
+  {
+    name: 'recoverer-first-heartbeat-timeout',
+    type: 'duration',
+    default: SHEPHERD_DEFAULTS.recoveryThresholds.noHeartbeatAfterStartSeconds * 1000,
+    ...durationFlagBounds(SHEPHERD_BOUNDS.recoveryThresholdMs),
+    description: 'a started agent that has not heartbeated for this long is recovered (reboot)',
+  },
+  {
+    name: 'recoverer-silence-timeout',
+    type: 'duration',
+    default: SHEPHERD_DEFAULTS.recoveryThresholds.silenceSeconds * 1000,
+    ...durationFlagBounds(SHEPHERD_BOUNDS.recoveryThresholdMs),
+    description: 'an agent whose last heartbeat is this old is recovered (reboot)',
+  },
 ];
 
+/** The thresholds in whole seconds (rounded up), as the BMDB compares them; the flags' bounds already held. */
 export function recoveryThresholdsFromFlags(flags: ParsedFlags): RecoveryThresholds {
-  const seconds = (name: string): number => {
-    const ms = flags.number(name)!;
-    if (ms < 1000) throw new UsageError(`--${name} must be at least 1s`);
-    return Math.ceil(ms / 1000);
-  };
+  const seconds = (name: string): number => Math.ceil(flags.number(name)! / 1000);
   return { noHeartbeatAfterStartSeconds: seconds('recoverer-first-heartbeat-timeout'), silenceSeconds: seconds('recoverer-silence-timeout') };
 }

@@ -1,35 +1,28 @@
 // `bmaas`: one executable, one subcommand per component. Subcommands live in
-// commands/<name>.ts; this file only dispatches, wires signals and maps
-// errors to exit codes (2 = bad usage, 1 = failure).
-import { readdirSync } from 'node:fs';
-import path from 'node:path';
+// commands/<name>.ts and are listed in COMMANDS; this file only dispatches,
+// wires signals and maps errors to exit codes (2 = bad usage, 1 = failure).
 import pino from 'pino';
-import { BmdbConfigError } from '../bmdb/errors.ts';
+import { BmdbConfigError } from '../bmdb/index.ts';
 import { VERSION } from '../lib/version.ts';
 import type { Command } from './command.ts';
-import { formatFlagHelp, parseFlags, UsageError, wantsHelp } from './flags.ts';
+import { command as agent } from './commands/agent.ts';
+import { command as dev } from './commands/dev.ts';
+import { command as migrate } from './commands/migrate.ts';
+import { command as server } from './commands/server.ts';
+import { command as shepherd } from './commands/shepherd.ts';
+import { command as webug } from './commands/webug.ts';
+import { formatFlagHelp, parseFlags, UsageError, wantsHelp } from '../lib/flags.ts';
 
-const COMMANDS_DIR = path.join(import.meta.dirname, 'commands');
+/** Every subcommand, in the order `bmaas --help` lists them. */
+export const COMMANDS: readonly Command[] = [agent, dev, migrate, server, shepherd, webug];
 
-function commandNames(): string[] {
-  return readdirSync(COMMANDS_DIR)
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
-    .map((f) => f.slice(0, -3))
-    .sort();
+function findCommand(name: string): Command | undefined {
+  return COMMANDS.find((c) => c.name === name);
 }
 
-async function loadCommand(name: string): Promise<Command | undefined> {
-  if (!/^[a-z][a-z0-9-]*$/.test(name) || !commandNames().includes(name)) return undefined;
-  const mod = (await import(path.join(COMMANDS_DIR, `${name}.ts`))) as { command: Command };
-  return mod.command;
-}
-
-async function usage(): Promise<string> {
+function usage(): string {
   const lines = [`bmaas ${VERSION}: bare-metal fleet control plane`, '', 'Usage: bmaas <command> [flags]', '', 'Commands:'];
-  for (const name of commandNames()) {
-    const cmd = await loadCommand(name);
-    if (cmd) lines.push(`  ${name.padEnd(10)} ${cmd.summary}`);
-  }
+  for (const cmd of COMMANDS) lines.push(`  ${cmd.name.padEnd(10)} ${cmd.summary}`);
   lines.push('', 'Run `bmaas <command> --help` for its flags.');
   return lines.join('\n');
 }
@@ -44,14 +37,14 @@ function commandHelp(cmd: Command): string {
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${await usage()}\n`);
+    process.stdout.write(`${usage()}\n`);
     return name ? 0 : 2;
   }
   if (name === '--version' || name === 'version') {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  const cmd = await loadCommand(name);
+  const cmd = findCommand(name);
   if (!cmd) {
     process.stderr.write(`bmaas: unknown command ${JSON.stringify(name)} (try bmaas --help)\n`);
     return 2;
@@ -74,7 +67,7 @@ export async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const flags = parseFlags(cmd.flags, rest);
+    const flags = parseFlags(cmd.flags, rest, { positionals: cmd.positionals ?? 0 });
     const level = cmd.flags.some((f) => f.name === 'log-level') ? (flags.string('log-level') ?? 'info') : 'info';
     if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) throw new UsageError(`invalid value for --log-level: ${JSON.stringify(level)}`);
     const logger = pino({ level, base: { process: cmd.name, pid: process.pid } }, pino.destination(2));

@@ -1,4 +1,4 @@
-// The control loop runner (DESIGN.md section 6, the seed's controlLoopRunner):
+// The control loop runner (docs/architecture.md#control-loop-runner, the seed's controlLoopRunner):
 // `parallelism` workers, each keeping a BMDB session for as long as it can,
 // each iteration waiting on the shared DB-query token bucket, claiming one
 // machine through Work and handing it to the loop.

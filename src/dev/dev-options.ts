@@ -1,10 +1,12 @@
 // Options of `bmaas dev`: the whole system in one process on a simulated
 // fleet. Every duration that decides how fast the fleet moves is here, set
 // short so a run converges in about a minute; the components' own defaults
-// (DESIGN.md: 30 min to a first heartbeat, 10 min of silence, minutes of
+// (docs/architecture.md#recoverer: 30 min to a first heartbeat, 10 min of silence, minutes of
 // backoff) are untouched and stay what `bmaas shepherd` and friends use.
 import type { Backoff, RecoveryThresholds } from '../bmdb/index.ts';
+import { checkDuration, type DurationBounds } from '../lib/duration.ts';
 import type { RateLimit } from '../lib/rate.ts';
+import { SHEPHERD_BOUNDS } from '../shepherd/index.ts';
 import { MAX_SIM_MACHINES, validateFaultFractions, type FaultFractions } from '../sim/index.ts';
 
 export interface DevOptions {
@@ -21,6 +23,8 @@ export interface DevOptions {
   readonly serverListenAddress: string;
   /** Web UI; default 127.0.0.1:8081, falling back to a free port when taken. `off` disables it. */
   readonly webugListenAddress: string;
+  /** Access token of the web UI, required when it listens off loopback (at least 16 characters). */
+  readonly webugToken?: string;
   readonly heartbeatIntervalMs: number;
   readonly recovery: RecoveryThresholds;
   readonly initializerBackoff: Backoff;
@@ -68,6 +72,27 @@ export const DEV_LOOP_SETTINGS = Object.freeze({
   shutdownGraceMs: 2_000,
 });
 
+const HOUR = 3_600_000;
+
+/** Inclusive bounds of every duration of DevOptions (and of the flags that set them). */
+export const DEV_DURATION_BOUNDS = Object.freeze({
+  heartbeatIntervalMs: Object.freeze({ minMs: 100, maxMs: HOUR }),
+  recoveryThresholdMs: SHEPHERD_BOUNDS.recoveryThresholdMs,
+  backoffInitialMs: SHEPHERD_BOUNDS.backoffInitialMs,
+  backoffMaximumMs: SHEPHERD_BOUNDS.backoffMaximumMs,
+  silentAfterMs: Object.freeze({ minMs: 0, maxMs: 24 * HOUR }),
+  slowSshDelayMs: Object.freeze({ minMs: 0, maxMs: 600_000 }),
+  timeoutMs: Object.freeze({ minMs: 1000, maxMs: 24 * HOUR }),
+  summaryIntervalMs: Object.freeze({ minMs: 100, maxMs: 60_000 }),
+} satisfies Record<string, DurationBounds>);
+
+/** Bounds of the counts: machines as the simulator allows, any 32-bit seed. */
+export const DEV_COUNT_BOUNDS = Object.freeze({
+  machines: Object.freeze({ min: 1, max: MAX_SIM_MACHINES }),
+  seed: Object.freeze({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+});
+
+/** Thrown by validateDevOptions, naming the flag that sets the bad option. */
 export class DevOptionsError extends Error {
   override name = 'DevOptionsError';
 }
@@ -82,11 +107,32 @@ export function validateDevOptions(o: DevOptions): void {
   } catch (err) {
     throw new DevOptionsError((err as Error).message, { cause: err });
   }
-  if (o.heartbeatIntervalMs < 100) throw new DevOptionsError('--heartbeat-interval must be at least 100ms');
-  if (o.recovery.silenceSeconds < 1 || o.recovery.noHeartbeatAfterStartSeconds < 1) throw new DevOptionsError('recovery thresholds must be at least 1s');
+  if (!Number.isInteger(o.seed) || o.seed < DEV_COUNT_BOUNDS.seed.min || o.seed > DEV_COUNT_BOUNDS.seed.max) throw new DevOptionsError(`--seed must be a 32-bit whole number, got ${o.seed}`);
+  const B = DEV_DURATION_BOUNDS;
+  const durations: Array<[string, number | undefined, DurationBounds]> = [
+    ['--heartbeat-interval', o.heartbeatIntervalMs, B.heartbeatIntervalMs],
+    ['--recoverer-first-heartbeat-timeout', o.recovery.noHeartbeatAfterStartSeconds * 1000, B.recoveryThresholdMs],
+    ['--recoverer-silence-timeout', o.recovery.silenceSeconds * 1000, B.recoveryThresholdMs],
+    ['--backoff-initial', o.initializerBackoff.initialMs, B.backoffInitialMs],
+    ['--backoff-max', o.initializerBackoff.maximumMs, B.backoffMaximumMs],
+    ['--backoff-initial', o.recovererBackoff.initialMs, B.backoffInitialMs],
+    ['--backoff-max', o.recovererBackoff.maximumMs, B.backoffMaximumMs],
+    ['--silent-after', o.silentAfterMs, B.silentAfterMs],
+    ['--slow-ssh-delay', o.slowSshDelayMs, B.slowSshDelayMs],
+    ['--timeout', o.timeoutMs, B.timeoutMs],
+    ['--summary-interval', o.summaryIntervalMs, B.summaryIntervalMs],
+  ];
+  for (const [flag, ms, bounds] of durations) {
+    if (ms === undefined) continue;
+    try {
+      checkDuration(flag, ms, bounds);
+    } catch (err) {
+      throw new DevOptionsError((err as Error).message, { cause: err });
+    }
+  }
   // A healthy agent must beat at least twice within the silence threshold, or it would be "recovered" for being slow.
   if (o.heartbeatIntervalMs * 2 > o.recovery.silenceSeconds * 1000) {
     throw new DevOptionsError(`--recoverer-silence-timeout (${o.recovery.silenceSeconds}s) must be at least twice --heartbeat-interval (${o.heartbeatIntervalMs}ms)`);
   }
-  if (o.timeoutMs <= 0) throw new DevOptionsError('--timeout must be positive');
+  if ((o.initializerBackoff.maximumMs ?? Infinity) < o.initializerBackoff.initialMs) throw new DevOptionsError('--backoff-max must be at least --backoff-initial');
 }

@@ -1,6 +1,7 @@
 // `bmaas dev`: the whole system in one process on a simulated fleet.
-export { DEV_DEFAULT_FAULTS, DEV_DEFAULTS, DEV_LOOP_SETTINGS, DevOptionsError, validateDevOptions, type DevOptions } from './dev-options.ts';
+export { DEV_COUNT_BOUNDS, DEV_DEFAULT_FAULTS, DEV_DEFAULTS, DEV_DURATION_BOUNDS, DEV_LOOP_SETTINGS, DevOptionsError, validateDevOptions, type DevOptions } from './dev-options.ts';
 export { machineConverged, summarizeFleet, type Convergence, type FleetSummary, type FleetView } from './fleet-summary.ts';
 export { LiveSummary, renderSummaryBlock, renderSummaryLine, formatElapsed, type SummaryContext } from './summary-view.ts';
 export { runDev, type DevIo, type DevOutcome } from './run-dev.ts';
 export { DataDirBusyError, lockDataDir } from './data-dir-lock.ts';
+export { ensurePrivateDir, logTightened, tightenMode, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, type Tightened } from './private-files.ts';

@@ -1,7 +1,7 @@
 // `bmaas dev`: the BMDB, the agent callback server, a shepherd on the `sim`
 // provider and the web UI, in one process, with a live summary. Only the
 // machines are simulated; everything else is the production code path.
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { openBmdb, type Bmdb } from '../bmdb/index.ts';
@@ -13,6 +13,7 @@ import { loadOrCreateSshKey, Ssh2Client } from '../shepherd/ssh/index.ts';
 import { SimFleet } from '../sim/index.ts';
 import { startWebug, type Webug } from '../webug/index.ts';
 import { lockDataDir } from './data-dir-lock.ts';
+import { ensurePrivateDir, logTightened } from './private-files.ts';
 import { DEV_LOOP_SETTINGS, validateDevOptions, type DevOptions } from './dev-options.ts';
 import { summarizeFleet, type FleetSummary } from './fleet-summary.ts';
 import { LiveSummary, type SummaryContext } from './summary-view.ts';
@@ -39,7 +40,7 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
   validateDevOptions(o);
   const log = io.logger;
   const dataDir = path.resolve(o.dataDir);
-  await mkdir(dataDir, { recursive: true });
+  logTightened(log, [ensurePrivateDir(dataDir), ensurePrivateDir(path.join(dataDir, 'sim'))]);
   const started = Date.now();
   const stack = new AsyncDisposableStack();
   try {
@@ -156,7 +157,7 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
 
 async function openDevBmdb(o: DevOptions, dataDir: string, log: Logger, signal: AbortSignal): Promise<Bmdb> {
   const dir = path.join(dataDir, 'bmdb');
-  if (!o.bmdbUrl) await mkdir(dir, { recursive: true });
+  if (!o.bmdbUrl) logTightened(log, [ensurePrivateDir(dir)]);
   const bmdb = await openBmdb({ url: o.bmdbUrl ?? `pglite://${dir}`, migrate: true, logger: log, signal });
   log.info({ bmdb: bmdb.description }, 'connected to the BMDB');
   return bmdb;
@@ -165,7 +166,7 @@ async function openDevBmdb(o: DevOptions, dataDir: string, log: Logger, signal: 
 /** The web UI on the preferred port, or any free one when that is taken. */
 async function startDevWebug(o: DevOptions, bmdb: Bmdb, log: Logger, signal: AbortSignal): Promise<Webug | undefined> {
   if (o.webugListenAddress === 'off') return undefined;
-  const start = (listenAddress: string) => startWebug({ bmdb, listenAddress, logger: log, recoveryThresholds: o.recovery, signal });
+  const start = (listenAddress: string) => startWebug({ bmdb, listenAddress, token: o.webugToken, logger: log, recoveryThresholds: o.recovery, signal });
   try {
     return await start(o.webugListenAddress);
   } catch (err) {

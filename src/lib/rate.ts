@@ -1,6 +1,6 @@
 // Rate limits written as "duration,count" (e.g. "250ms,8": a bucket of 8
 // tokens, one token added every 250 ms), the syntax of every rate flag.
-import { parseDuration } from './duration.ts';
+import { formatDuration, MAX_TIMER_MS, parseDuration } from './duration.ts';
 import { sleep } from './sleep.ts';
 
 export interface RateLimit {
@@ -14,19 +14,33 @@ export class RateSyntaxError extends Error {
   override name = 'RateSyntaxError';
 }
 
+/** Bounds every rate obeys: an interval a timer can wait (1ms to MAX_TIMER_MS), a count of 1 to MAX_RATE_BURST. */
+export const MAX_RATE_BURST = 1_000_000;
+
+/**
+ * Parses "duration,count".
+ * @throws RateSyntaxError on bad syntax, a non-positive or overlong interval,
+ *   or a count outside 1..MAX_RATE_BURST.
+ */
 export function parseRate(text: string): RateLimit {
   const parts = text.split(',');
   if (parts.length !== 2) throw new RateSyntaxError(`invalid rate ${JSON.stringify(text)}: expected "duration,count", e.g. 250ms,8`);
   let intervalMs: number;
   try {
-    intervalMs = parseDuration(parts[0]!);
+    intervalMs = parseDuration(parts[0]!, { minMs: 1, maxMs: MAX_TIMER_MS });
   } catch (err) {
     throw new RateSyntaxError(`invalid rate ${JSON.stringify(text)}: ${(err as Error).message}`, { cause: err });
   }
   const burst = Number(parts[1]!.trim());
-  if (!Number.isInteger(burst) || burst < 1) throw new RateSyntaxError(`invalid rate ${JSON.stringify(text)}: count must be a whole number of at least 1`);
-  if (intervalMs <= 0) throw new RateSyntaxError(`invalid rate ${JSON.stringify(text)}: duration must be positive`);
+  if (!Number.isInteger(burst) || burst < 1 || burst > MAX_RATE_BURST) {
+    throw new RateSyntaxError(`invalid rate ${JSON.stringify(text)}: count must be a whole number from 1 to ${MAX_RATE_BURST}`);
+  }
   return { intervalMs, burst };
+}
+
+/** Writes a rate the way parseRate reads it ("250ms,8"). */
+export function formatRate(rate: RateLimit): string {
+  return `${formatDuration(rate.intervalMs)},${rate.burst}`;
 }
 
 /** A token bucket. `take` waits for a token; the bucket starts full. */

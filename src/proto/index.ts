@@ -1,4 +1,4 @@
-// Public surface of the wire contract (DESIGN.md section 8). Everything under
+// Public surface of the wire contract (docs/architecture.md#wire-contract). Everything under
 // gen/ is produced by `npm run gen` from proto/ and must not be edited.
 //
 // From proto/cloud/agent/api/takeover.proto (package cloud.agent.api):

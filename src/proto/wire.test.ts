@@ -1,4 +1,4 @@
-// Golden wire bytes for the contract in DESIGN.md section 8. The expected
+// Golden wire bytes for the contract in docs/architecture.md#wire-contract. The expected
 // bytes are assembled by a tiny protobuf writer below that knows nothing of
 // the generated code, so a wrong field number, type or presence in proto/
 // shows up here as a byte mismatch rather than passing a round trip.

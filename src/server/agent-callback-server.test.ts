@@ -9,7 +9,7 @@ import { clientCertificate, generateAgentKey, rawPublicKey } from '../agent/agen
 import type { CallbackClientOptions } from '../agent/callback-client.ts';
 import { AgentAuthenticationError } from './errors.ts';
 import { recordHeartbeat } from './heartbeat.ts';
-import { createCertificate, toPem } from '../lib/x509/index.ts';
+import { createCertificate, toPem } from '../lib/index.ts';
 import {
   AgentHardwareReportSchema,
   AgentHeartbeatRequestSchema,
@@ -38,7 +38,7 @@ describeBmdb('agent callback server', ({ open }) => {
   it('accepts a heartbeat after AgentStarted with the agent key and records its time', async () => {
     const { machineId, key } = await enrolAgent(t.bmdb);
     assert.equal(await heartbeatAt(machineId), undefined);
-    const res = await call(clientCertificate(key, machineId), { machineId });
+    const res = await call(await clientCertificate(key, machineId), { machineId });
     assert.equal(res.installationRequest, undefined);
     assert.ok(await heartbeatAt(machineId));
   });
@@ -46,8 +46,8 @@ describeBmdb('agent callback server', ({ open }) => {
   it('refuses an unknown machine and a wrong key with the same UNAUTHENTICATED message', async () => {
     const { machineId } = await enrolAgent(t.bmdb);
     const other = generateAgentKey();
-    const wrongKey = await refused(clientCertificate(other, machineId), { machineId }, Code.Unauthenticated);
-    const unknown = await refused(clientCertificate(other, machineId), { machineId: '00000000-0000-4000-8000-000000000000' }, Code.Unauthenticated);
+    const wrongKey = await refused(await clientCertificate(other, machineId), { machineId }, Code.Unauthenticated);
+    const unknown = await refused(await clientCertificate(other, machineId), { machineId: '00000000-0000-4000-8000-000000000000' }, Code.Unauthenticated);
     assert.equal(wrongKey.rawMessage, unknown.rawMessage);
     assert.equal(await heartbeatAt(machineId), undefined);
   });
@@ -57,8 +57,8 @@ describeBmdb('agent callback server', ({ open }) => {
     const machineId = (await t.bmdb.transact('unittest', (q) => q.newMachine())).machineId;
     const s = await t.bmdb.startSession({ component: 'initializer', processor: 'unittest' });
     const w = await s.work('ShepherdAgentStart', () => Promise.resolve([machineId]));
-    const early = await refused(clientCertificate(key, machineId), { machineId }, Code.Unauthenticated);
-    const unknown = await refused(clientCertificate(key, machineId), { machineId: '00000000-0000-4000-8000-000000000000' }, Code.Unauthenticated);
+    const early = await refused(await clientCertificate(key, machineId), { machineId }, Code.Unauthenticated);
+    const unknown = await refused(await clientCertificate(key, machineId), { machineId: '00000000-0000-4000-8000-000000000000' }, Code.Unauthenticated);
     assert.equal(early.rawMessage, unknown.rawMessage, 'the agent learns nothing more');
     const direct = (held: boolean) =>
       recordHeartbeat((fn, o) => t.bmdb.transact('unittest', fn, o), { request: create(AgentHeartbeatRequestSchema, { machineId }), publicKey: rawPublicKey(key) }).then(
@@ -82,7 +82,7 @@ describeBmdb('agent callback server', ({ open }) => {
   it('refuses an RSA client certificate', async () => {
     const { machineId } = await enrolAgent(t.bmdb);
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const cert = toPem(createCertificate({ subject: { commonName: machineId }, publicKey: rsa.publicKey, signingKey: rsa.privateKey, clientAuth: true }), 'CERTIFICATE');
+    const cert = toPem(await createCertificate({ subject: { commonName: machineId }, publicKey: rsa.publicKey, signingKey: rsa.privateKey, clientAuth: true }), 'CERTIFICATE');
     await refused({ cert, key: rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() }, { machineId }, Code.Unauthenticated);
   });
 
@@ -90,21 +90,21 @@ describeBmdb('agent callback server', ({ open }) => {
     const { machineId, key } = await enrolAgent(t.bmdb);
     const ca = generateKeyPairSync('ed25519');
     const caName = { commonName: 'some CA' };
-    const caPem = toPem(createCertificate({ subject: caName, publicKey: ca.publicKey, signingKey: ca.privateKey, isCa: true }), 'CERTIFICATE');
-    const own = clientCertificate(key, machineId);
+    const caPem = toPem(await createCertificate({ subject: caName, publicKey: ca.publicKey, signingKey: ca.privateKey, isCa: true }), 'CERTIFICATE');
+    const own = await clientCertificate(key, machineId);
     const { createPublicKey } = await import('node:crypto');
-    const leafPem = toPem(createCertificate({ subject: { commonName: machineId }, publicKey: createPublicKey(key), signingKey: ca.privateKey, issuer: caName, issuerPublicKey: ca.publicKey, clientAuth: true }), 'CERTIFICATE');
+    const leafPem = toPem(await createCertificate({ subject: { commonName: machineId }, publicKey: createPublicKey(key), signingKey: ca.privateKey, issuer: caName, issuerPublicKey: ca.publicKey, clientAuth: true }), 'CERTIFICATE');
     await refused({ cert: leafPem + caPem, key: own.key }, { machineId }, Code.Unauthenticated);
   });
 
   it('answers INVALID_ARGUMENT for a machine id that is not a UUID', async () => {
     const key = generateAgentKey();
-    await refused(clientCertificate(key, 'x'), { machineId: 'not-a-uuid' }, Code.InvalidArgument);
+    await refused(await clientCertificate(key, 'x'), { machineId: 'not-a-uuid' }, Code.InvalidArgument);
   });
 
   it('returns a pending installation request until a report of the same generation arrives', async () => {
     const { machineId, key } = await enrolAgent(t.bmdb);
-    const cert = clientCertificate(key, machineId);
+    const cert = await clientCertificate(key, machineId);
     const request = (generation: bigint) =>
       toBinary(OSInstallationRequestSchema, create(OSInstallationRequestSchema, { generation, type: { case: 'metropolis', value: { bundleUrl: 'https://example.test/b', rootDevice: 'sda' } } }));
     await t.bmdb.transact('unittest', (q) => q.setOsInstallationRequest({ machineId, generation: 123, raw: request(123n) }));
@@ -130,7 +130,7 @@ describeBmdb('agent callback server', ({ open }) => {
 
   it('stores the hardware report so that it decodes to what was sent, and does not store an empty one', async () => {
     const { machineId, key } = await enrolAgent(t.bmdb);
-    const cert = clientCertificate(key, machineId);
+    const cert = await clientCertificate(key, machineId);
     const stored = async () => {
       const r = await t.bmdb.driver.query('SELECT hardware_report_raw FROM machine_hardware_report WHERE machine_id = $1', [machineId]);
       return r.rows[0] ? new Uint8Array(r.rows[0].hardware_report_raw as Uint8Array) : undefined;

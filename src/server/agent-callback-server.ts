@@ -14,6 +14,7 @@ import { agentCallbackRoutes, peerIdentityKey } from './agent-callback-service.t
 import { parseListenAddress } from './listen-address.ts';
 import { serverMetrics } from './metrics.ts';
 import { peerIdentityOf, type PeerSocket } from './peer-identity.ts';
+import { resolveCallTimeoutMs, resolveShutdownGraceMs } from './server-options.ts';
 import { SessionHolder } from './session-holder.ts';
 
 export interface AgentCallbackServerOptions {
@@ -24,7 +25,7 @@ export interface AgentCallbackServerOptions {
   readonly tls: { readonly cert: string | Buffer; readonly key: string | Buffer };
   readonly logger?: Logger;
   readonly metricsRegistry?: Registry;
-  /** Longest a heartbeat may take on the server; default 10 s. */
+  /** Longest a heartbeat may take on the server; default and bounds in server-options.ts. */
   readonly callTimeoutMs?: number;
   /** Largest request message accepted; default 4 MiB. */
   readonly readMaxBytes?: number;
@@ -78,7 +79,7 @@ export class AgentCallbackServer {
       transact: (fn, o) => holder.transact(fn, o),
       logger,
       metrics: serverMetrics(opts.metricsRegistry ?? new Registry()),
-      callTimeoutMs: opts.callTimeoutMs ?? 10_000,
+      callTimeoutMs: resolveCallTimeoutMs(opts.callTimeoutMs),
     });
     const handler = connectNodeAdapter({
       routes,
@@ -125,12 +126,12 @@ export class AgentCallbackServer {
 
   /**
    * Graceful shutdown in two stages: stop accepting connections and let calls
-   * in flight finish for up to `graceMs` (default 5 s); then abort what is left
+   * in flight finish for up to `graceMs` (CALLBACK_SERVER_DEFAULTS); then abort what is left
    * (those calls answer UNAVAILABLE), drop every connection, including ones
    * still in the TLS handshake, and close the BMDB session. Idempotent.
    */
   close(opts: { graceMs?: number } = {}): Promise<void> {
-    this.#closing ??= this.#close(opts.graceMs ?? 5000);
+    this.#closing ??= this.#close(resolveShutdownGraceMs(opts.graceMs));
     return this.#closing;
   }
 

@@ -1,6 +1,8 @@
 // The gRPC edge: AgentCallback.Heartbeat. Domain errors become gRPC status
 // codes here and nowhere else.
-import { Code, ConnectError, createContextKey, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
+import { Code, ConnectError, createContextKey, createContextValues, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
+import type { UniversalHandler, UniversalServerRequest } from '@connectrpc/connect/protocol';
+import { setTrailerStatus } from '@connectrpc/connect/protocol-grpc';
 import type { Logger } from 'pino';
 import { SessionExpiredError } from '../bmdb/index.ts';
 import type { MessageInitShape } from '@bufbuild/protobuf';
@@ -38,6 +40,43 @@ function toConnectError(err: unknown, signal: AbortSignal): ConnectError {
   return new ConnectError('the BMDB is unavailable, retry later', Code.Unavailable);
 }
 
+/** Set per request by refuseUndecodable; the handler marks that it was reached. */
+const handlerReachedKey = createContextKey<{ reached: boolean } | undefined>(undefined, { description: 'the handler ran' });
+
+/**
+ * Connect answers a request body it cannot parse ("parse binary: illegal
+ * tag") with INTERNAL, before any handler runs. A call that ends with INTERNAL
+ * without reaching its handler failed at decoding what the client sent, so it
+ * is answered INVALID_ARGUMENT (and logged and counted like other refusals).
+ */
+function refuseUndecodable(handler: UniversalHandler, opts: AgentCallbackServiceOptions): UniversalHandler {
+  const wrapped = async (req: UniversalServerRequest) => {
+    const mark = { reached: false };
+    const values = req.contextValues ?? createContextValues();
+    values.set(handlerReachedKey, mark);
+    const res = await handler({ ...req, contextValues: values });
+    const fix = () => {
+      if (mark.reached || res.trailer?.get('grpc-status') !== String(Code.Internal)) return;
+      const why = decodeURIComponent(res.trailer.get('grpc-message') ?? '');
+      opts.logger.warn({ method: handler.method.name, why }, 'refused a request that could not be decoded');
+      opts.metrics.calls.inc({ method: handler.method.name, code: grpcCodeName(Code.InvalidArgument) });
+      setTrailerStatus(res.trailer, new ConnectError(`the request could not be decoded: ${why}`, Code.InvalidArgument));
+    };
+    fix(); // Connect has already answered when the first message did not parse.
+    if (res.body === undefined) return res;
+    const body = res.body;
+    async function* checked(): AsyncIterable<Uint8Array> {
+      try {
+        yield* body;
+      } finally {
+        fix();
+      }
+    }
+    return { ...res, body: checked() };
+  };
+  return Object.assign(wrapped, handler);
+}
+
 /** `Code.DeadlineExceeded` → `DEADLINE_EXCEEDED`, the name gRPC tooling shows. */
 export function grpcCodeName(code: Code): string {
   return Code[code].replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
@@ -46,6 +85,8 @@ export function grpcCodeName(code: Code): string {
 export function agentCallbackRoutes(opts: AgentCallbackServiceOptions): (router: ConnectRouter) => void {
   async function heartbeat(request: AgentHeartbeatRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof AgentHeartbeatResponseSchema>> {
     const started = performance.now();
+    const reached = ctx.values.get(handlerReachedKey);
+    if (reached) reached.reached = true;
     const peer = ctx.values.get(peerIdentityKey);
     const log = opts.logger.child({ machineId: request.machineId, remoteAddress: peer.remoteAddress });
     const clientTimeout = ctx.timeoutMs();
@@ -82,5 +123,9 @@ export function agentCallbackRoutes(opts: AgentCallbackServiceOptions): (router:
       opts.metrics.duration.observe(labels, (performance.now() - started) / 1000);
     }
   }
-  return (router) => router.service(AgentCallback, { heartbeat });
+  return (router) => {
+    router.service(AgentCallback, { heartbeat });
+    // The adapter reads router.handlers after this function returns.
+    router.handlers.splice(0, router.handlers.length, ...router.handlers.map((h) => refuseUndecodable(h, opts)));
+  };
 }

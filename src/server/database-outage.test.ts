@@ -52,7 +52,7 @@ describePostgres('agent callback server while the BMDB is unreachable', () => {
 
   it('answers UNAVAILABLE with a fixed message during the outage and heartbeats again after it', async () => {
     const { machineId, key } = await enrolAgent(srv.bmdb);
-    const cert = clientCertificate(key, machineId);
+    const cert = await clientCertificate(key, machineId);
     await callHeartbeat(srv, cert, { machineId });
     const before = await heartbeatAt(srv.bmdb, machineId);
     assert.ok(before);
@@ -98,7 +98,7 @@ describePostgres('agent callback server while the BMDB is unreachable', () => {
 
   it('ends a call waiting for a new BMDB session at the server deadline', async () => {
     const { machineId, key } = await enrolAgent(srv.bmdb);
-    const cert = clientCertificate(key, machineId);
+    const cert = await clientCertificate(key, machineId);
     await callHeartbeat(srv, cert, { machineId });
     const [old] = await serverSessions();
     assert.ok(old);

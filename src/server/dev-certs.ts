@@ -4,7 +4,7 @@
 import { X509Certificate, createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createCertificate, toPem } from '../lib/x509/index.ts';
+import { createCertificate, toPem } from '../lib/index.ts';
 
 export const DEFAULT_DEV_CERTS_DIR = '.bmaas/dev-certs';
 
@@ -54,8 +54,8 @@ export async function ensureDevCertificates(dir: string, opts: { signal?: AbortS
   await mkdir(abs, { recursive: true, mode: 0o700 });
   const ca = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const srv = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const caDer = createCertificate({ subject: CA_NAME, publicKey: ca.publicKey, signingKey: ca.privateKey, isCa: true });
-  const leafDer = createCertificate({
+  const caDer = await createCertificate({ subject: CA_NAME, publicKey: ca.publicKey, signingKey: ca.privateKey, isCa: true });
+  const leafDer = await createCertificate({
     subject: { commonName: 'localhost', organization: 'bmaas' },
     publicKey: srv.publicKey,
     signingKey: ca.privateKey,

@@ -50,7 +50,7 @@ describePostgres('agent callback server graceful shutdown', () => {
   async function stuckHeartbeat(): Promise<{ s: PostgresTestServer; machineId: string; first: Date; call: Promise<unknown> }> {
     const s = (srv = await startTestServerOnPostgres());
     const { machineId, key } = await enrolAgent(s.bmdb);
-    const cert = clientCertificate(key, machineId);
+    const cert = await clientCertificate(key, machineId);
     await callHeartbeat(s, cert, { machineId });
     const first = (await heartbeatAt(s.bmdb, machineId))!;
     locker = new pg.Client({ connectionString: s.db.url });

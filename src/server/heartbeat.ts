@@ -1,4 +1,4 @@
-// One agent heartbeat against the BMDB (DESIGN.md section 8): authenticate,
+// One agent heartbeat against the BMDB (docs/architecture.md#callback-server): authenticate,
 // store what the agent reported, record the heartbeat, hand back the pending
 // installation request. All of it in one session transaction.
 import { toBinary } from '@bufbuild/protobuf';

@@ -7,3 +7,4 @@ export { SessionHolder } from './session-holder.ts';
 export { ensureDevCertificates, DEFAULT_DEV_CERTS_DIR, type DevCertificates } from './dev-certs.ts';
 export { parseListenAddress, ListenAddressError } from './listen-address.ts';
 export { AgentAuthenticationError, InvalidHeartbeatError } from './errors.ts';
+export { CALLBACK_SERVER_BOUNDS, CALLBACK_SERVER_DEFAULTS, resolveCallTimeoutMs, resolveShutdownGraceMs } from './server-options.ts';

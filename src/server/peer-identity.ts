@@ -2,6 +2,7 @@
 // self-signed client certificate it presented on the TLS connection.
 import { X509Certificate } from 'node:crypto';
 import type { DetailedPeerCertificate, PeerCertificate } from 'node:tls';
+import { ed25519RawPublicKey } from '../lib/index.ts';
 import { AgentAuthenticationError } from './errors.ts';
 
 /** What the transport knows about the peer, captured per request. */
@@ -54,7 +55,5 @@ export function agentPublicKey(peer: PeerIdentity): Uint8Array {
     throw new AgentAuthenticationError(`unparseable client certificate: ${(err as Error).message}`);
   }
   if (key.asymmetricKeyType !== 'ed25519') throw new AgentAuthenticationError(`client certificate key is ${key.asymmetricKeyType}, not ed25519`);
-  // An Ed25519 SubjectPublicKeyInfo is a fixed 12-byte header and the raw key.
-  const spki = key.export({ type: 'spki', format: 'der' });
-  return new Uint8Array(spki.subarray(spki.length - 32));
+  return ed25519RawPublicKey(key);
 }

@@ -17,7 +17,7 @@ describeBmdb('server BMDB session replacement', ({ open }) => {
 
   async function beat(agent: { machineId: string; key: Parameters<typeof clientCertificate>[0] }): Promise<Date> {
     const before = await heartbeatAt(t.bmdb, agent.machineId);
-    await callHeartbeat(t.srv, clientCertificate(agent.key, agent.machineId), { machineId: agent.machineId });
+    await callHeartbeat(t.srv, await clientCertificate(agent.key, agent.machineId), { machineId: agent.machineId });
     const at = await heartbeatAt(t.bmdb, agent.machineId);
     assert.ok(at, 'heartbeat recorded');
     if (before) assert.ok(at >= before, 'heartbeat time did not go back');

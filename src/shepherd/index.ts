@@ -25,5 +25,7 @@ export type { RecovererOptions } from './recoverer.ts';
 export { HostKeyChangedError, trustOnFirstUse } from './host-key-trust.ts';
 export { checkTakeoverResponse, runTakeover, shellQuote, TakeoverFailedError } from './takeover.ts';
 export type { TakeoverInitFields, TakeoverResult } from './takeover.ts';
-export { DEFAULT_DB_QUERY_RATE, runShepherd } from './shepherd.ts';
+export { runShepherd } from './shepherd.ts';
+export { checkShepherdOptions, DEFAULT_DB_QUERY_RATE, SHEPHERD_BOUNDS, SHEPHERD_DEFAULTS, ShepherdOptionsError, type CountBounds } from './shepherd-options.ts';
 export type { LoopSettings, ShepherdOptions } from './shepherd.ts';
+export { AgentExecutableError, BUILT_AGENT_PATH, resolveAgentExecutable } from './agent-executable.ts';

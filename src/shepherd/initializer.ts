@@ -1,4 +1,4 @@
-// The initializer (DESIGN.md section 7): a control loop that starts the agent
+// The initializer (docs/architecture.md#initializer): a control loop that starts the agent
 // on provided machines over SSH and records its public key as AgentStarted.
 import type { Logger } from 'pino';
 import type { Backoff, MachineProvided, Queries } from '../bmdb/index.ts';

@@ -1,4 +1,4 @@
-// The provider contract (DESIGN.md section 7): how the shepherd lists, finds,
+// The provider contract (docs/architecture.md#provider-contract): how the shepherd lists, finds,
 // creates and (optionally) reboots machines at whoever provides them.
 import type { Provider as ProviderType, Session } from '../bmdb/index.ts';
 

@@ -1,4 +1,4 @@
-// The provisioner (DESIGN.md section 7): enrols machines from a provider into
+// The provisioner (docs/architecture.md#provisioner): enrols machines from a provider into
 // the BMDB, up to a limit, refusing to act while the two disagree about which
 // machines are ours.
 import type { Logger } from 'pino';

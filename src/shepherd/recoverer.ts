@@ -1,4 +1,4 @@
-// The recoverer (DESIGN.md section 7): a control loop that reboots machines
+// The recoverer (docs/architecture.md#recoverer): a control loop that reboots machines
 // whose agent never heartbeated or went silent, and clears the agent tags so
 // the initializer starts the agent again.
 import type { Logger } from 'pino';

@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BUILT_AGENT_PATH } from '../cli/agent-executable.ts';
+import { BUILT_AGENT_PATH } from './agent-executable.ts';
 import { runBmaas as run } from './testing/index.ts';
 
 const runBmaas = (args: string[]) => run(['shepherd', ...args]);

@@ -9,6 +9,7 @@ import { Initializer, type InitializerOptions } from './initializer.ts';
 import { canRecover, type Provider } from './provider.ts';
 import { Provisioner, type ProvisionerOptions } from './provisioner.ts';
 import { Recoverer } from './recoverer.ts';
+import { checkShepherdOptions, DEFAULT_DB_QUERY_RATE } from './shepherd-options.ts';
 
 export interface LoopSettings {
   /** Default `250ms,8`. */
@@ -17,7 +18,6 @@ export interface LoopSettings {
   readonly parallelism?: number;
 }
 
-export const DEFAULT_DB_QUERY_RATE: RateLimit = Object.freeze({ intervalMs: 250, burst: 8 });
 
 export interface ShepherdOptions {
   readonly bmdb: Bmdb;
@@ -25,13 +25,14 @@ export interface ShepherdOptions {
   readonly provisioner?: Omit<ProvisionerOptions, 'logger'>;
   readonly initializer: Omit<InitializerOptions, 'provider' | 'logger'> & LoopSettings;
   readonly recoverer?: LoopSettings & { readonly thresholds?: RecoveryThresholds; readonly backoff?: Backoff };
-  /** How long in-flight work may run on after the signal; default 10 s. */
+  /** How long in-flight work may run on after the signal; default and bounds in shepherd-options.ts. */
   readonly shutdownGraceMs?: number;
   readonly logger?: Logger;
 }
 
 /** Runs every part until `signal` aborts and all of them have stopped. */
 export async function runShepherd(options: ShepherdOptions, signal: AbortSignal): Promise<void> {
+  checkShepherdOptions(options);
   const log = options.logger ?? silentLogger();
   const { bmdb, provider } = options;
   const { dbQueryRate: initRate, parallelism: initParallelism, ...initializerOptions } = options.initializer;

@@ -1,4 +1,4 @@
-// The takeover exchange (DESIGN.md sections 7 and 8): upload the agent, run it
+// The takeover exchange (docs/architecture.md#initializer): upload the agent, run it
 // with a TakeoverInit on stdin, and check the TakeoverResponse it prints.
 import { decodeTakeoverResponse, encodeTakeoverInit, type TakeoverInit } from '../proto/index.ts';
 import type { SshConnection } from './ssh/index.ts';

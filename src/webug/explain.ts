@@ -2,10 +2,10 @@
 // the clause list the candidate queries use (src/bmdb predicates); here every
 // clause is evaluated on its own for one machine, then annotated with the
 // facts that decide it (the work and its session, the backoff and its cause).
-import { agentStartPredicate, recoveryPredicate, SqlParams, type Clause, type Process, type Queryable, type RecoveryThresholds } from '../bmdb/index.ts';
+import { agentStartPredicate, recoveryPredicate, SqlParams, type Clause, type ClauseId, type Process, type Queryable, type RecoveryThresholds } from '../bmdb/index.ts';
 
 export interface ClauseResult {
-  readonly id: string;
+  readonly id: ClauseId;
   readonly description: string;
   readonly holds: boolean;
   /** Facts behind the verdict, in an operator's words. */
@@ -39,8 +39,12 @@ const PROVIDED: Omit<ClauseResult, 'holds' | 'details'> = { id: 'provided', desc
 
 const iso = (d: Date) => d.toISOString().replace('.000Z', 'Z');
 
-function details(clauseId: string, process: Process, f: ExplainFacts): string[] {
+/** The facts behind one clause; a new clause id fails to compile until it is handled here. */
+function details(clauseId: ClauseId, process: Process, f: ExplainFacts): string[] {
   switch (clauseId) {
+    case 'provided':
+      // Decided by whether the machine_provided row exists, before any clause.
+      return [];
     case 'no-agent-started':
     case 'agent-started':
       return f.agentStartedAt ? [`agent started at ${iso(f.agentStartedAt)}`] : ['no agent start recorded'];
@@ -55,17 +59,20 @@ function details(clauseId: string, process: Process, f: ExplainFacts): string[] 
         .filter((b) => b.process === process)
         .map((b) => (b.active ? `backing off until ${iso(b.until)}: ${b.cause}` : `backoff expired at ${iso(b.until)} (last cause: ${b.cause})`));
     case 'no-fulfilled-installation':
-    case 'no-successful-installation': {
+    case 'no-successful-installation':
+    case 'pending-installation':
+    case 'installed': {
       if (f.installRequestGeneration === null) return ['no installation requested'];
       const report = f.installReport ? `report for generation ${f.installReport.generation}: ${f.installReport.result}` : 'no report yet';
       return [`installation request generation ${f.installRequestGeneration}; ${report}`];
     }
-    case 'agent-silent': {
+    case 'agent-silent':
+    case 'heartbeating': {
       if (f.heartbeatAt) return [`last heartbeat at ${iso(f.heartbeatAt)}`];
       return f.agentStartedAt ? [`no heartbeat since the agent started at ${iso(f.agentStartedAt)}`] : ['no agent'];
     }
     default:
-      return [];
+      throw new TypeError(`no explanation for clause ${String(clauseId satisfies never)}`);
   }
 }
 

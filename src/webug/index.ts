@@ -78,3 +78,4 @@ export async function startWebug(opts: WebugOptions): Promise<Webug> {
   logger.info({ url, auth: token ? 'token' : 'none' }, `webug serving ${url}`);
   return { url, close };
 }
+export { WEBUG_BOUNDS, WEBUG_DEFAULTS } from './webug-options.ts';

@@ -1,5 +1,5 @@
 // The hardware report as a plain object. Its shape mirrors the init shape that
-// protobuf-es v2 generates for `cloud.agent.api.Node` (DESIGN.md §8), so that
+// protobuf-es v2 generates for `cloud.agent.api.Node` (docs/architecture.md#wire-contract), so that
 // `create(NodeSchema, report)` accepts it without a conversion step, while this
 // folder does not depend on the generated code.
 

@@ -12,7 +12,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tls from 'node:tls';
 import type { IncomingMessage } from 'node:http';
-import { toPem } from '../../lib/x509/index.ts';
+import { toPem } from '../../lib/index.ts';
 import type { Installer } from './installer.ts';
 
 export interface ImageInstallerOptions {

@@ -1,4 +1,4 @@
--- The Bare Metal Database, first version (DESIGN.md section 3).
+-- The Bare Metal Database, first version (docs/architecture.md#data-model).
 -- Valid on PostgreSQL 14+ and CockroachDB: enums, gen_random_uuid(), no
 -- PostgreSQL-only features.
 

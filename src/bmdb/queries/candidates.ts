@@ -37,12 +37,12 @@ FOR UPDATE OF mp SKIP LOCKED`;
   return first.concat(await scan('<', args.limit - first.length));
 }
 
-/** Machines on which the agent should be started (DESIGN.md section 5). */
+/** Machines on which the agent should be started (docs/architecture.md#workflow-predicates). */
 export function getAgentStartCandidates(db: Queryable, args: CandidateArgs, opts?: QueryOptions): Promise<MachineProvided[]> {
   return getCandidates(db, agentStartPredicate, args, opts);
 }
 
-/** Machines whose agent never heartbeated or went silent (DESIGN.md section 5). */
+/** Machines whose agent never heartbeated or went silent (docs/architecture.md#workflow-predicates). */
 export function getRecoveryCandidates(
   db: Queryable,
   args: CandidateArgs & { thresholds?: RecoveryThresholds },

@@ -1,4 +1,4 @@
-// The workflow predicates of DESIGN.md section 5, written once.
+// The workflow predicates (docs/architecture.md#workflow-predicates), written once.
 //
 // Each predicate is a list of named clauses over `mp` (a machine_provided row).
 // A machine satisfies the predicate when every clause holds. The candidate
@@ -7,9 +7,31 @@
 import { SHEPHERD_PROCESSES } from '../model.ts';
 import type { SqlParams } from './sql-params.ts';
 
+/**
+ * Every clause id: a closed set, so code that handles clauses one by one
+ * (webug's explanation) is checked by the compiler to handle each of them.
+ * `provided` is the clause every predicate starts from: the queries read
+ * `machine_provided`, so it holds for every row they see.
+ */
+export const CLAUSE_IDS = Object.freeze([
+  'provided',
+  'no-agent-started',
+  'agent-started',
+  'no-active-work',
+  'no-active-backoff',
+  'no-fulfilled-installation',
+  'no-successful-installation',
+  'agent-silent',
+  'heartbeating',
+  'pending-installation',
+  'installed',
+] as const);
+
+export type ClauseId = (typeof CLAUSE_IDS)[number];
+
 export interface Clause {
   /** Short stable identifier, e.g. `no-active-work`. */
-  readonly id: string;
+  readonly id: ClauseId;
   /** What must hold, in an operator's words. */
   readonly description: string;
   /** SQL boolean expression over `mp`; may add parameters. */

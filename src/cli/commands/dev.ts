@@ -5,11 +5,44 @@ import path from 'node:path';
 import pino from 'pino';
 import type { Command } from '../command.ts';
 import { RECOVERY_THRESHOLD_FLAGS, recoveryThresholdsFromFlags } from '../common-flags.ts';
-import { UsageError, type ParsedFlags } from '../flags.ts';
-import { DataDirBusyError, DEV_DEFAULT_FAULTS, DEV_DEFAULTS, DevOptionsError, runDev, validateDevOptions, type DevOptions } from '../../dev/index.ts';
+import { durationFlagBounds, formatFlagDefault, UsageError, type FlagSpec, type ParsedFlags } from '../../lib/flags.ts';
+import { formatDuration, type DurationBounds } from '../../lib/duration.ts';
+import type { Backoff } from '../../bmdb/index.ts';
+import { HEARTBEAT_DEFAULTS } from '../../agent/index.ts';
+import {
+  DataDirBusyError,
+  DEV_COUNT_BOUNDS,
+  DEV_DEFAULT_FAULTS,
+  DEV_DEFAULTS,
+  DEV_DURATION_BOUNDS,
+  DevOptionsError,
+  PRIVATE_DIR_MODE,
+  PRIVATE_FILE_MODE,
+  logTightened,
+  runDev,
+  tightenMode,
+  validateDevOptions,
+  type DevOptions,
+} from '../../dev/index.ts';
+import { SHEPHERD_DEFAULTS } from '../../shepherd/index.ts';
 import { FAULT_DESCRIPTIONS } from '../../sim/index.ts';
+import { WEBUG_TOKEN_ENV, WebugConfigError } from '../../webug/index.ts';
 
-const seconds = (ms: number) => `${ms / 1000}s`;
+const B = DEV_DURATION_BOUNDS;
+
+function duration(name: string, defaultMs: number | undefined, bounds: DurationBounds, description: string): FlagSpec {
+  return { name, type: 'duration', ...(defaultMs === undefined ? {} : { default: defaultMs }), ...durationFlagBounds(bounds), description };
+}
+
+function fault(kind: keyof typeof DEV_DEFAULT_FAULTS, name: string): FlagSpec {
+  return { name, type: 'float', default: DEV_DEFAULT_FAULTS[kind], min: 0, max: 1, placeholder: 'FRACTION', description: FAULT_DESCRIPTIONS[kind] };
+}
+
+/** The shepherd's initializer and recoverer values, e.g. "5m and 1m". */
+function productionBackoffs(key: 'initialMs' | 'maximumMs'): string {
+  const shown = (b: Backoff) => formatDuration(b[key] ?? 0);
+  return `${shown(SHEPHERD_DEFAULTS.initializerBackoff)} and ${shown(SHEPHERD_DEFAULTS.recovererBackoff)}`;
+}
 
 export const command: Command = {
   name: 'dev',
@@ -23,32 +56,33 @@ export const command: Command = {
     'production defaults when run on their own. Restarting with the same --data-dir resumes the stored fleet.',
   ].join('\n'),
   flags: [
-    { name: 'data-dir', type: 'string', default: DEV_DEFAULTS.dataDir, placeholder: 'DIR', description: 'where the database, certificates, SSH key, simulated machines and log are kept' },
+    { name: 'data-dir', type: 'string', default: DEV_DEFAULTS.dataDir, placeholder: 'DIR', description: 'where the database, certificates, SSH key, simulated machines and log are kept (mode 0700)' },
     { name: 'bmdb-url', type: 'string', placeholder: 'URL', description: 'use this BMDB (e.g. postgres://…) instead of the embedded one in DATA-DIR/bmdb' },
-    { name: 'machines', type: 'int', default: String(DEV_DEFAULTS.machines), placeholder: 'N', description: 'simulated machines' },
-    { name: 'fault-takeover', type: 'float', default: String(DEV_DEFAULT_FAULTS.takeover), placeholder: 'FRACTION', description: FAULT_DESCRIPTIONS.takeover },
-    { name: 'fault-silent', type: 'float', default: String(DEV_DEFAULT_FAULTS.silent), placeholder: 'FRACTION', description: FAULT_DESCRIPTIONS.silent },
-    { name: 'fault-unreachable', type: 'float', default: String(DEV_DEFAULT_FAULTS.unreachable), placeholder: 'FRACTION', description: FAULT_DESCRIPTIONS.unreachable },
-    { name: 'fault-slow-ssh', type: 'float', default: String(DEV_DEFAULT_FAULTS.slowSsh), placeholder: 'FRACTION', description: FAULT_DESCRIPTIONS.slowSsh },
+    { name: 'machines', type: 'int', default: DEV_DEFAULTS.machines, ...DEV_COUNT_BOUNDS.machines, placeholder: 'N', description: 'simulated machines' },
+    fault('takeover', 'fault-takeover'),
+    fault('silent', 'fault-silent'),
+    fault('unreachable', 'fault-unreachable'),
+    fault('slowSsh', 'fault-slow-ssh'),
     { name: 'no-faults', type: 'boolean', description: 'a healthy fleet: every --fault-* fraction 0' },
-    { name: 'seed', type: 'int', default: String(DEV_DEFAULTS.seed), placeholder: 'N', description: 'which machines get which fault' },
+    { name: 'seed', type: 'int', default: DEV_DEFAULTS.seed, ...DEV_COUNT_BOUNDS.seed, placeholder: 'N', description: 'which machines get which fault' },
     { name: 'server-listen-address', type: 'string', default: DEV_DEFAULTS.serverListenAddress, placeholder: 'HOST:PORT', description: 'agent callback server (port 0: any free port)' },
     { name: 'webug-listen-address', type: 'string', default: DEV_DEFAULTS.webugListenAddress, placeholder: 'HOST:PORT', description: 'web UI; a free port is used when this one is taken; `off` to disable' },
-    { name: 'heartbeat-interval', type: 'duration', default: seconds(DEV_DEFAULTS.heartbeatIntervalMs), description: 'agent heartbeat interval (production: 30s)' },
+    { name: 'webug-token', type: 'string', env: WEBUG_TOKEN_ENV, placeholder: 'TOKEN', description: 'web UI access token (at least 16 characters); required when --webug-listen-address is not loopback' },
+    duration('heartbeat-interval', DEV_DEFAULTS.heartbeatIntervalMs, B.heartbeatIntervalMs, `agent heartbeat interval (production: ${formatDuration(HEARTBEAT_DEFAULTS.intervalMs)})`),
     // The shepherd's flags, with short defaults (the shepherd's own are production ones).
     ...RECOVERY_THRESHOLD_FLAGS.map((f) => ({
       ...f,
-      default: `${f.name === 'recoverer-silence-timeout' ? DEV_DEFAULTS.recovery.silenceSeconds : DEV_DEFAULTS.recovery.noHeartbeatAfterStartSeconds}s`,
-      description: `${f.description} (production default: ${String(f.default)})`,
-    })),
-    { name: 'backoff-initial', type: 'duration', default: seconds(DEV_DEFAULTS.initializerBackoff.initialMs), description: 'first retry delay after a failed takeover or reboot (production: 5m and 1m)' },
-    { name: 'backoff-max', type: 'duration', default: seconds(DEV_DEFAULTS.initializerBackoff.maximumMs), description: 'longest retry delay (production: 4h and 1h)' },
-    { name: 'silent-after', type: 'duration', default: seconds(DEV_DEFAULTS.silentAfterMs), description: 'how long a silent-fault machine heartbeats before it hangs' },
-    { name: 'slow-ssh-delay', type: 'duration', default: seconds(DEV_DEFAULTS.slowSshDelayMs), description: 'how long a slow-SSH machine takes to answer' },
+      default: 1000 * (f.name === 'recoverer-silence-timeout' ? DEV_DEFAULTS.recovery.silenceSeconds : DEV_DEFAULTS.recovery.noHeartbeatAfterStartSeconds),
+      description: `${f.description} (production default: ${formatFlagDefault(f)})`,
+    }) as FlagSpec),
+    duration('backoff-initial', DEV_DEFAULTS.initializerBackoff.initialMs, B.backoffInitialMs, `first retry delay after a failed takeover or reboot (production: ${productionBackoffs('initialMs')})`),
+    duration('backoff-max', DEV_DEFAULTS.initializerBackoff.maximumMs, B.backoffMaximumMs, `longest retry delay (production: ${productionBackoffs('maximumMs')})`),
+    duration('silent-after', DEV_DEFAULTS.silentAfterMs, B.silentAfterMs, 'how long a silent-fault machine heartbeats before it hangs'),
+    duration('slow-ssh-delay', DEV_DEFAULTS.slowSshDelayMs, B.slowSshDelayMs, 'how long a slow-SSH machine takes to answer'),
     { name: 'exit-when-converged', type: 'boolean', description: 'exit 0 once converged, 1 after --timeout, printing a final summary' },
-    { name: 'timeout', type: 'duration', default: '5m', description: 'with --exit-when-converged: how long to wait' },
-    { name: 'summary-interval', type: 'duration', placeholder: 'DURATION', description: 'summary refresh (default 1s on a terminal, 5s otherwise)' },
-    { name: 'log-file', type: 'string', placeholder: 'PATH', description: 'structured log (default DATA-DIR/dev.log; `-` for stderr)' },
+    duration('timeout', DEV_DEFAULTS.timeoutMs, B.timeoutMs, 'with --exit-when-converged: how long to wait'),
+    duration('summary-interval', undefined, B.summaryIntervalMs, 'summary refresh (default 1s on a terminal, 5s otherwise)'),
+    { name: 'log-file', type: 'string', placeholder: 'PATH', description: 'structured log, mode 0600 (default DATA-DIR/dev.log; `-` for stderr)' },
     { name: 'log-level', type: 'string', default: DEV_DEFAULTS.logLevel, placeholder: 'LEVEL', description: 'trace, debug, info, warn, error or silent' },
   ],
   async run(flags, ctx) {
@@ -61,9 +95,11 @@ export const command: Command = {
     }
     const dataDir = path.resolve(options.dataDir);
     const logFile = flags.string('log-file') ?? path.join(dataDir, 'dev.log');
-    if (logFile !== '-') mkdirSync(path.dirname(path.resolve(logFile)), { recursive: true });
-    const destination = logFile === '-' ? pino.destination(2) : pino.destination({ dest: logFile, append: true, sync: false });
+    if (logFile !== '-') mkdirSync(path.dirname(path.resolve(logFile)), { recursive: true, mode: PRIVATE_DIR_MODE });
+    const tightenedLog = logFile === '-' ? undefined : tightenMode(logFile, PRIVATE_FILE_MODE);
+    const destination = logFile === '-' ? pino.destination(2) : pino.destination({ dest: logFile, append: true, sync: false, mode: PRIVATE_FILE_MODE });
     const logger = pino({ level: options.logLevel, base: { process: 'dev', pid: process.pid } }, destination);
+    logTightened(logger, [tightenedLog]);
     const out = ctx.stdout as NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
     out.write(`bmaas dev: starting ${options.machines} simulated machines in ${dataDir}${logFile === '-' ? '' : ` (log: ${logFile})`}\n`);
     try {
@@ -84,7 +120,7 @@ export const command: Command = {
           return 0;
       }
     } catch (err) {
-      if (err instanceof DataDirBusyError) throw new UsageError(err.message, { cause: err });
+      if (err instanceof DataDirBusyError || err instanceof WebugConfigError) throw new UsageError(err.message, { cause: err });
       logger.error({ err }, 'bmaas dev failed');
       throw err;
     } finally {
@@ -109,6 +145,7 @@ function devOptionsFromFlags(flags: ParsedFlags): DevOptions {
     seed: flags.number('seed')!,
     serverListenAddress: flags.string('server-listen-address')!,
     webugListenAddress: flags.string('webug-listen-address')!,
+    ...(flags.string('webug-token') ? { webugToken: flags.string('webug-token')! } : {}),
     heartbeatIntervalMs: flags.number('heartbeat-interval')!,
     recovery: recoveryThresholdsFromFlags(flags),
     initializerBackoff: backoff,

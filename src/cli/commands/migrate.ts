@@ -2,14 +2,15 @@
 // component also migrates up at start-up.)
 import type { Command } from '../command.ts';
 import { BMDB_FLAGS, LOG_FLAGS, openBmdbFromFlags } from '../common-flags.ts';
-import { UsageError } from '../flags.ts';
+import { UsageError } from '../../lib/flags.ts';
 
 export const command: Command = {
   name: 'migrate',
   summary: 'apply, revert or show BMDB schema migrations',
   usage: 'up|down|status [--steps N] [--bmdb-url URL]',
   description: 'up applies every pending migration (a no-op when there is none); down reverts the newest --steps migrations; status lists them.',
-  flags: [...BMDB_FLAGS, { name: 'steps', type: 'int', default: '1', description: 'how many migrations `down` reverts' }, ...LOG_FLAGS],
+  positionals: 1,
+  flags: [...BMDB_FLAGS, { name: 'steps', type: 'int', default: 1, min: 1, max: 10_000, description: 'how many migrations `down` reverts' }, ...LOG_FLAGS],
   async run(flags, ctx) {
     const action = flags.positionals[0];
     if (flags.positionals.length !== 1 || !['up', 'down', 'status'].includes(action!)) throw new UsageError('expected exactly one of: up, down, status');
@@ -20,8 +21,7 @@ export const command: Command = {
         const status = await bmdb.migrationStatus({ signal: ctx.signal });
         ctx.stdout.write(applied.length ? `applied ${applied.join(', ')}; schema version is now ${status.current}\n` : `nothing to apply; schema version is ${status.current}\n`);
       } else if (action === 'down') {
-        const steps = flags.number('steps') ?? 1;
-        if (steps < 1) throw new UsageError('--steps must be at least 1');
+        const steps = flags.number('steps')!;
         const reverted = await bmdb.migrateDown({ steps, signal: ctx.signal });
         const status = await bmdb.migrationStatus({ signal: ctx.signal });
         ctx.stdout.write(reverted.length ? `reverted ${reverted.join(', ')}; schema version is now ${status.current}\n` : 'nothing to revert; the schema is empty\n');

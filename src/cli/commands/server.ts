@@ -5,8 +5,8 @@ import { once } from 'node:events';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Command } from '../command.ts';
 import { BMDB_FLAGS, LOG_FLAGS, openBmdbFromFlags } from '../common-flags.ts';
-import { UsageError } from '../flags.ts';
-import { AgentCallbackServer, DEFAULT_DEV_CERTS_DIR, ensureDevCertificates, ListenAddressError, parseListenAddress } from '../../server/index.ts';
+import { durationFlagBounds, UsageError } from '../../lib/flags.ts';
+import { AgentCallbackServer, CALLBACK_SERVER_BOUNDS, CALLBACK_SERVER_DEFAULTS, DEFAULT_DEV_CERTS_DIR, ensureDevCertificates, ListenAddressError, parseListenAddress } from '../../server/index.ts';
 
 export const command: Command = {
   name: 'server',
@@ -15,14 +15,27 @@ export const command: Command = {
   description: 'Agents authenticate with the Ed25519 key recorded when they were taken over. --dev-certs creates (once) a local CA and a certificate for 127.0.0.1/localhost; hand the CA (ca.der) to the shepherd so agents trust the server.',
   flags: [
     ...BMDB_FLAGS,
-    { name: 'listen-address', type: 'string', default: '127.0.0.1:8080', placeholder: 'HOST:PORT', description: 'where agents connect' },
+    // TODO(lead): validate HOST:PORT (ports included) with the one host:port parser of src/lib/host-port.ts once it lands.
+    { name: 'listen-address', type: 'string', default: CALLBACK_SERVER_DEFAULTS.listenAddress, placeholder: 'HOST:PORT', description: 'where agents connect' },
     { name: 'tls-cert', type: 'string', placeholder: 'PATH', description: 'PEM server certificate (chain)' },
     { name: 'tls-key', type: 'string', placeholder: 'PATH', description: 'PEM private key of --tls-cert' },
     { name: 'dev-certs', type: 'boolean', description: 'use (and create if missing) development certificates under --dev-certs-dir' },
     { name: 'dev-certs-dir', type: 'string', default: DEFAULT_DEV_CERTS_DIR, placeholder: 'DIR', description: 'where --dev-certs keeps its CA and server certificate' },
-    { name: 'call-timeout', type: 'duration', default: '10s', description: 'longest time one heartbeat may take on the server' },
+    {
+      name: 'call-timeout',
+      type: 'duration',
+      default: CALLBACK_SERVER_DEFAULTS.callTimeoutMs,
+      ...durationFlagBounds(CALLBACK_SERVER_BOUNDS.callTimeoutMs),
+      description: 'longest time one heartbeat may take on the server',
+    },
     { name: 'metrics-listen-address', type: 'string', placeholder: 'HOST:PORT', description: 'serve Prometheus metrics on http://HOST:PORT/metrics' },
-    { name: 'shutdown-grace', type: 'duration', default: '5s', description: 'how long calls in flight may finish at shutdown' },
+    {
+      name: 'shutdown-grace',
+      type: 'duration',
+      default: CALLBACK_SERVER_DEFAULTS.shutdownGraceMs,
+      ...durationFlagBounds(CALLBACK_SERVER_BOUNDS.shutdownGraceMs),
+      description: 'how long calls in flight may finish at shutdown; 0 cancels them at once',
+    },
     ...LOG_FLAGS,
   ],
   async run(flags, ctx) {
@@ -55,7 +68,7 @@ export const command: Command = {
     const bmdb = await openBmdbFromFlags(flags, { logger: ctx.logger, metricsRegistry: registry, signal: ctx.signal });
     let metricsServer: http.Server | undefined;
     try {
-      const server = await AgentCallbackServer.start({ bmdb, listenAddress, tls, logger: ctx.logger, metricsRegistry: registry, callTimeoutMs: flags.number('call-timeout') ?? 10_000 });
+      const server = await AgentCallbackServer.start({ bmdb, listenAddress, tls, logger: ctx.logger, metricsRegistry: registry, callTimeoutMs: flags.number('call-timeout')! });
       ctx.stdout.write(`agent callback server listening on ${server.address}\n`);
       const metricsAddress = flags.string('metrics-listen-address');
       if (metricsAddress) {
@@ -75,7 +88,7 @@ export const command: Command = {
         ctx.stdout.write(`metrics on http://${metricsAddress}/metrics\n`);
       }
       if (!ctx.signal.aborted) await once(ctx.signal, 'abort');
-      await server.close({ graceMs: flags.number('shutdown-grace') ?? 5000 });
+      await server.close({ graceMs: flags.number('shutdown-grace')! });
     } finally {
       metricsServer?.close();
       await bmdb.close();

@@ -6,13 +6,15 @@ import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import { PROVIDERS, type Backoff, type Provider as ProviderType } from '../../bmdb/index.ts';
 import { Ssh2Client, SshCredentialsError, loadOrCreateSshKey, readPasswordFile, type SshAuth } from '../../shepherd/ssh/index.ts';
-import { DeviceListError, MiniProvider } from '../../shepherd/providers/mini/index.ts';
-import { addressProblem } from '../../shepherd/providers/mini/device-list.ts';
-import { INITIALIZER_BACKOFF, RECOVERER_BACKOFF, runShepherd } from '../../shepherd/index.ts';
+import { addressProblem, DeviceListError, MiniProvider } from '../../shepherd/providers/mini/index.ts';
+import { AgentExecutableError, resolveAgentExecutable, runShepherd, SHEPHERD_BOUNDS, SHEPHERD_DEFAULTS, type CountBounds } from '../../shepherd/index.ts';
 import type { Command } from '../command.ts';
-import { resolveAgentExecutable } from '../agent-executable.ts';
 import { BMDB_FLAGS, LOG_FLAGS, openBmdbFromFlags, RECOVERY_THRESHOLD_FLAGS, recoveryThresholdsFromFlags } from '../common-flags.ts';
-import { UsageError, type FlagSpec, type ParsedFlags } from '../flags.ts';
+import { durationFlagBounds, UsageError, type FlagSpec, type ParsedFlags } from '../../lib/flags.ts';
+
+const D = SHEPHERD_DEFAULTS;
+const B = SHEPHERD_BOUNDS;
+const count = (b: CountBounds) => ({ min: b.min, max: b.max });
 
 const FLAGS: readonly FlagSpec[] = [
   { name: 'provider', type: 'string', placeholder: 'NAME', description: 'where machines come from; only `mini` (a static device list) for now' },
@@ -22,34 +24,39 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'agent-executable-path', type: 'string', placeholder: 'PATH', description: 'agent executable uploaded to each machine; default: dist/bmaas-agent of this package once `npm run build:agent` built it' },
   { name: 'agent-endpoint', type: 'string', placeholder: 'HOST:PORT', description: 'agent callback server the agent reports to (required)' },
   { name: 'agent-endpoint-ca-certificate-path', type: 'string', placeholder: 'PATH', description: 'CA certificate (PEM or DER) of the agent callback server, passed to the agent; default: the system roots' },
-  { name: 'agent-target-path', type: 'string', default: '/root/agent', placeholder: 'PATH', description: 'where the agent is uploaded on the machine' },
-  { name: 'agent-ssh-connect-timeout', type: 'duration', default: '2s', description: 'bound on TCP connect, SSH handshake and authentication' },
-  { name: 'agent-ssh-exec-timeout', type: 'duration', default: '60s', description: 'bound on the whole SSH exchange: connect, upload and takeover' },
+  { name: 'agent-target-path', type: 'string', default: D.initializer.agentTargetPath, placeholder: 'PATH', description: 'where the agent is uploaded on the machine' },
+  { name: 'agent-ssh-connect-timeout', type: 'duration', default: D.initializer.connectTimeoutMs, ...durationFlagBounds(B.connectTimeoutMs), description: 'bound on TCP connect, SSH handshake and authentication' },
+  { name: 'agent-ssh-exec-timeout', type: 'duration', default: D.initializer.execTimeoutMs, ...durationFlagBounds(B.execTimeoutMs), description: 'bound on the whole SSH exchange: connect, upload and takeover' },
   { name: 'ssh-user', type: 'string', placeholder: 'USER', description: 'SSH login on the machines (required)' },
   { name: 'ssh-key-path', type: 'string', placeholder: 'PATH', description: 'Ed25519 private key in OpenSSH format; generated (mode 0600, public key next to it as .pub) when missing. Exclusive with --ssh-password-file' },
   { name: 'ssh-password-file', type: 'string', placeholder: 'PATH', description: 'file holding the SSH password. Exclusive with --ssh-key-path' },
   { name: 'ssh-insecure-ignore-host-key', type: 'boolean', default: false, description: 'accept any SSH host key; by default the first key a machine shows is recorded in the BMDB and a changed key is refused' },
-  { name: 'provisioner-max-machines', type: 'int', default: '50', placeholder: 'N', description: 'most machines of this provider in the BMDB; 0 = no limit' },
-  { name: 'provisioner-reconciler-rate', type: 'rate', default: '1m,1', placeholder: 'DURATION,COUNT', description: 'rate of provisioner rounds (token bucket: one token per DURATION, COUNT at most)' },
-  { name: 'provisioner-device-creation-rate', type: 'rate', default: '5s,1', placeholder: 'DURATION,COUNT', description: 'rate of machine creation' },
-  { name: 'provisioner-reservation-chunk-size', type: 'int', default: '20', placeholder: 'N', description: 'most machines created per provisioner round' },
-  { name: 'initializer-db-query-rate', type: 'rate', default: '250ms,8', placeholder: 'DURATION,COUNT', description: 'rate of the initializer\'s BMDB candidate queries' },
-  { name: 'initializer-loop-parallelism', type: 'int', default: '1', placeholder: 'N', description: 'how many agents the initializer starts at once' },
-  { name: 'recoverer-db-query-rate', type: 'rate', default: '250ms,8', placeholder: 'DURATION,COUNT', description: 'rate of the recoverer\'s BMDB candidate queries' },
-  { name: 'recoverer-loop-parallelism', type: 'int', default: '1', placeholder: 'N', description: 'how many machines the recoverer handles at once' },
+  { name: 'provisioner-max-machines', type: 'int', default: D.provisioner.maxCount, ...count(B.maxCount), placeholder: 'N', description: 'most machines of this provider in the BMDB; 0 = no limit' },
+  { name: 'provisioner-reconciler-rate', type: 'rate', default: D.provisioner.reconcileRate, placeholder: 'DURATION,COUNT', description: 'rate of provisioner rounds (token bucket: one token per DURATION, COUNT at most)' },
+  { name: 'provisioner-device-creation-rate', type: 'rate', default: D.provisioner.creationRate, placeholder: 'DURATION,COUNT', description: 'rate of machine creation' },
+  { name: 'provisioner-reservation-chunk-size', type: 'int', default: D.provisioner.chunkSize, ...count(B.chunkSize), placeholder: 'N', description: 'most machines created per provisioner round' },
+  { name: 'initializer-db-query-rate', type: 'rate', default: D.dbQueryRate, placeholder: 'DURATION,COUNT', description: 'rate of the initializer\'s BMDB candidate queries' },
+  { name: 'initializer-loop-parallelism', type: 'int', default: D.parallelism, ...count(B.parallelism), placeholder: 'N', description: 'how many agents the initializer starts at once' },
+  { name: 'recoverer-db-query-rate', type: 'rate', default: D.dbQueryRate, placeholder: 'DURATION,COUNT', description: 'rate of the recoverer\'s BMDB candidate queries' },
+  { name: 'recoverer-loop-parallelism', type: 'int', default: D.parallelism, ...count(B.parallelism), placeholder: 'N', description: 'how many machines the recoverer handles at once' },
   ...RECOVERY_THRESHOLD_FLAGS,
-  { name: 'initializer-backoff-initial', type: 'duration', default: '5m', description: 'first retry delay after a failed agent start; grows ×1.2 per failure' },
-  { name: 'initializer-backoff-max', type: 'duration', default: '4h', description: 'longest retry delay after failed agent starts' },
-  { name: 'recoverer-backoff-initial', type: 'duration', default: '1m', description: 'first retry delay after a failed reboot; grows ×1.2 per failure' },
-  { name: 'recoverer-backoff-max', type: 'duration', default: '1h', description: 'longest retry delay after failed reboots' },
-  { name: 'shutdown-grace', type: 'duration', default: '10s', description: 'how long in-flight work may finish after SIGINT/SIGTERM before it is canceled' },
+  backoffFlag('initializer', 'initial', D.initializerBackoff, 'first retry delay after a failed agent start'),
+  backoffFlag('initializer', 'max', D.initializerBackoff, 'longest retry delay after failed agent starts'),
+  backoffFlag('recoverer', 'initial', D.recovererBackoff, 'first retry delay after a failed reboot'),
+  backoffFlag('recoverer', 'max', D.recovererBackoff, 'longest retry delay after failed reboots'),
+  { name: 'shutdown-grace', type: 'duration', default: D.shutdownGraceMs, ...durationFlagBounds(B.shutdownGraceMs), description: 'how long in-flight work may finish after SIGINT/SIGTERM before it is canceled; 0 cancels at once' },
   ...LOG_FLAGS,
 ];
 
-function positiveInt(flags: ParsedFlags, name: string, min: number): number {
-  const value = flags.number(name)!;
-  if (value < min) throw new UsageError(`invalid value for --${name}: must be at least ${min}, got ${value}`);
-  return value;
+function backoffFlag(loop: 'initializer' | 'recoverer', end: 'initial' | 'max', base: Backoff, description: string): FlagSpec {
+  const initial = end === 'initial';
+  return {
+    name: `${loop}-backoff-${end}`,
+    type: 'duration',
+    default: initial ? base.initialMs : base.maximumMs,
+    ...durationFlagBounds(initial ? B.backoffInitialMs : B.backoffMaximumMs),
+    description: initial ? `${description}; grows ×${base.exponent} per failure` : description,
+  };
 }
 
 async function sshAuthFromFlags(flags: ParsedFlags, ctx: { logger: Logger; signal: AbortSignal }): Promise<SshAuth> {
@@ -74,9 +81,18 @@ async function sshAuthFromFlags(flags: ParsedFlags, ctx: { logger: Logger; signa
 function backoffFromFlags(flags: ParsedFlags, loop: 'initializer' | 'recoverer', base: Backoff): Backoff {
   const initialMs = flags.number(`${loop}-backoff-initial`)!;
   const maximumMs = flags.number(`${loop}-backoff-max`)!;
-  if (initialMs < 1000) throw new UsageError(`--${loop}-backoff-initial must be at least 1s`);
   if (maximumMs < initialMs) throw new UsageError(`--${loop}-backoff-max must be at least --${loop}-backoff-initial`);
   return { ...base, initialMs, maximumMs };
+}
+
+async function agentExecutableFromFlags(flags: ParsedFlags, signal: AbortSignal): Promise<string> {
+  try {
+    return await resolveAgentExecutable(flags.string('agent-executable-path'), { signal });
+  } catch (err) {
+    if (!(err instanceof AgentExecutableError)) throw err;
+    const message = err.reason === 'unreadable' ? `invalid value for --agent-executable-path: ${err.message}` : `no agent executable: ${err.message} or pass --agent-executable-path`;
+    throw new UsageError(message, { cause: err });
+  }
 }
 
 async function caCertificateFromFlags(flags: ParsedFlags): Promise<Uint8Array | undefined> {
@@ -111,19 +127,19 @@ export const command: Command = {
     if (!(PROVIDERS as readonly string[]).includes(providerType)) {
       throw new UsageError(`invalid value for --mini-provider-type: ${JSON.stringify(providerType)} (one of ${PROVIDERS.join(', ')})`);
     }
-    const agentExecutablePath = await resolveAgentExecutable(flags.string('agent-executable-path'), { signal: ctx.signal });
+    const agentExecutablePath = await agentExecutableFromFlags(flags, ctx.signal);
     const agentEndpoint = flags.require('agent-endpoint', flags.string('agent-endpoint'));
     const endpointProblem = /:\d+$/.test(agentEndpoint) ? addressProblem(agentEndpoint) : 'expected HOST:PORT';
     if (endpointProblem) throw new UsageError(`invalid value for --agent-endpoint: ${JSON.stringify(agentEndpoint)}: ${endpointProblem}`);
     const caCertificate = await caCertificateFromFlags(flags);
     const sshUser = flags.require('ssh-user', flags.string('ssh-user'));
-    const maxCount = positiveInt(flags, 'provisioner-max-machines', 0);
-    const chunkSize = positiveInt(flags, 'provisioner-reservation-chunk-size', 1);
-    const initParallelism = positiveInt(flags, 'initializer-loop-parallelism', 1);
-    const recParallelism = positiveInt(flags, 'recoverer-loop-parallelism', 1);
+    const maxCount = flags.number('provisioner-max-machines')!;
+    const chunkSize = flags.number('provisioner-reservation-chunk-size')!;
+    const initParallelism = flags.number('initializer-loop-parallelism')!;
+    const recParallelism = flags.number('recoverer-loop-parallelism')!;
     const recoveryThresholds = recoveryThresholdsFromFlags(flags);
-    const initializerBackoff = backoffFromFlags(flags, 'initializer', INITIALIZER_BACKOFF);
-    const recovererBackoff = backoffFromFlags(flags, 'recoverer', RECOVERER_BACKOFF);
+    const initializerBackoff = backoffFromFlags(flags, 'initializer', D.initializerBackoff);
+    const recovererBackoff = backoffFromFlags(flags, 'recoverer', D.recovererBackoff);
     const sshAuth = await sshAuthFromFlags(flags, ctx);
 
     let provider: MiniProvider;

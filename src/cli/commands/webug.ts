@@ -2,8 +2,8 @@
 // interrupted.
 import type { Command } from '../command.ts';
 import { BMDB_FLAGS, LOG_FLAGS, openBmdbFromFlags, RECOVERY_THRESHOLD_FLAGS, recoveryThresholdsFromFlags } from '../common-flags.ts';
-import { UsageError } from '../flags.ts';
-import { DEFAULT_WEBUG_LISTEN_ADDRESS, startWebug, WEBUG_TOKEN_ENV, WebugConfigError } from '../../webug/index.ts';
+import { durationFlagBounds, UsageError } from '../../lib/flags.ts';
+import { DEFAULT_WEBUG_LISTEN_ADDRESS, startWebug, WEBUG_BOUNDS, WEBUG_DEFAULTS, WEBUG_TOKEN_ENV, WebugConfigError } from '../../webug/index.ts';
 
 export const command: Command = {
   name: 'webug',
@@ -17,13 +17,12 @@ export const command: Command = {
     ...BMDB_FLAGS,
     { name: 'listen-address', type: 'string', default: DEFAULT_WEBUG_LISTEN_ADDRESS, placeholder: 'HOST:PORT', description: 'where to serve the UI' },
     { name: 'webug-token', type: 'string', env: WEBUG_TOKEN_ENV, placeholder: 'TOKEN', description: 'access token (at least 16 characters); required off loopback' },
-    { name: 'refresh', type: 'duration', default: '2s', description: 'how often live pages refresh' },
+    { name: 'refresh', type: 'duration', default: WEBUG_DEFAULTS.liveMs, ...durationFlagBounds(WEBUG_BOUNDS.liveMs), description: 'how often live pages refresh' },
     // The "why (not) a recovery candidate" explanation uses these; give the shepherd's values.
     ...RECOVERY_THRESHOLD_FLAGS,
     ...LOG_FLAGS,
   ],
   async run(flags, ctx) {
-    if (flags.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(flags.positionals[0])}`);
     const recoveryThresholds = recoveryThresholdsFromFlags(flags);
     // Read-only: it never migrates; it reads whatever schema version it finds.
     const bmdb = await openBmdbFromFlags(flags, { logger: ctx.logger, migrate: false, signal: ctx.signal });

@@ -1,9 +1,22 @@
-// Builds X.509 v3 certificates with node:crypto keys: the few shapes bmaas
-// needs (a development CA, a server certificate it signs, and the agent's
-// self-signed Ed25519 client certificate). Node can parse certificates but
-// has no API to create them.
-import { createHash, randomBytes, sign, type KeyObject } from 'node:crypto';
-import { bitString, boolean, explicit, implicitPrimitive, integer, nullValue, octetString, oid, sequence, set, time, utf8String } from './der.ts';
+// X.509 v3 certificates for node:crypto keys, built by @peculiar/x509 over
+// Node's WebCrypto: the few shapes bmaas needs (a development CA, a server
+// certificate it signs, the agent's self-signed Ed25519 client certificate).
+// Node can parse certificates but has no API to create them.
+import { isIP } from 'node:net';
+import type { KeyObject, webcrypto } from 'node:crypto';
+import type * as X509 from '@peculiar/x509';
+
+let library: Promise<typeof X509> | undefined;
+
+/**
+ * The library, loaded on first use: it and its ASN.1 modules are more than half
+ * of the agent's bundle and double its start-up, and only `run` makes a
+ * certificate (once). The Reflect metadata polyfill has to be in place before it loads.
+ */
+function x509(): Promise<typeof X509> {
+  library ??= import('reflect-metadata').then(() => import('@peculiar/x509'));
+  return library;
+}
 
 export interface DistinguishedName {
   readonly commonName: string;
@@ -20,7 +33,9 @@ export interface CertificateOptions {
   readonly issuer?: DistinguishedName;
   /** Issuer's public key, for the authority key identifier; default `publicKey`. */
   readonly issuerPublicKey?: KeyObject;
+  /** Default an hour ago (tolerates clocks a little behind). */
   readonly notBefore?: Date;
+  /** Default ten years after `notBefore`. */
   readonly notAfter?: Date;
   /** A certificate authority (may sign others) rather than an end entity. */
   readonly isCa?: boolean;
@@ -28,6 +43,7 @@ export interface CertificateOptions {
   readonly serverAuth?: boolean;
   readonly clientAuth?: boolean;
   readonly dnsNames?: readonly string[];
+  /** IPv4 or IPv6 addresses in their usual text form. */
   readonly ipAddresses?: readonly string[];
 }
 
@@ -36,38 +52,27 @@ export class UnsupportedKeyError extends Error {
   override readonly name = 'UnsupportedKeyError';
 }
 
-const OID = {
-  commonName: '2.5.4.3',
-  organization: '2.5.4.10',
-  ed25519: '1.3.101.112',
-  ecdsaWithSha256: '1.2.840.10045.4.3.2',
-  sha256WithRsa: '1.2.840.113549.1.1.11',
-  basicConstraints: '2.5.29.19',
-  keyUsage: '2.5.29.15',
-  extKeyUsage: '2.5.29.37',
-  subjectAltName: '2.5.29.17',
-  subjectKeyIdentifier: '2.5.29.14',
-  authorityKeyIdentifier: '2.5.29.35',
-  serverAuth: '1.3.6.1.5.5.7.3.1',
-  clientAuth: '1.3.6.1.5.5.7.3.2',
-} as const;
-
-function encodeName(name: DistinguishedName): Buffer {
-  const rdns = [set(sequence(oid(OID.commonName), utf8String(name.commonName)))];
-  if (name.organization) rdns.unshift(set(sequence(oid(OID.organization), utf8String(name.organization))));
-  return sequence(...rdns);
+/** Thrown when a subject alternative name is malformed (an IP address that is not one, an empty DNS name). */
+export class InvalidSubjectNameError extends Error {
+  override readonly name = 'InvalidSubjectNameError';
 }
 
-/** The AlgorithmIdentifier and the digest name for `crypto.sign` for a signing key. */
-function signatureAlgorithm(key: KeyObject): { algorithmId: Buffer; digest: string | null } {
+interface SigningAlgorithm {
+  /** How WebCrypto imports the key. */
+  readonly importAs: webcrypto.AlgorithmIdentifier | webcrypto.EcKeyImportParams | webcrypto.RsaHashedImportParams;
+  /** How WebCrypto signs with it (ECDSA names its digest here, not at import). */
+  readonly sign: webcrypto.AlgorithmIdentifier | webcrypto.EcdsaParams;
+}
+
+function signingAlgorithm(key: KeyObject): SigningAlgorithm {
   switch (key.asymmetricKeyType) {
     case 'ed25519':
-      return { algorithmId: sequence(oid(OID.ed25519)), digest: null };
+      return { importAs: { name: 'Ed25519' }, sign: { name: 'Ed25519' } };
     case 'ec':
       if (key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw new UnsupportedKeyError(`only P-256 EC keys are supported, got ${key.asymmetricKeyDetails?.namedCurve}`);
-      return { algorithmId: sequence(oid(OID.ecdsaWithSha256)), digest: 'sha256' };
+      return { importAs: { name: 'ECDSA', namedCurve: 'P-256' }, sign: { name: 'ECDSA', hash: 'SHA-256' } };
     case 'rsa':
-      return { algorithmId: sequence(oid(OID.sha256WithRsa), nullValue()), digest: 'sha256' };
+      return { importAs: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, sign: { name: 'RSASSA-PKCS1-v1_5' } };
     default:
       throw new UnsupportedKeyError(`cannot sign certificates with a ${key.asymmetricKeyType} key`);
   }
@@ -77,77 +82,69 @@ function spki(key: KeyObject): Buffer {
   return key.export({ type: 'spki', format: 'der' });
 }
 
-/** RFC 5280 method 1 key identifier, computed over the whole SPKI (any stable hash is allowed). */
-function keyIdentifier(key: KeyObject): Buffer {
-  return createHash('sha1').update(spki(key)).digest();
+/** Organization before common name, the usual order from the root of the name down. */
+function jsonName(name: DistinguishedName): X509.JsonName {
+  return [...(name.organization ? [{ O: [name.organization] }] : []), { CN: [name.commonName] }];
 }
 
-function extension(id: string, critical: boolean, value: Buffer): Buffer {
-  return critical ? sequence(oid(id), boolean(true), octetString(value)) : sequence(oid(id), octetString(value));
+function alternativeNames(opts: CertificateOptions): X509.JsonGeneralName[] {
+  const dns = (opts.dnsNames ?? []).map((value): X509.JsonGeneralName => {
+    if (!/^[\x21-\x7e]+$/.test(value)) throw new InvalidSubjectNameError(`not a DNS name: ${JSON.stringify(value)}`);
+    return { type: 'dns', value };
+  });
+  const ips = (opts.ipAddresses ?? []).map((value): X509.JsonGeneralName => {
+    if (isIP(value) === 0) throw new InvalidSubjectNameError(`not an IP address: ${JSON.stringify(value)}`);
+    return { type: 'ip', value };
+  });
+  return [...dns, ...ips];
 }
 
-function keyUsageBits(isCa: boolean, keyType: string | undefined): Buffer {
-  // Bits from the left: 0 digitalSignature, 2 keyEncipherment, 5 keyCertSign, 6 cRLSign.
-  let byte = 0x80;
-  if (keyType === 'rsa' && !isCa) byte |= 0x20;
-  if (isCa) byte |= 0x04 | 0x02;
-  let unused = 0;
-  while (unused < 7 && ((byte >> unused) & 1) === 0) unused++;
-  return bitString(Buffer.from([byte]), unused);
+function keyUsages({ KeyUsageFlags }: typeof X509, isCa: boolean, keyType: string | undefined): X509.KeyUsageFlags {
+  if (isCa) return KeyUsageFlags.digitalSignature | KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign;
+  // RSA key exchange needs keyEncipherment; EC and Ed25519 keys only sign.
+  return keyType === 'rsa' ? KeyUsageFlags.digitalSignature | KeyUsageFlags.keyEncipherment : KeyUsageFlags.digitalSignature;
 }
 
-function ipAddressBytes(ip: string): Buffer {
-  if (/^\d+\.\d+\.\d+\.\d+$/.test(ip)) return Buffer.from(ip.split('.').map(Number));
-  // IPv6: expand "::" and write eight 16-bit groups.
-  const [head, tail] = ip.includes('::') ? ip.split('::') : [ip, undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  if (groups.length !== 8) throw new RangeError(`bad IP address ${ip}`);
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
-  return out;
-}
-
-/** Creates a DER-encoded certificate. */
-export function createCertificate(opts: CertificateOptions): Buffer {
+/**
+ * Creates a DER-encoded certificate.
+ * @throws UnsupportedKeyError for a signing key other than Ed25519, P-256 or RSA.
+ * @throws InvalidSubjectNameError for a malformed DNS name or IP address.
+ */
+export async function createCertificate(opts: CertificateOptions): Promise<Buffer> {
+  const lib = await x509();
   const isCa = opts.isCa ?? false;
-  const { algorithmId, digest } = signatureAlgorithm(opts.signingKey);
+  const algorithm = signingAlgorithm(opts.signingKey);
+  const names = alternativeNames(opts);
   const notBefore = opts.notBefore ?? new Date(Date.now() - 60 * 60 * 1000);
   const notAfter = opts.notAfter ?? new Date(notBefore.getTime() + 10 * 365 * 24 * 60 * 60 * 1000);
-  const serial = randomBytes(16);
-  serial[0]! &= 0x7f;
+  const publicKey = spki(opts.publicKey);
 
-  const extensions = [
-    extension(OID.basicConstraints, true, isCa ? sequence(boolean(true)) : sequence()),
-    extension(OID.keyUsage, true, keyUsageBits(isCa, opts.publicKey.asymmetricKeyType)),
-    extension(OID.subjectKeyIdentifier, false, octetString(keyIdentifier(opts.publicKey))),
-    extension(OID.authorityKeyIdentifier, false, sequence(implicitPrimitive(0, keyIdentifier(opts.issuerPublicKey ?? opts.publicKey)))),
+  const extensions: X509.Extension[] = [
+    new lib.BasicConstraintsExtension(isCa, undefined, true),
+    new lib.KeyUsagesExtension(keyUsages(lib, isCa, opts.publicKey.asymmetricKeyType), true),
+    await lib.SubjectKeyIdentifierExtension.create(publicKey),
+    await lib.AuthorityKeyIdentifierExtension.create(opts.issuerPublicKey ? spki(opts.issuerPublicKey) : publicKey),
   ];
-  const usages = [...(opts.serverAuth ? [oid(OID.serverAuth)] : []), ...(opts.clientAuth ? [oid(OID.clientAuth)] : [])];
-  if (usages.length) extensions.push(extension(OID.extKeyUsage, false, sequence(...usages)));
-  const names = [
-    ...(opts.dnsNames ?? []).map((n) => implicitPrimitive(2, Buffer.from(n, 'ascii'))),
-    ...(opts.ipAddresses ?? []).map((ip) => implicitPrimitive(7, ipAddressBytes(ip))),
-  ];
-  if (names.length) extensions.push(extension(OID.subjectAltName, false, sequence(...names)));
+  const { ExtendedKeyUsage } = lib;
+  const usages = [...(opts.serverAuth ? [ExtendedKeyUsage.serverAuth] : []), ...(opts.clientAuth ? [ExtendedKeyUsage.clientAuth] : [])];
+  if (usages.length) extensions.push(new lib.ExtendedKeyUsageExtension(usages));
+  if (names.length) extensions.push(new lib.SubjectAlternativeNameExtension(names));
 
-  const tbs = sequence(
-    explicit(0, integer(2)),
-    integer(serial),
-    algorithmId,
-    encodeName(opts.issuer ?? opts.subject),
-    sequence(time(notBefore), time(notAfter)),
-    encodeName(opts.subject),
-    spki(opts.publicKey),
-    explicit(3, sequence(...extensions)),
-  );
-  const signature = sign(digest, tbs, opts.signingKey);
-  return sequence(tbs, algorithmId, bitString(signature));
+  const cert = await lib.X509CertificateGenerator.create({
+    subject: jsonName(opts.subject),
+    issuer: jsonName(opts.issuer ?? opts.subject),
+    notBefore,
+    notAfter,
+    publicKey,
+    signingKey: opts.signingKey.toCryptoKey(algorithm.importAs, false, ['sign']),
+    signingAlgorithm: algorithm.sign,
+    extensions,
+  });
+  return Buffer.from(cert.rawData);
 }
 
-/** PEM armour for DER bytes, e.g. `toPem(der, 'CERTIFICATE')`. */
+/** PEM armour (RFC 7468: base64 in lines of 64) for DER bytes, e.g. `toPem(der, 'CERTIFICATE')`. Synchronous, so it does not load the library. */
 export function toPem(der: Uint8Array, label: string): string {
-  const b64 = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '');
-  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
+  const lines = Buffer.from(der).toString('base64').match(/.{1,64}/g) ?? [];
+  return [`-----BEGIN ${label}-----`, ...lines, `-----END ${label}-----`, ''].join('\n');
 }

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { Availability, ProviderMachineNotFoundError } from '../../provider.ts';
 import { DeviceListError, loadDeviceList, MiniProvider, parseDeviceList } from './index.ts';
 
-function rejects(text: string, pattern: RegExp): void {
+function rejects(text: string | Uint8Array, pattern: RegExp): void {
   assert.throws(() => parseDeviceList(text, 'list.json'), (err: unknown) => {
     assert.ok(err instanceof DeviceListError);
     assert.match(err.message, pattern);
@@ -45,6 +45,53 @@ describe('mini device list parsing', () => {
   it('a non-array is refused', () => rejects('{"ID":"a"}', /must be a JSON array/));
   it('invalid JSON is refused', () => rejects('[{', /not valid JSON/));
   it('an entry that is not an object names its index', () => rejects('["a"]', /entry 0: /));
+});
+
+describe('mini device list: only what the BMDB can store', () => {
+  const entry = (fields: Record<string, string>) => JSON.stringify([{ ID: 'ok', Addr: '192.0.2.1' }, { Addr: '192.0.2.2', ...fields }]);
+
+  it('NUL in an ID or a Location names the entry', () => {
+    rejects(entry({ ID: 'a\u0000b' }), /entry 1 \(ID "a\\u0000b"\): ID: contains NUL \(U\+0000\) at index 1/);
+    rejects(entry({ ID: 'b', Location: 'rack\u00003' }), /entry 1 \(ID "b"\): Location: contains NUL \(U\+0000\) at index 4/);
+  });
+  it('any control character in an ID is refused; a Location may hold tabs, nothing else', () => {
+    for (const ch of ['\t', '\n', '\u001b', '\u007f', '\u0085']) rejects(entry({ ID: `x${ch}` }), /entry 1 \(ID "x\\(t|n|u00[0-9a-f]{2})"\): ID: contains the control character U\+00[0-9A-F]{2} at index 1/);
+    rejects(entry({ ID: 'b', Location: 'a\nb' }), /entry 1 \(ID "b"\): Location: contains the control character U\+000A/);
+    assert.equal(parseDeviceList(entry({ ID: 'b', Location: 'row\t3' }), 'list.json')[1]!.Location, 'row\t3');
+  });
+  it('unpaired surrogates are refused, pairs are fine', () => {
+    rejects('[{"ID":"a\\ud800","Addr":"192.0.2.1"}]', /entry 0 \(ID "a\\ud800"\): ID: contains an unpaired surrogate U\+D800 at index 1/);
+    rejects('[{"ID":"a","Addr":"192.0.2.1","Location":"\\udc00x"}]', /entry 0 \(ID "a"\): Location: contains an unpaired surrogate U\+DC00 at index 0/);
+    assert.equal(parseDeviceList('[{"ID":"\\ud83d\\ude80","Addr":"192.0.2.1"}]', 'list.json')[0]!.ID, '\u{1f680}');
+  });
+  it('absurd lengths are refused, and the error quotes only the start of the ID', () => {
+    rejects(entry({ ID: 'x'.repeat(129) }), /entry 1 \(ID "x{64}…"\): ID: must be at most 128 characters \(has 129\)/);
+    rejects(entry({ ID: 'b', Location: 'l'.repeat(1025) }), /entry 1 \(ID "b"\): Location: must be at most 1024 characters/);
+    rejects(entry({ ID: 'b', Addr: `${'a'.repeat(600)}.example` }), /entry 1 \(ID "b"\): Addr: must be at most 512 characters/);
+  });
+
+  const bytes = (...parts: Array<string | number[]>) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));
+  it('invalid UTF-8 is refused with the entry and the byte offset, never replaced', () => {
+    const head = '[{"ID":"ok","Addr":"192.0.2.1"},{"ID":"bad';
+    rejects(bytes(head, [0xff, 0xfe], 'id","Addr":"192.0.2.2"}]'), new RegExp(`entry 1 \\(ID "bad\\\\ufffd\\\\ufffdid"\\): invalid UTF-8 at byte offset ${head.length}$`));
+    // An overlong NUL, an encoded surrogate, a truncated sequence at the end.
+    rejects(bytes('[{"ID":"a', [0xc0, 0x80], '","Addr":"192.0.2.1"}]'), /entry 0 \(ID "a\\ufffd\\ufffd"\): invalid UTF-8 at byte offset 9$/);
+    rejects(bytes('[{"ID":"a","Addr":"192.0.2.1","Location":"', [0xed, 0xa0, 0x80], '"}]'), /entry 0 \(ID "a"\): invalid UTF-8 at byte offset 42$/);
+    rejects(bytes('[{"ID":"a","Addr":"192.0.2.1"}]', [0xe2, 0x82]), /list\.json is not valid UTF-8 \(at byte offset 31, outside any entry\)/);
+  });
+  it('UTF-8 bytes are decoded, with or without a byte order mark', () => {
+    assert.equal(parseDeviceList(bytes([0xef, 0xbb, 0xbf], '[{"ID":"n\u00f6de","Addr":"192.0.2.1"}]'), 'list.json')[0]!.ID, 'nöde');
+  });
+  it('a file with invalid UTF-8 is refused by loadDeviceList', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bmaas-mini-'));
+    try {
+      const path = join(dir, 'list.json');
+      await writeFile(path, bytes('[{"ID":"bad', [0xff, 0xfe], 'id","Addr":"192.0.2.1"}]'));
+      await assert.rejects(loadDeviceList(path), /entry 0 \(ID "bad\\ufffd\\ufffdid"\): invalid UTF-8 at byte offset 11/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('mini device list loading and the provider', () => {

@@ -1,5 +1,7 @@
 // The `mini` provider: machines from a static device list. It cannot create
-// or reboot anything; "creating" a machine only enrols it into the BMDB.
+// anything; "creating" a machine only enrols it into the BMDB. Entries with a
+// BMC expose its spec (bmcFor) for the BMC drivers; none of it is stored in
+// the BMDB (the Provided tag has no field for it, and passwords never go there).
 import type { Logger } from 'pino';
 import type { Session } from '../../../bmdb/index.ts';
 import { silentLogger } from '../../../lib/logger.ts';
@@ -12,7 +14,9 @@ import {
   type ProviderType,
 } from '../../provider.ts';
 import { enrolMachine } from '../enrol-machine.ts';
-import { loadDeviceList, type Device } from './device-list.ts';
+import type { BmcSpec } from './bmc-spec.ts';
+import type { Device } from './device-list.ts';
+import { loadDeviceList } from './load-device-list.ts';
 
 export interface MiniProviderOptions {
   /** file://, http(s):// URL or path of the device list. */
@@ -41,6 +45,7 @@ export class MiniProvider implements Provider {
   readonly #fetchTimeoutMs: number | undefined;
   readonly #log: Logger;
   #machines: ReadonlyMap<string, ProviderMachine>;
+  #bmcs: ReadonlyMap<string, BmcSpec>;
 
   private constructor(options: MiniProviderOptions, devices: readonly Device[]) {
     this.type = options.providerType ?? 'None';
@@ -48,10 +53,15 @@ export class MiniProvider implements Provider {
     this.#fetchTimeoutMs = options.fetchTimeoutMs;
     this.#log = (options.logger ?? silentLogger()).child({ provider: 'mini' });
     this.#machines = MiniProvider.#index(devices);
+    this.#bmcs = MiniProvider.#bmcIndex(devices);
   }
 
   static #index(devices: readonly Device[]): ReadonlyMap<string, ProviderMachine> {
     return new Map(devices.map((d) => [d.ID, toMachine(d)]));
+  }
+
+  static #bmcIndex(devices: readonly Device[]): ReadonlyMap<string, BmcSpec> {
+    return new Map(devices.flatMap((d) => (d.BMC === undefined ? [] : [[d.ID, d.BMC] as const])));
   }
 
   /**
@@ -61,7 +71,7 @@ export class MiniProvider implements Provider {
   static async open(options: MiniProviderOptions, opts: { signal?: AbortSignal } = {}): Promise<MiniProvider> {
     const devices = await loadDeviceList(options.deviceListUrl, { ...opts, ...(options.fetchTimeoutMs ? { timeoutMs: options.fetchTimeoutMs } : {}) });
     const provider = new MiniProvider(options, devices);
-    provider.#log.info({ url: options.deviceListUrl, devices: devices.length }, 'loaded device list');
+    provider.#log.info({ url: options.deviceListUrl, devices: devices.length, bmcs: provider.#bmcs.size }, 'loaded device list');
     return provider;
   }
 
@@ -78,7 +88,8 @@ export class MiniProvider implements Provider {
     try {
       const devices = await loadDeviceList(this.deviceListUrl, { ...opts, ...(this.#fetchTimeoutMs ? { timeoutMs: this.#fetchTimeoutMs } : {}) });
       this.#machines = MiniProvider.#index(devices);
-      this.#log.info({ url: this.deviceListUrl, devices: devices.length }, 'reloaded device list');
+      this.#bmcs = MiniProvider.#bmcIndex(devices);
+      this.#log.info({ url: this.deviceListUrl, devices: devices.length, bmcs: this.#bmcs.size }, 'reloaded device list');
       return true;
     } catch (err) {
       this.#log.error({ err, url: this.deviceListUrl }, 'could not reload device list; keeping the previous one');
@@ -88,6 +99,17 @@ export class MiniProvider implements Provider {
 
   listMachines(): Promise<readonly ProviderMachine[]> {
     return Promise.resolve([...this.#machines.values()]);
+  }
+
+  /**
+   * The BMC of the entry with this ID as the device list (of the last
+   * successful load) gives it, or undefined when the entry has none. Its
+   * password is read by resolveBmcSpec when a driver needs it.
+   * @throws ProviderMachineNotFoundError when the list has no such entry.
+   */
+  bmcFor(id: string): BmcSpec | undefined {
+    if (!this.#machines.has(id)) throw new ProviderMachineNotFoundError(this.name, id);
+    return this.#bmcs.get(id);
   }
 
   getMachine(id: string): Promise<ProviderMachine> {

@@ -1,12 +1,11 @@
-// The agent executable the shepherd uploads: the flag, else the built artifact,
-// else a usage error that says how to get one.
+// The agent executable the shepherd uploads: the given path, else the built
+// artifact, else an error that says how to get one.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BUILT_AGENT_PATH, resolveAgentExecutable } from './agent-executable.ts';
-import { UsageError } from './flags.ts';
+import { AgentExecutableError, BUILT_AGENT_PATH, resolveAgentExecutable } from './agent-executable.ts';
 
 describe('resolveAgentExecutable', () => {
   let dir: string;
@@ -35,18 +34,18 @@ describe('resolveAgentExecutable', () => {
     assert.equal(await resolveAgentExecutable(other, { builtAgentPath: built }), other);
   });
 
-  it('without a path and without a build, names both ways out', async () => {
+  it('without a path and without a build, says how to build it', async () => {
     const missing = path.join(dir, 'dist', 'bmaas-agent');
     await assert.rejects(resolveAgentExecutable(undefined, { builtAgentPath: missing }), (err: unknown) => {
-      assert.ok(err instanceof UsageError);
+      assert.ok(err instanceof AgentExecutableError);
+      assert.equal(err.reason, 'not-built');
       assert.match(err.message, /npm run build:agent/);
-      assert.match(err.message, /--agent-executable-path/);
       assert.ok(err.message.includes(missing), err.message);
       return true;
     });
   });
 
   it('refuses a given path it cannot read, even when the artifact is built', async () => {
-    await assert.rejects(resolveAgentExecutable(path.join(dir, 'nope'), { builtAgentPath: built }), /invalid value for --agent-executable-path: cannot read/);
+    await assert.rejects(resolveAgentExecutable(path.join(dir, 'nope'), { builtAgentPath: built }), (err: unknown) => err instanceof AgentExecutableError && err.reason === 'unreadable' && /cannot read/.test(err.message));
   });
 });

@@ -1,0 +1,116 @@
+// bmaas claims next to a job queue (issue 15): graphile-worker 0.18 working off
+// N no-op jobs with concurrency 16, and bmaas's Work + finish cycle with 16
+// workers over 5,000 agent-start candidates, on the same throw-away cluster in
+// the same run (each in a database of its own), alternating so both see the
+// same noise; then the ratio of the medians and the commit baseline.
+//
+// graphile-worker runs in this process through its library API (run() with a
+// task list), unbatched: localQueue.size -1 (each worker fetches its own job,
+// no pre-locked local queue), completeJobBatchDelay and failJobBatchDelay -1
+// (each completion its own statement), prepared statements on, maxPoolSize 18
+// (concurrency + 2, its own recommendation), pollInterval 2000 (default; the
+// queue is full, so polling never waits). The clock runs from the first job's
+// start to the last job's completion.
+//
+// BENCH_JOBS (10,000), BENCH_MACHINES (5,000), BENCH_RUNS (3); BENCH_QUICK=1: 2,000 / 1,000 / 1.
+import pg from 'pg';
+import { Logger, makeWorkerUtils, run, runMigrations } from 'graphile-worker';
+import { startPgCluster } from '../test/pg-cluster.ts';
+import { createDatabase, emit, emitBaseline, median, progress, QUICK } from './bench-lib.ts';
+import { runClaimCycles } from './claim-cycles.ts';
+
+const JOBS = Number(process.env.BENCH_JOBS ?? (QUICK ? 2000 : 10_000));
+const MACHINES = Number(process.env.BENCH_MACHINES ?? (QUICK ? 1000 : 5000));
+const RUNS = Number(process.env.BENCH_RUNS ?? (QUICK ? 1 : 3));
+const CONCURRENCY = 16;
+
+const quietLogger = new Logger(() => (level, message) => {
+  if (level === 'error') process.stderr.write(`graphile-worker: ${message}\n`);
+});
+
+/** Jobs per second for JOBS no-op jobs queued up front, in the empty database `url`. */
+async function graphileWorkerRate(url: string): Promise<number> {
+  const options = {
+    connectionString: url,
+    concurrency: CONCURRENCY,
+    maxPoolSize: CONCURRENCY + 2,
+    pollInterval: 2000,
+    noHandleSignals: true,
+    logger: quietLogger,
+    preset: { worker: { localQueue: { size: -1 }, completeJobBatchDelay: -1, failJobBatchDelay: -1 } },
+  };
+  await runMigrations(options);
+  const utils = await makeWorkerUtils({ connectionString: url, logger: quietLogger });
+  try {
+    for (let i = 0; i < JOBS; i += 1000) {
+      await utils.addJobs(Array.from({ length: Math.min(1000, JOBS - i) }, (_, j) => ({ identifier: 'noop', payload: { n: i + j } })));
+    }
+  } finally {
+    await utils.release();
+  }
+  let first = 0;
+  let last = 0;
+  let completed = 0;
+  let failed = 0;
+  const { promise: allDone, resolve } = Promise.withResolvers<void>();
+  const runner = await run({ ...options, taskList: { noop: async () => {} } });
+  runner.events.on('job:start', () => {
+    first ||= performance.now();
+  });
+  runner.events.on('job:error', () => {
+    failed++;
+  });
+  runner.events.on('job:complete', () => {
+    if (++completed === JOBS) {
+      last = performance.now();
+      resolve();
+    }
+  });
+  await allDone;
+  await runner.stop();
+  if (failed > 0) throw new Error(`graphile-worker: ${failed} of ${JOBS} jobs failed`);
+  return JOBS / ((last - first) / 1000);
+}
+
+const cluster = await startPgCluster();
+try {
+  const admin = new pg.Client({ connectionString: cluster.adminUrl });
+  await admin.connect();
+  const base = await emitBaseline(admin, cluster.adminUrl);
+  const gw: number[] = [];
+  const bm: number[] = [];
+  let conflicts = 0;
+  for (let i = 0; i < RUNS; i++) {
+    gw.push(await graphileWorkerRate(await createDatabase(admin, cluster.adminUrl, `gw_${i}`)));
+    progress(`graphile-worker run ${i + 1}: ${Math.round(gw.at(-1)!)} jobs/s`);
+    const r = await runClaimCycles(await createDatabase(admin, cluster.adminUrl, `claims_${i}`), CONCURRENCY, MACHINES);
+    bm.push(r.rate);
+    conflicts += r.conflicts;
+    progress(`bmaas run ${i + 1}: ${Math.round(r.rate)} cycles/s`);
+  }
+  emit({
+    bench: 'graphile_worker',
+    figure: 'jobs_per_s',
+    version: '0.18.0',
+    jobs: JOBS,
+    concurrency: CONCURRENCY,
+    settings: 'run() in-process, task list, localQueue.size -1, completeJobBatchDelay -1, failJobBatchDelay -1, maxPoolSize 18',
+    median: Math.round(median(gw)),
+    runs: gw.map(Math.round),
+    ratio_to_baseline_1conn: Number((median(gw) / base.commits1).toFixed(3)),
+  });
+  emit({
+    bench: 'bmdb_claims',
+    figure: 'work_finish_cycles_per_s',
+    workers: CONCURRENCY,
+    machines: MACHINES,
+    median: Math.round(median(bm)),
+    runs: bm.map(Math.round),
+    conflicts,
+    ratio_to_baseline_1conn: Number((median(bm) / base.commits1).toFixed(3)),
+  });
+  emit({ bench: 'claims_vs_graphile_worker', figure: 'ratio', bmaas_cycles_per_s: Math.round(median(bm)), graphile_worker_jobs_per_s: Math.round(median(gw)), ratio: Number((median(bm) / median(gw)).toFixed(2)) });
+  await admin.end();
+} finally {
+  await cluster.stop();
+}

@@ -1,0 +1,169 @@
+// Heartbeats accepted per second by one `bmaas server` (issue 15: at least
+// 3,400/s, a 100,000-machine fleet at the 30 s interval).
+//
+// The server runs as it does in production: a child process
+// `node src/cli/main.ts server --bmdb-url postgres://… --dev-certs`, against a
+// database of its own on the throw-away cluster. This process is the load
+// generator: AGENTS agents (200), each with its own Ed25519 key, its own
+// machine enrolled through the BMDB's public API (AgentStarted with that key,
+// as the initializer leaves it) and its own HTTP/2 + TLS connection, each
+// sending heartbeats back to back. After one warm-up heartbeat per agent
+// (connection and TLS handshake), it counts accepted heartbeats for DURATION
+// seconds (10). Also printed: latency percentiles, the server's warnings by
+// message, the CPU seconds of the server and of the load generator over the
+// window (the machine is shared: if the load generator's CPU is near one
+// core, it and not the server may be the limit), and the commit baseline.
+//
+// BENCH_AGENTS, BENCH_DURATION_S; BENCH_QUICK=1: 50 agents for 3 s.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { Registry } from 'prom-client';
+import { clientCertificate, createCallbackClient, generateAgentKey, rawPublicKey } from '../src/agent/index.ts';
+import { openBmdb } from '../src/bmdb/index.ts';
+import { ensureDevCertificates } from '../src/server/index.ts';
+import { startPgCluster } from '../test/pg-cluster.ts';
+import { createDatabase, emit, emitBaseline, progress, QUICK } from './bench-lib.ts';
+
+const AGENTS = Number(process.env.BENCH_AGENTS ?? (QUICK ? 50 : 200));
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? (QUICK ? 3 : 10));
+const CALL_TIMEOUT_MS = 10_000;
+const MAIN = path.join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const { port } = s.address() as AddressInfo;
+  s.close();
+  return port;
+}
+
+/** User + system CPU seconds of a process so far, from /proc (Linux). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
+const cluster = await startPgCluster();
+const tmp = await mkdtemp(path.join(os.tmpdir(), 'bmaas-bench-hb-'));
+try {
+  const admin = new pg.Client({ connectionString: cluster.adminUrl });
+  await admin.connect();
+  await emitBaseline(admin, cluster.adminUrl);
+  const url = await createDatabase(admin, cluster.adminUrl, 'heartbeats');
+
+  // Enrol the agents as the initializer would.
+  const bmdb = await openBmdb({ url, migrate: true, metricsRegistry: new Registry() });
+  const agents = [];
+  for (let i = 0; i < AGENTS; i++) {
+    const key = generateAgentKey();
+    const machineId = await bmdb.transact('bench', async (q) => {
+      const m = await q.newMachine();
+      await q.setAgentStarted({ machineId: m.machineId, publicKey: rawPublicKey(key) });
+      return m.machineId;
+    });
+    agents.push({ machineId, key });
+  }
+  await bmdb.close();
+
+  const certsDir = path.join(tmp, 'certs');
+  const certs = await ensureDevCertificates(certsDir);
+  const port = await freePort();
+  const server = spawn(process.execPath, [MAIN, 'server', '--bmdb-url', url, '--listen-address', `127.0.0.1:${port}`, '--dev-certs', '--dev-certs-dir', certsDir, '--log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // The server's log (JSON lines on stderr): warnings are counted into the figure.
+  const serverWarnings = new Map<string, number>();
+  let serverLog = '';
+  server.stderr.setEncoding('utf8');
+  server.stderr.on('data', (chunk: string) => {
+    serverLog += chunk;
+    const lines = serverLog.split('\n');
+    serverLog = lines.pop()!;
+    for (const l of lines) {
+      const entry = l.startsWith('{') ? (JSON.parse(l) as { level?: number; msg?: string }) : { level: 50, msg: l };
+      if ((entry.level ?? 0) >= 40) serverWarnings.set(entry.msg ?? '', (serverWarnings.get(entry.msg ?? '') ?? 0) + 1);
+    }
+  });
+  const exited = once(server, 'exit');
+  try {
+    let out = '';
+    server.stdout.setEncoding('utf8');
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`bmaas server did not start in 30 s; it printed: ${out}`)), 30_000);
+      server.stdout.on('data', (chunk: string) => {
+        out += chunk;
+        if (out.includes('listening on')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      void exited.then(([code]) => reject(new Error(`bmaas server exited with ${String(code)}: ${out}${serverLog}`)));
+    });
+    server.stdout.resume();
+
+    const endpoint = `127.0.0.1:${port}`;
+    const clients = await Promise.all(
+      agents.map(async (a) => ({ ...a, c: createCallbackClient({ endpoint, caCertificate: certs.caCertificateDer, ...(await clientCertificate(a.key, a.machineId)) }) })),
+    );
+    const t0 = performance.now();
+    await Promise.all(clients.map((a) => a.c.client.heartbeat({ machineId: a.machineId }, { timeoutMs: 30_000 })));
+    progress(`heartbeats: ${AGENTS} agents connected and accepted once in ${Math.round(performance.now() - t0)} ms`);
+
+    let accepted = 0;
+    const errors = new Map<string, number>();
+    const latencies: number[] = [];
+    const serverCpu0 = await cpuSeconds(server.pid!);
+    const ownCpu0 = process.cpuUsage();
+    const start = performance.now();
+    const end = start + DURATION_S * 1000;
+    await Promise.all(
+      clients.map(async (a) => {
+        while (performance.now() < end) {
+          const s = performance.now();
+          try {
+            await a.c.client.heartbeat({ machineId: a.machineId }, { timeoutMs: CALL_TIMEOUT_MS });
+            accepted++;
+            latencies.push(performance.now() - s);
+          } catch (err) {
+            const m = (err as Error).message;
+            errors.set(m, (errors.get(m) ?? 0) + 1);
+          }
+        }
+      }),
+    );
+    const seconds = (performance.now() - start) / 1000;
+    const serverCpu = (await cpuSeconds(server.pid!)) - serverCpu0;
+    const own = process.cpuUsage(ownCpu0);
+    for (const a of clients) a.c.close();
+    latencies.sort((x, y) => x - y);
+    const pct = (p: number) => Number((latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0).toFixed(1));
+    emit({
+      bench: 'heartbeats',
+      figure: 'accepted_heartbeats_per_s',
+      agents: AGENTS,
+      seconds: Number(seconds.toFixed(1)),
+      value: Math.round(accepted / seconds),
+      accepted,
+      errors: Object.fromEntries(errors),
+      latency_ms: { p50: pct(0.5), p99: pct(0.99) },
+      server_warnings: Object.fromEntries(serverWarnings),
+      server_cpu_s: Number(serverCpu.toFixed(1)),
+      loadgen_cpu_s: Number(((own.user + own.system) / 1e6).toFixed(1)),
+      server: 'child process: node src/cli/main.ts server --dev-certs, PostgreSQL',
+    });
+  } finally {
+    server.kill('SIGTERM');
+    await exited;
+  }
+  await admin.end();
+} finally {
+  await rm(tmp, { recursive: true, force: true });
+  await cluster.stop();
+}

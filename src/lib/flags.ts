@@ -1,0 +1,245 @@
+// Flag parsing for every command (bmaas and the standalone agent): a
+// declarative table per command, parsed and validated once into typed values.
+// Numeric and duration flags declare their bounds, enforced here and shown in
+// --help; defaults are typed values taken from the components' own defaults.
+// A bad value is a UsageError (one line, exit code 2).
+import { parseArgs } from 'node:util';
+import { formatDuration, MAX_TIMER_MS, parseDuration } from './duration.ts';
+import { formatRate, parseRate, type RateLimit } from './rate.ts';
+
+interface FlagBase {
+  /** kebab-case, without the dashes. */
+  readonly name: string;
+  readonly description: string;
+  /** Environment variable consulted when the flag is not given. */
+  readonly env?: string;
+  /** Placeholder shown in --help, e.g. URL or PATH. */
+  readonly placeholder?: string;
+}
+
+export interface StringFlagSpec extends FlagBase {
+  readonly type: 'string';
+  readonly default?: string;
+  /** Several occurrences allowed. */
+  readonly multiple?: boolean;
+}
+
+export interface BooleanFlagSpec extends FlagBase {
+  readonly type: 'boolean';
+  readonly default?: boolean;
+}
+
+/** int, float and duration flags: inclusive bounds (milliseconds for durations), shown in --help. */
+export interface NumberFlagSpec extends FlagBase {
+  readonly type: 'int' | 'float' | 'duration';
+  readonly default?: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+/** "duration,count"; the interval is 1ms to MAX_TIMER_MS and the count 1 to MAX_RATE_BURST (see parseRate). */
+export interface RateFlagSpec extends FlagBase {
+  readonly type: 'rate';
+  readonly default?: RateLimit;
+}
+
+export type FlagSpec = StringFlagSpec | BooleanFlagSpec | NumberFlagSpec | RateFlagSpec;
+export type FlagType = FlagSpec['type'];
+
+/** A duration flag's bounds from a component's DurationBounds. */
+export function durationFlagBounds(b: { readonly minMs: number; readonly maxMs: number }): { min: number; max: number } {
+  if (b.maxMs > MAX_TIMER_MS) throw new RangeError(`a duration flag may not exceed ${formatDuration(MAX_TIMER_MS)}`);
+  return { min: b.minMs, max: b.maxMs };
+}
+
+/** Thrown for bad command lines: unknown flags, bad values, missing or stray arguments. Exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export type FlagValue = string | boolean | number | RateLimit | string[] | undefined;
+
+export class ParsedFlags {
+  readonly #values: Map<string, FlagValue>;
+  readonly positionals: readonly string[];
+  readonly #given: Set<string>;
+
+  constructor(values: Map<string, FlagValue>, positionals: string[], given: Set<string>) {
+    this.#values = values;
+    this.positionals = positionals;
+    this.#given = given;
+  }
+
+  #get(name: string): FlagValue {
+    if (!this.#values.has(name)) throw new Error(`flag --${name} is not declared`);
+    return this.#values.get(name);
+  }
+  /** Whether the flag was given on the command line or by its environment variable. */
+  given(name: string): boolean {
+    return this.#given.has(name);
+  }
+  string(name: string): string | undefined {
+    return this.#get(name) as string | undefined;
+  }
+  strings(name: string): string[] {
+    return (this.#get(name) as string[] | undefined) ?? [];
+  }
+  boolean(name: string): boolean {
+    return (this.#get(name) as boolean | undefined) ?? false;
+  }
+  /** int, float and duration (milliseconds) flags. */
+  number(name: string): number | undefined {
+    return this.#get(name) as number | undefined;
+  }
+  rate(name: string): RateLimit | undefined {
+    return this.#get(name) as RateLimit | undefined;
+  }
+  /** A flag that must have a value. */
+  require<T>(name: string, value: T | undefined): T {
+    if (value === undefined || value === '') throw new UsageError(`--${name} is required`);
+    return value;
+  }
+}
+
+function formatNumber(spec: NumberFlagSpec, n: number): string {
+  return spec.type === 'duration' ? formatDuration(n) : String(n);
+}
+
+function formatBoundsOf(spec: NumberFlagSpec): string {
+  return `${formatNumber(spec, spec.min)} to ${formatNumber(spec, spec.max)}`;
+}
+
+function checkBounds(spec: NumberFlagSpec, n: number, raw: string): number {
+  if (n < spec.min || n > spec.max) throw new Error(`must be ${formatBoundsOf(spec)}, got ${raw}`);
+  return n;
+}
+
+function convert(spec: FlagSpec, raw: string | boolean): FlagValue {
+  try {
+    switch (spec.type) {
+      case 'boolean':
+        if (typeof raw === 'boolean') return raw;
+        if (/^(1|true|yes)$/i.test(raw)) return true;
+        if (/^(0|false|no|)$/i.test(raw)) return false;
+        throw new Error(`expected true or false, got ${JSON.stringify(raw)}`);
+      case 'string':
+        return String(raw);
+      case 'int': {
+        const text = String(raw).trim();
+        const n = Number(text);
+        if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(n)) throw new Error(`expected a whole number, got ${JSON.stringify(raw)}`);
+        return checkBounds(spec, n, text);
+      }
+      case 'float': {
+        const text = String(raw).trim();
+        const n = Number(text);
+        if (!/^-?(\d+\.?\d*|\.\d+)$/.test(text) || !Number.isFinite(n)) throw new Error(`expected a number, got ${JSON.stringify(raw)}`);
+        return checkBounds(spec, n, text);
+      }
+      case 'duration': {
+        const ms = parseDuration(String(raw), { minMs: Number.MIN_SAFE_INTEGER, maxMs: Number.MAX_SAFE_INTEGER });
+        return checkBounds(spec, ms, String(raw).trim());
+      }
+      case 'rate':
+        return parseRate(String(raw));
+    }
+  } catch (err) {
+    throw new UsageError(`invalid value for --${spec.name}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Joins `--flag value` into `--flag=value` for value flags, so values that
+ * start with "-" (`--call-timeout -1s`, `--log-file -`) reach the value
+ * check instead of util.parseArgs' "argument is ambiguous". A following
+ * `--something` is left alone: that is a missing value, reported as such.
+ */
+function joinValues(specs: readonly FlagSpec[], argv: readonly string[]): string[] {
+  const valued = new Set(specs.filter((s) => s.type !== 'boolean').map((s) => `--${s.name}`));
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const next = argv[i + 1];
+    if (valued.has(arg) && next !== undefined && next.startsWith('-') && !next.startsWith('--')) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
+export interface ParseFlagsOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  /** How many positional arguments the command takes (default 0); more is a UsageError. */
+  readonly positionals?: number;
+}
+
+export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[], opts: ParseFlagsOptions = {}): ParsedFlags {
+  const env = opts.env ?? process.env;
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = { help: { type: 'boolean' } };
+  for (const s of specs) options[s.name] = { type: s.type === 'boolean' ? 'boolean' : 'string', ...(s.type === 'string' && s.multiple ? { multiple: true } : {}) };
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: joinValues(specs, argv), options, allowPositionals: true, strict: true });
+  } catch (err) {
+    // node's messages are multi-line with hints; keep the first line.
+    throw new UsageError((err as Error).message.split('\n')[0]!, { cause: err });
+  }
+  const allowed = opts.positionals ?? 0;
+  if (parsed.positionals.length > allowed) throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[allowed])}`);
+  const values = new Map<string, FlagValue>();
+  const given = new Set<string>();
+  for (const s of specs) {
+    const raw = parsed.values[s.name] as string | boolean | string[] | undefined;
+    if (raw !== undefined) {
+      given.add(s.name);
+      values.set(s.name, Array.isArray(raw) ? raw : convert(s, raw));
+    } else if (s.env && env[s.env] !== undefined) {
+      given.add(s.name);
+      values.set(s.name, convert(s, env[s.env]!));
+    } else {
+      values.set(s.name, s.default);
+    }
+  }
+  if (parsed.values.help) values.set('help', true);
+  return new ParsedFlags(values, parsed.positionals, given);
+}
+
+export function wantsHelp(argv: readonly string[]): boolean {
+  return argv.includes('--help') || argv.includes('-h');
+}
+
+/** The default as --help shows it (and as the flag would read it), or undefined when there is none worth showing. */
+export function formatFlagDefault(s: FlagSpec): string | undefined {
+  if (s.default === undefined || s.default === '' || s.default === false) return undefined;
+  switch (s.type) {
+    case 'int':
+    case 'float':
+    case 'duration':
+      return formatNumber(s, s.default as number);
+    case 'rate':
+      return formatRate(s.default as RateLimit);
+    default:
+      return String(s.default);
+  }
+}
+
+export function formatFlagHelp(specs: readonly FlagSpec[]): string {
+  const rows = specs.map((s) => {
+    const ph = s.type === 'boolean' ? '' : ` ${s.placeholder ?? s.type.toUpperCase()}`;
+    const shownDefault = formatFlagDefault(s);
+    const notes = [
+      ...(shownDefault === undefined ? [] : [`default ${shownDefault}`]),
+      ...(s.type === 'int' || s.type === 'float' || s.type === 'duration' ? [formatBoundsOf(s)] : []),
+    ];
+    const env = s.env ? ` [env ${s.env}]` : '';
+    return [`  --${s.name}${ph}`, `      ${s.description}${notes.length ? ` (${notes.join('; ')})` : ''}${env}`];
+  });
+  return rows.flat().join('\n');
+}
