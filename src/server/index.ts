@@ -5,6 +5,5 @@ export { recordHeartbeat, parseMachineId, type HeartbeatInput, type HeartbeatOut
 export { peerIdentityOf, agentPublicKey, type PeerIdentity } from './peer-identity.ts';
 export { SessionHolder } from './session-holder.ts';
 export { ensureDevCertificates, DEFAULT_DEV_CERTS_DIR, type DevCertificates } from './dev-certs.ts';
-export { parseListenAddress, ListenAddressError } from './listen-address.ts';
 export { AgentAuthenticationError, InvalidHeartbeatError } from './errors.ts';
 export { CALLBACK_SERVER_BOUNDS, CALLBACK_SERVER_DEFAULTS, resolveCallTimeoutMs, resolveShutdownGraceMs } from './server-options.ts';

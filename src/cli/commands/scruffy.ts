@@ -11,7 +11,7 @@ import {
   ScruffyExporter,
   ScruffyOptionsError,
 } from '../../scruffy/index.ts';
-import { ListenAddressError, parseListenAddress } from '../../server/index.ts';
+import { HostPortError, parseListenAddress } from '../../lib/index.ts';
 import type { Command } from '../command.ts';
 import { BMDB_FLAGS, LOG_FLAGS, openBmdbFromFlags, RECOVERY_THRESHOLD_FLAGS, recoveryThresholdsFromFlags } from '../common-flags.ts';
 import { durationFlagBounds, UsageError } from '../../lib/flags.ts';
@@ -49,7 +49,7 @@ export const command: Command = {
     try {
       listen = parseListenAddress(flags.string('metrics-listen-address')!);
     } catch (err) {
-      if (err instanceof ListenAddressError) throw new UsageError(err.message);
+      if (err instanceof HostPortError) throw new UsageError(err.message);
       throw err;
     }
     const registry = new Registry();
