@@ -74,7 +74,7 @@ describePostgres('failover to a promoted synchronous standby', () => {
     let firstCommitAfterStop: number | undefined;
     // When the primary had stopped: the writer's first commit begun after it counts.
     let downAt: number | undefined;
-    let promotedAt = 0;
+    let promotedAt: number | undefined;
     const writing = new AbortController();
     const writer = (async () => {
       for (let i = 0; !writing.signal.aborted; i++) {
@@ -120,7 +120,7 @@ describePostgres('failover to a promoted synchronous standby', () => {
     assert.deepEqual(lost, [], 'every acknowledged commit survived the failover');
     assert.ok(reconnectMs < RECONNECT_LIMIT_MS, `reconnected after ${reconnectMs} ms`);
     process.stderr.write(
-      `failover: first commit on the new primary ${reconnectMs} ms after the old one was down (${firstCommitAfterStop! - promotedAt} ms after pg_ctl promote returned); ` +
+      `failover: first commit on the new primary ${reconnectMs} ms after the old one was down (${firstCommitAfterStop! - promotedAt!} ms after pg_ctl promote returned); ` +
         `${committed.length} commits kept, ${errors.length} failed attempts during the switch (${[...new Set(errors)].slice(0, 3).join(' | ')})\n`,
     );
   });
