@@ -12,6 +12,7 @@ export {
   WorkClosedError,
   BmdbConfigError,
   MigrationError,
+  NoSuitableHostError,
   sqlState,
 } from './errors.ts';
 export { RETRYABLE_SQLSTATES, DEFAULT_RETRY_POLICY, isRetryable, type RetryPolicy } from './retry.ts';
