@@ -17,6 +17,8 @@ export interface PgCluster {
   readonly adminUrl: string;
   readonly port: number;
   readonly dataDir: string;
+  /** Runs `pg_ctl -D <dataDir> ...args` (e.g. `['-m', 'fast', '-w', 'stop']`, `['-w', 'promote']`); the files stay. */
+  ctl(args: string[]): Promise<void>;
   stop(): Promise<void>;
   stopSync(): void;
 }
@@ -126,13 +128,62 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+interface Launch {
+  readonly signal: AbortSignal | undefined;
+  readonly parentDir: string | undefined;
+  readonly settings: Record<string, string>;
+  /** Fills the (not yet existing) data directory: initdb, or a base backup. */
+  populate(run: Runner, dataDir: string): Promise<void>;
+}
+
+type Runner = (bin: string, args: string[], what: string) => Promise<void>;
+
 /**
  * Starts a fresh cluster in a new directory under `parentDir` (default: the
  * temp dir; as root /tmp, which the postgres user can reach, and so must
- * `parentDir`). Aborting `signal` kills the running initdb/pg_ctl and removes
- * whatever was created; the promise then rejects with the abort reason.
+ * `parentDir`). `settings` go into postgresql.conf after the harness's own
+ * (say `synchronous_commit: 'on'`). Aborting `signal` kills the running
+ * initdb/pg_ctl and removes whatever was created; the promise then rejects
+ * with the abort reason.
  */
-export async function startPgCluster(opts: { signal?: AbortSignal; parentDir?: string } = {}): Promise<PgCluster> {
+export async function startPgCluster(
+  opts: { signal?: AbortSignal; parentDir?: string; settings?: Record<string, string> } = {},
+): Promise<PgCluster> {
+  return launch({
+    signal: opts.signal,
+    parentDir: opts.parentDir,
+    settings: { ...SETTINGS, ...opts.settings },
+    populate: (run, dataDir) =>
+      run('initdb', ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync'], 'initdb'),
+  });
+}
+
+/**
+ * Starts a streaming standby of `primary` (which must be running): a base
+ * backup with `pg_basebackup -R` (so standby.signal and primary_conninfo are
+ * written), connecting as `application_name`, so the primary can name it in
+ * synchronous_standby_names. `ctl(['promote'])` makes it a primary.
+ */
+export async function startPgStandby(
+  primary: PgCluster,
+  opts: { signal?: AbortSignal; parentDir?: string; applicationName?: string } = {},
+): Promise<PgCluster> {
+  const name = opts.applicationName ?? 'standby1';
+  return launch({
+    signal: opts.signal,
+    parentDir: opts.parentDir,
+    settings: { ...SETTINGS, hot_standby: 'on' },
+    populate: async (run, dataDir) => {
+      await run('pg_basebackup', ['-D', dataDir, '-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-R', '-X', 'stream', '--no-sync'], 'pg_basebackup');
+      if (!existsSync(join(dataDir, 'standby.signal'))) throw new PgClusterError(`pg_basebackup -R wrote no standby.signal in ${dataDir}`);
+      // -R wrote primary_conninfo into postgresql.auto.conf, which wins over
+      // postgresql.conf; a later line there wins over it and names us.
+      await appendFile(join(dataDir, 'postgresql.auto.conf'), `primary_conninfo = 'host=127.0.0.1 port=${primary.port} user=postgres application_name=${name}'\n`);
+    },
+  });
+}
+
+async function launch(opts: Launch): Promise<PgCluster> {
   const { signal } = opts;
   signal?.throwIfAborted();
   const binDir = findPgBinDir();
@@ -147,7 +198,7 @@ export async function startPgCluster(opts: { signal?: AbortSignal; parentDir?: s
   const dataDir = join(baseDir, 'data');
   const logFile = join(baseDir, 'postgres.log');
 
-  const run = async (bin: string, args: string[], what: string): Promise<void> => {
+  const run: Runner = async (bin, args, what) => {
     const [cmd, argv] = commandLine(binDir, bin, args);
     try {
       await execFileAsync(cmd, argv, { encoding: 'utf8', signal });
@@ -185,12 +236,8 @@ export async function startPgCluster(opts: { signal?: AbortSignal; parentDir?: s
         });
       }
     }
-    await run(
-      'initdb',
-      ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync'],
-      'initdb',
-    );
-    const settings = { ...SETTINGS, unix_socket_directories: `'${baseDir}'` };
+    await opts.populate(run, dataDir);
+    const settings = { ...opts.settings, unix_socket_directories: `'${baseDir}'` };
     const conf = Object.entries(settings)
       .map(([key, value]) => `${key} = ${value}`)
       .join('\n');
@@ -213,6 +260,7 @@ export async function startPgCluster(opts: { signal?: AbortSignal; parentDir?: s
         adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`,
         port,
         dataDir,
+        ctl: (args) => run('pg_ctl', ['-D', dataDir, ...args], `pg_ctl ${args.join(' ')}`),
         stop: () => (stopped ??= stopAsync(binDir, dataDir, baseDir, logFile)),
         stopSync,
       };

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { raceSignal } from '../lib/race-signal.ts';
+import { HostListPool, parsePgUrl, redactPgUrl } from './pg-hosts.ts';
 import { type Driver, type Queryable, type QueryResult, type Row, type TransactionOptions } from './driver.ts';
 
 // int8 (count(*), bigint columns) arrives as text by default; every bigint we
@@ -29,15 +30,7 @@ export interface PgDriverOptions {
   logger: Logger;
 }
 
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '<unparseable url>';
-  }
-}
+export const redactUrl = redactPgUrl;
 
 export class PgDriver implements Driver {
   readonly kind = 'postgres';
@@ -46,8 +39,8 @@ export class PgDriver implements Driver {
 
   constructor(opts: PgDriverOptions) {
     this.description = redactUrl(opts.url);
-    this.#pool = new pg.Pool({
-      connectionString: opts.url,
+    // Several hosts and target_session_attrs: see pg-hosts.ts.
+    this.#pool = new HostListPool(parsePgUrl(opts.url), {
       max: opts.maxConnections,
       idleTimeoutMillis: 30_000,
       connectionTimeoutMillis: 10_000,

@@ -56,6 +56,16 @@ export class BmdbConfigError extends Error {
   override name = 'BmdbConfigError';
 }
 
+/**
+ * Thrown by the PostgreSQL driver when taking a connection found no host of a
+ * multi-host --bmdb-url usable: each one refused the connection or was not what
+ * target_session_attrs asks for (for example during a failover, before the
+ * standby is promoted). Transient: the next transaction tries the hosts again.
+ */
+export class NoSuitableHostError extends Error {
+  override name = 'NoSuitableHostError';
+}
+
 /** Thrown by migrations: a failed step, or a database newer than we can go down from. */
 export class MigrationError extends Error {
   override name = 'MigrationError';

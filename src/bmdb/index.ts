@@ -13,11 +13,12 @@ export {
   WorkClosedError,
   BmdbConfigError,
   MigrationError,
+  NoSuitableHostError,
   sqlState,
 } from './errors.ts';
 export { RETRYABLE_SQLSTATES, DEFAULT_RETRY_POLICY, isRetryable, type RetryPolicy } from './retry.ts';
 export { bmdbMetrics, type BmdbMetrics } from './metrics.ts';
-export { loadMigrations, type Migration, type MigrationStatus } from './migrations.ts';
+export { loadMigrations, migrationStatus, type Migration, type MigrationStatus } from './migrations.ts';
 export { parseBmdbUrl, type BmdbTarget } from './url.ts';
 export type { Queryable, Driver, IsolationLevel } from './driver.ts';
 export * from './model.ts';

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { describeBmdb } from '../../test/bmdb.ts';
 import { createTestDatabase, describePostgres } from '../../test/pg.ts';
 import { openBmdb } from './connection.ts';
-import { loadMigrations } from './migrations.ts';
+import { loadMigrations, migrationStatus } from './migrations.ts';
 import { PROCESSES, PROVIDER_STATUSES, PROVIDERS, WORK_HISTORY_EVENTS } from './model.ts';
 
 const LATEST = loadMigrations().length;
@@ -59,6 +59,32 @@ describeBmdb('migrations', ({ open }) => {
     assert.deepEqual(await bmdb.migrateDown(), []);
     assert.equal((await bmdb.migrateUp()).length, LATEST);
     assert.equal((await bmdb.migrationStatus()).current, LATEST);
+  });
+
+  it('status on a database nobody migrated writes nothing and says it is not initialised', async () => {
+    const bmdb = await open({ migrate: false });
+    const tables = async () =>
+      (await bmdb.driver.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name`)).rows.map((r) => r.table_name);
+    const before = await tables();
+    const status = await bmdb.migrationStatus();
+    assert.equal(status.initialised, false);
+    assert.equal(status.current, 0);
+    assert.equal(status.pending.length, LATEST);
+    assert.deepEqual(await tables(), before, 'no bookkeeping table created');
+    // And it is a pure read: it runs inside a READ ONLY transaction.
+    const readOnlyStatus = () =>
+      bmdb.driver.transaction(
+        async (tx) => {
+          await tx.query('SET TRANSACTION READ ONLY');
+          return migrationStatus(tx);
+        },
+        { isolation: 'read committed' },
+      );
+    const inReadOnly = await readOnlyStatus();
+    assert.equal(inReadOnly.initialised, false);
+    await bmdb.migrateUp();
+    const migrated = await readOnlyStatus();
+    assert.deepEqual([migrated.initialised, migrated.current, migrated.pending], [true, LATEST, []]);
   });
 
   it('keeps working against a database one version newer, and refuses to migrate it down', async () => {

@@ -76,6 +76,8 @@ async function lockAndReadApplied(tx: Queryable, signal?: AbortSignal): Promise<
 }
 
 export interface MigrationStatus {
+  /** False when the bookkeeping table does not exist yet (nothing has ever migrated this database). */
+  initialised: boolean;
   /** Highest applied version (0 = empty database). */
   current: number;
   /** Highest version this build knows. */
@@ -84,13 +86,26 @@ export interface MigrationStatus {
   pending: Array<{ version: number; name: string }>;
 }
 
-export async function migrationStatus(driver: Driver, opts: { signal?: AbortSignal; migrations?: Migration[] } = {}): Promise<MigrationStatus> {
+/**
+ * Reads which migrations are applied. A pure read: it writes nothing, takes no
+ * lock and needs only SELECT, so it runs on a read-only role or inside a READ
+ * ONLY transaction. A database nobody has migrated reports `initialised: false`
+ * and version 0.
+ */
+export async function migrationStatus(db: Queryable, opts: { signal?: AbortSignal | undefined; migrations?: Migration[] } = {}): Promise<MigrationStatus> {
   const migrations = opts.migrations ?? loadMigrations();
-  await ensureBookkeeping(driver, opts.signal);
-  const r = await driver.query('SELECT version, name, applied_at FROM bmdb_migrations ORDER BY version', [], { signal: opts.signal });
-  const applied = r.rows.map((row) => ({ version: Number(row.version), name: row.name as string, appliedAt: row.applied_at as Date }));
+  const signal = opts.signal;
+  const exists = await db.query(
+    `SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'bmdb_migrations'`,
+    [],
+    { signal },
+  );
+  const initialised = exists.rows.length > 0;
+  const rows = initialised ? (await db.query('SELECT version, name, applied_at FROM bmdb_migrations ORDER BY version', [], { signal })).rows : [];
+  const applied = rows.map((row) => ({ version: Number(row.version), name: row.name as string, appliedAt: row.applied_at as Date }));
   const done = new Set(applied.map((a) => a.version));
   return {
+    initialised,
     current: applied.length ? applied[applied.length - 1]!.version : 0,
     latestKnown: migrations.length,
     applied,

@@ -15,7 +15,8 @@ export const BMDB_FLAGS: readonly FlagSpec[] = [
     type: 'string',
     placeholder: 'URL',
     env: 'BMAAS_BMDB_URL',
-    description: 'BMDB to use: postgres://user:pass@host:port/db, pglite:///abs/dir or pglite://memory. Default: an embedded database in ./.bmaas/bmdb',
+    secret: true,
+    description: 'BMDB to use: postgres://user:pass@host:port/db (several hosts: postgres://db1:5432,db2:5432/db?target_session_attrs=read-write), pglite:///abs/dir or pglite://memory. Default: an embedded database in ./.bmaas/bmdb',
   },
   {
     name: 'bmdb-isolation',

@@ -3,7 +3,18 @@
 // Numeric and duration flags declare their bounds, enforced here and shown in
 // --help; defaults are typed values taken from the components' own defaults.
 // A bad value is a UsageError (one line, exit code 2).
+//
+// Where a value comes from, first match wins: the command line, then the
+// environment (BMAAS_<NAME>, e.g. BMAAS_LISTEN_ADDRESS, or the flag's own
+// `env`), then the file named by --config (or BMAAS_CONFIG; see
+// config-file.ts), then the flag's default. Every source goes through the same
+// conversion and bounds. A flag marked `secret` also reads its value from a
+// file, so it stays out of argv and the environment: --NAME-file PATH,
+// BMAAS_<NAME>_FILE or `NAME-file = PATH` in the config file (one trailing
+// newline is dropped).
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { ConfigFileError, readConfigFile, type ConfigEntry, type ConfigKey } from './config-file.ts';
 import { formatDuration, MAX_TIMER_MS, parseDuration } from './duration.ts';
 import { formatRate, parseRate, type RateLimit } from './rate.ts';
 
@@ -11,8 +22,10 @@ interface FlagBase {
   /** kebab-case, without the dashes. */
   readonly name: string;
   readonly description: string;
-  /** Environment variable consulted when the flag is not given. */
+  /** Environment variable consulted when the flag is not given; default BMAAS_<NAME> (see envName). */
   readonly env?: string;
+  /** A password or token: also read from a file (--NAME-file); see the top of this file. */
+  readonly secret?: boolean;
   /** Placeholder shown in --help, e.g. URL or PATH. */
   readonly placeholder?: string;
 }
@@ -180,10 +193,59 @@ export interface ParseFlagsOptions {
   readonly positionals?: number;
 }
 
+/** The flag that names a config file, and its environment variable. */
+export const CONFIG_FLAG = 'config';
+export const CONFIG_ENV = 'BMAAS_CONFIG';
+
+/** The environment variable a flag is read from: its own `env`, else BMAAS_ and the name in upper case with underscores. */
+export function envName(spec: FlagSpec): string {
+  return spec.env ?? `BMAAS_${spec.name.toUpperCase().replaceAll('-', '_')}`;
+}
+
+/** The name of a secret flag's from-a-file variant, or undefined when it has none. */
+function fileVariant(spec: FlagSpec, specs: readonly FlagSpec[]): string | undefined {
+  if (spec.type !== 'string' || !spec.secret) return undefined;
+  const name = `${spec.name}-file`;
+  return specs.some((o) => o.name === name) ? undefined : name;
+}
+
+function readSecretFile(path: string, origin: string): string {
+  try {
+    return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new UsageError(`cannot read ${origin} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
+}
+
+interface Found {
+  readonly raw: string | boolean | string[];
+  /** Prefix or suffix for error messages: where the value came from. */
+  readonly from?: string;
+  readonly where?: string;
+}
+
+/** A value and its from-a-file variant in one source; both at once is a usage error. */
+function oneOf(direct: Found | undefined, file: { path: string; origin: string } | undefined, names: string): Found | undefined {
+  if (direct && file) throw new UsageError(`${names}: give the value or the file, not both`);
+  if (file) return { ...direct, raw: readSecretFile(file.path, file.origin), from: file.origin };
+  return direct;
+}
+
 export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[], opts: ParseFlagsOptions = {}): ParsedFlags {
   const env = opts.env ?? process.env;
   const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = { help: { type: 'boolean' } };
-  for (const s of specs) options[s.name] = { type: s.type === 'boolean' ? 'boolean' : 'string', ...(s.type === 'string' && s.multiple ? { multiple: true } : {}) };
+  const configKeys: ConfigKey[] = [];
+  for (const s of specs) {
+    options[s.name] = { type: s.type === 'boolean' ? 'boolean' : 'string', ...(s.type === 'string' && s.multiple ? { multiple: true } : {}) };
+    configKeys.push({ name: s.name, multiple: s.type === 'string' && s.multiple === true });
+    const file = fileVariant(s, specs);
+    if (file) {
+      options[file] = { type: 'string' };
+      configKeys.push({ name: file, multiple: false });
+    }
+  }
+  const takesConfig = !specs.some((s) => s.name === CONFIG_FLAG);
+  if (takesConfig) options[CONFIG_FLAG] = { type: 'string' };
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: joinValues(specs, argv), options, allowPositionals: true, strict: true });
@@ -193,18 +255,60 @@ export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[], 
   }
   const allowed = opts.positionals ?? 0;
   if (parsed.positionals.length > allowed) throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[allowed])}`);
+
+  const configPath = takesConfig ? ((parsed.values[CONFIG_FLAG] as string | undefined) ?? env[CONFIG_ENV]) : undefined;
+  let config = new Map<string, ConfigEntry>();
+  if (configPath) {
+    try {
+      config = readConfigFile(configPath, configKeys);
+    } catch (err) {
+      if (err instanceof ConfigFileError) throw new UsageError(err.message, { cause: err });
+      throw err;
+    }
+  }
+
+  const find = (s: FlagSpec): Found | undefined => {
+    const file = fileVariant(s, specs);
+    const cli = parsed.values[s.name] as string | boolean | string[] | undefined;
+    const cliFile = file ? (parsed.values[file] as string | undefined) : undefined;
+    const fromCli = oneOf(cli === undefined ? undefined : { raw: cli }, cliFile === undefined ? undefined : { path: cliFile, origin: `--${file}` }, `--${s.name} and --${file}`);
+    if (fromCli) return fromCli;
+    const name = envName(s);
+    const envValue = env[name];
+    const envFile = file ? env[`${name}_FILE`] : undefined;
+    const fromEnv = oneOf(envValue === undefined ? undefined : { raw: envValue, from: name }, envFile === undefined ? undefined : { path: envFile, origin: `${name}_FILE` }, `${name} and ${name}_FILE`);
+    if (fromEnv) return fromEnv;
+    const entry = config.get(s.name);
+    const fileEntry = file ? config.get(file) : undefined;
+    const multiple = s.type === 'string' && s.multiple;
+    return oneOf(
+      entry && { raw: multiple ? entry.values : entry.values[0]!, where: entry.where },
+      fileEntry && { path: fileEntry.values[0]!, origin: `${fileEntry.where}: ${file}` },
+      `${configPath}: ${s.name} and ${file}`,
+    );
+  };
+
   const values = new Map<string, FlagValue>();
   const given = new Set<string>();
   for (const s of specs) {
-    const raw = parsed.values[s.name] as string | boolean | string[] | undefined;
-    if (raw !== undefined) {
-      given.add(s.name);
-      values.set(s.name, Array.isArray(raw) ? raw : convert(s, raw));
-    } else if (s.env && env[s.env] !== undefined) {
-      given.add(s.name);
-      values.set(s.name, convert(s, env[s.env]!));
-    } else {
+    const found = find(s);
+    if (found === undefined) {
       values.set(s.name, s.default);
+      continue;
+    }
+    given.add(s.name);
+    const { raw } = found;
+    if (s.type === 'string' && s.multiple) {
+      values.set(s.name, Array.isArray(raw) ? raw : [String(raw)]);
+      continue;
+    }
+    try {
+      values.set(s.name, convert(s, Array.isArray(raw) ? raw[0]! : raw));
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      if (found.where) throw new UsageError(`${found.where}: ${err.message}`, { cause: err });
+      if (found.from) throw new UsageError(`${err.message} (from ${found.from})`, { cause: err });
+      throw err;
     }
   }
   if (parsed.values.help) values.set('help', true);
@@ -239,7 +343,16 @@ export function formatFlagHelp(specs: readonly FlagSpec[]): string {
       ...(s.type === 'int' || s.type === 'float' || s.type === 'duration' ? [formatBoundsOf(s)] : []),
     ];
     const env = s.env ? ` [env ${s.env}]` : '';
-    return [`  --${s.name}${ph}`, `      ${s.description}${notes.length ? ` (${notes.join('; ')})` : ''}${env}`];
+    const file = fileVariant(s, specs);
+    const head = `  --${s.name}${ph}${file ? `, --${file} PATH` : ''}`;
+    return [head, `      ${s.description}${notes.length ? ` (${notes.join('; ')})` : ''}${env}`];
   });
+  if (!specs.some((s) => s.name === CONFIG_FLAG)) {
+    rows.push([
+      `  --${CONFIG_FLAG} FILE`,
+      `      read flags from FILE: one "name = value" per line, # comments [env ${CONFIG_ENV}]`,
+    ]);
+  }
+  rows.push(['', 'Every flag can also be set in the environment as BMAAS_<NAME> (say --listen-address as BMAAS_LISTEN_ADDRESS)', 'or in the --config file; the command line wins over the environment, which wins over the file.']);
   return rows.flat().join('\n');
 }

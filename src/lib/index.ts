@@ -19,3 +19,4 @@ export {
   type FlagValue,
   type ParseFlagsOptions,
 } from './flags.ts';
+export { parseHostPort, parseListenAddress, isLoopbackHost, formatHostPort, HostPortError, type HostPort, type HostPortOptions } from './host-port.ts';

@@ -11,7 +11,7 @@ import { Registry } from 'prom-client';
 import { SessionKeeper, type Bmdb } from '../bmdb/index.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { agentCallbackRoutes, peerIdentityKey } from './agent-callback-service.ts';
-import { parseListenAddress } from './listen-address.ts';
+import { parseListenAddress } from '../lib/index.ts';
 import { serverMetrics } from './metrics.ts';
 import { peerIdentityOf, type PeerSocket } from './peer-identity.ts';
 import { resolveCallTimeoutMs, resolveShutdownGraceMs } from './server-options.ts';

@@ -4,6 +4,5 @@ export { agentCallbackRoutes, grpcCodeName, peerIdentityKey } from './agent-call
 export { recordHeartbeat, parseMachineId, type HeartbeatInput, type HeartbeatOutcome } from './heartbeat.ts';
 export { peerIdentityOf, agentPublicKey, type PeerIdentity } from './peer-identity.ts';
 export { ensureDevCertificates, DEFAULT_DEV_CERTS_DIR, type DevCertificates } from './dev-certs.ts';
-export { parseListenAddress, ListenAddressError } from './listen-address.ts';
 export { AgentAuthenticationError, InvalidHeartbeatError } from './errors.ts';
 export { CALLBACK_SERVER_BOUNDS, CALLBACK_SERVER_DEFAULTS, resolveCallTimeoutMs, resolveShutdownGraceMs } from './server-options.ts';

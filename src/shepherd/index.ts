@@ -29,3 +29,4 @@ export { runShepherd } from './shepherd.ts';
 export { checkShepherdOptions, DEFAULT_DB_QUERY_RATE, SHEPHERD_BOUNDS, SHEPHERD_DEFAULTS, ShepherdOptionsError, type CountBounds } from './shepherd-options.ts';
 export type { LoopSettings, ShepherdOptions } from './shepherd.ts';
 export { AgentExecutableError, BUILT_AGENT_PATH, resolveAgentExecutable } from './agent-executable.ts';
+export * from './bmc/index.ts';

@@ -5,3 +5,5 @@ export { MAX_SIM_MACHINES, SimFleet, simMachineId, UnknownSimMachineError, type 
 export type { SimTiming } from './sim-machine.ts';
 export { simulatedHardware } from './sim-hardware.ts';
 export { serveUploadSftp, type UploadedFile } from './sftp-upload-server.ts';
+export { FakeRedfishBmc, type FakeRedfishBmcOptions, type ReceivedReset } from './redfish-bmc.ts';
+export { createBmcCertificate, type BmcCertificate } from './redfish-bmc-cert.ts';

@@ -3,7 +3,7 @@
 import { PROCESSES, SqlParams, WORK_HISTORY_EVENTS, type Process, type WorkHistoryEvent } from '../bmdb/index.ts';
 import type { WebugContext } from './context.ts';
 import type { BuiltQuery } from './fleet-query.ts';
-import { decodeCursor, encodeCursor, intParam, oneOf, timeParam, uuidParam } from './params.ts';
+import { cursorParts, decodeCursor, encodeCursor, intParam, oneOf, timeParam, uuidParam } from './params.ts';
 
 export const AUDIT_PAGE_SIZE = 100;
 export const MAX_AUDIT_PAGE_SIZE = 1000;
@@ -37,7 +37,7 @@ export function parseAuditFilter(params: URLSearchParams, maxLimit = MAX_AUDIT_P
     from: timeParam(params, 'from'),
     to: timeParam(params, 'to'),
     limit: intParam(params, 'limit', AUDIT_PAGE_SIZE, 1, maxLimit),
-    before: decodeCursor(params, 'before', 4),
+    before: decodeCursor(params, 'before', [cursorParts.timestamp, cursorParts.uuid, cursorParts.oneOf(PROCESSES), cursorParts.oneOf(WORK_HISTORY_EVENTS)]),
   };
 }
 

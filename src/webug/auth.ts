@@ -4,7 +4,6 @@
 // user name), or in the `webug_token` cookie, which `?token=<token>` sets once.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { WebugConfigError } from './errors.ts';
 
 export const TOKEN_COOKIE = 'webug_token';
 
@@ -49,26 +48,10 @@ export function authenticate(req: IncomingMessage, url: URL, token: string | und
     clean.searchParams.delete('token');
     return {
       kind: 'set-cookie',
-      location: `${clean.pathname}${clean.search}`,
+      // One leading slash: `//host/…` would send the browser to another origin.
+      location: `/${clean.pathname.replace(/^[/\\]+/, '')}${clean.search}`,
       cookie: `${TOKEN_COOKIE}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict`,
     };
   }
   return { kind: 'denied' };
-}
-
-export interface ListenAddress {
-  readonly host: string;
-  readonly port: number;
-  readonly loopback: boolean;
-}
-
-/** `127.0.0.1:8081`, `[::1]:8081`, `localhost:8081`, `0.0.0.0:8081` or `:8081` (every interface). */
-export function parseListenAddress(text: string): ListenAddress {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
-  if (!m) throw new WebugConfigError(`invalid listen address ${JSON.stringify(text)}: expected host:port, e.g. 127.0.0.1:8081`);
-  const port = Number(m[3]);
-  if (port > 65535) throw new WebugConfigError(`invalid port in listen address ${JSON.stringify(text)}`);
-  const host = m[1] ?? (m[2] || '0.0.0.0');
-  const loopback = host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
-  return { host, port, loopback };
 }

@@ -66,7 +66,8 @@ describe('webug in a browser', { skip: chromiumAvailable() ? false : 'no chromiu
     const before = await page.locator('#updated').innerText();
     await bmdb.driver.query(`INSERT INTO machine_agent_heartbeat (machine_id, agent_heartbeat_at) VALUES ($1, now())`, [fleet.fresh]);
     await page.locator('.tag-panel[data-tag=agent_heartbeat]').waitFor({ timeout: 5000 });
-    assert.notEqual(await page.locator('#updated').innerText(), before);
+    // "last updated" shows whole seconds: the next refresh in a later second changes it.
+    await page.waitForFunction(`document.getElementById('updated')?.textContent !== ${JSON.stringify(before)}`, undefined, { timeout: 5000 });
   });
 
   it('exports the audit trail as CSV', async () => {

@@ -1,7 +1,7 @@
 // What every page handler gets: read-only database access, the discovered
 // tags and schema version (cached briefly: the schema changes only with a
 // migration), and the thresholds the explain view uses.
-import type { Bmdb, RecoveryThresholds } from '../bmdb/index.ts';
+import { migrationStatus, type Bmdb, type RecoveryThresholds } from '../bmdb/index.ts';
 import { readOnly, type ReadFn } from './read-only.ts';
 import { discoverTags, type TagTable } from './tag-schema.ts';
 
@@ -30,9 +30,12 @@ export function createContext(bmdb: Bmdb, thresholds: RecoveryThresholds): Webug
     schema(signal) {
       if (!cached || Date.now() - cached.at > SCHEMA_CACHE_MS) {
         const info = (async () => {
-          const status = await bmdb.migrationStatus({ signal });
-          const tags = await read((db) => discoverTags(db, { signal }), { signal });
-          return { tags, schemaVersion: status.current, latestKnownVersion: status.latestKnown };
+          // Both reads in one READ ONLY transaction: the status is a pure read.
+          return read(async (db) => {
+            const status = await migrationStatus(db, { signal });
+            const tags = await discoverTags(db, { signal });
+            return { tags, schemaVersion: status.current, latestKnownVersion: status.latestKnown };
+          }, { signal });
         })();
         cached = { at: Date.now(), info };
         // A failed lookup must not stick in the cache.

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildAuditQuery, parseAuditFilter } from './audit.ts';
-import { authenticate, parseListenAddress } from './auth.ts';
+import type { Bmdb } from '../bmdb/index.ts';
+import { authenticate } from './auth.ts';
 import { BadRequestError, WebugConfigError } from './errors.ts';
 import { buildFleetQuery, fleetCursor, fleetFilterQuery, parseFleetFilter } from './fleet-query.ts';
 import { href } from './html.ts';
+import { startWebug } from './index.ts';
 import { uuidPrefixRange } from './params.ts';
 import type { IncomingMessage } from 'node:http';
 
@@ -78,12 +80,14 @@ describe('audit filter', () => {
 });
 
 describe('listen address and authentication', () => {
-  it('knows loopback from everything else', () => {
-    assert.deepEqual(parseListenAddress('127.0.0.1:8081'), { host: '127.0.0.1', port: 8081, loopback: true });
-    assert.equal(parseListenAddress('[::1]:0').loopback, true);
-    assert.equal(parseListenAddress(':8081').loopback, false);
-    assert.equal(parseListenAddress('0.0.0.0:8081').loopback, false);
-    assert.throws(() => parseListenAddress('8081'), WebugConfigError);
+  it('refuses a malformed address, and every non-loopback one without a token, before touching the database', async () => {
+    const bmdb = {} as Bmdb;
+    for (const listenAddress of ['8081', '127.0.0.1:65536', '[::1:8081']) {
+      await assert.rejects(startWebug({ bmdb, listenAddress }), (err: Error) => err instanceof WebugConfigError && /invalid webug listen address/.test(err.message));
+    }
+    for (const listenAddress of [':0', '0.0.0.0:0', '[::]:0', '192.0.2.1:0']) {
+      await assert.rejects(startWebug({ bmdb, listenAddress }), /without a token/, listenAddress);
+    }
   });
   const req = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
   const url = (q = '') => new URL(`http://x/machines${q}`);
@@ -98,5 +102,14 @@ describe('listen address and authentication', () => {
     const r = authenticate(req({}), url(`?x=1&token=${token}`), token);
     assert.equal(r.kind, 'set-cookie');
     assert.equal(r.kind === 'set-cookie' && r.location, '/machines?x=1');
+  });
+  it('redirects after a token login only to a path on the same origin', () => {
+    for (const path of ['/.//evil.example/', '//evil.example/', '/\\evil.example/', '/./\\/evil.example/']) {
+      const r = authenticate(req({}), new URL(`http://webug.invalid${path}?token=${token}`), token);
+      assert.equal(r.kind, 'set-cookie');
+      const location = r.kind === 'set-cookie' ? r.location : '';
+      assert.match(location, /^\/[^/\\]/, `${path} -> ${location}`);
+      assert.equal(new URL(location, 'http://webug.invalid/').host, 'webug.invalid');
+    }
   });
 });

@@ -2,7 +2,7 @@
 // compiled to one keyset-paged SQL statement over `machines m`.
 import { PROCESSES, PROVIDER_STATUSES, PROVIDERS, SqlParams, type Process, type Provider, type ProviderStatus } from '../bmdb/index.ts';
 import { BadRequestError } from './errors.ts';
-import { decodeCursor, durationParam, encodeCursor, intParam, likePrefix, oneOf, uuidPrefixRange } from './params.ts';
+import { cursorParts, decodeCursor, durationParam, encodeCursor, intParam, likePrefix, oneOf, textParam, uuidPrefixRange } from './params.ts';
 import { quoteIdent } from './tag-schema.ts';
 
 export const FLEET_SORTS = ['id', 'heartbeat', 'created'] as const;
@@ -28,7 +28,7 @@ export interface FleetFilter {
   readonly dir: 'asc' | 'desc';
   readonly limit: number;
   /** Decoded keyset cursor: [sort key as text or null, machine id]. */
-  readonly after?: readonly (string | null)[] | undefined;
+  readonly after?: readonly [string | null, string] | undefined;
 }
 
 const ACTIVITY: readonly ActivityFilter[] = ['any', 'none', ...PROCESSES];
@@ -39,11 +39,11 @@ export function parseFleetFilter(params: URLSearchParams, tagNames: readonly str
     for (const v of values) if (!tagNames.includes(v)) throw new BadRequestError(`${name}: unknown tag ${JSON.stringify(v)}; known: ${tagNames.join(', ')}`);
     return [...new Set(values)];
   };
-  const q = (params.get('q') ?? '').trim();
-  if (q.length > 200) throw new BadRequestError('q is longer than 200 characters');
   const sort = oneOf(params, 'sort', FLEET_SORTS) ?? 'id';
+  const after = decodeCursor(params, 'after', [cursorParts.optionalTimestamp, cursorParts.uuid]) as [string | null, string] | undefined;
+  if (after && sort !== 'id' && after[0] === null) throw new BadRequestError('after does not match the sort order');
   return {
-    q: q || undefined,
+    q: textParam(params, 'q', 200),
     provider: oneOf(params, 'provider', PROVIDERS),
     status: oneOf(params, 'status', PROVIDER_STATUSES),
     has: tagList('has'),
@@ -55,7 +55,7 @@ export function parseFleetFilter(params: URLSearchParams, tagNames: readonly str
     sort,
     dir: oneOf(params, 'dir', ['asc', 'desc'] as const) ?? 'asc',
     limit: intParam(params, 'limit', DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE),
-    after: decodeCursor(params, 'after', 2),
+    after,
   };
 }
 
@@ -125,10 +125,9 @@ export function buildFleetQuery(f: FleetFilter): BuiltQuery {
   const dir = f.dir === 'asc' ? 'ASC' : 'DESC';
   if (f.sort !== 'id') where.push(`${col} IS NOT NULL`);
   if (f.after) {
+    // parseFleetFilter checked both parts, and that a non-id sort has a key.
     const [key, id] = f.after;
-    if (!id) throw new BadRequestError('after is not a cursor this server issued');
     if (f.sort === 'id') where.push(`m.machine_id ${cmp} ${p.add(id, 'uuid')}`);
-    else if (key === null || key === undefined) throw new BadRequestError('after does not match the sort order');
     else where.push(`(${col}, m.machine_id) ${cmp} (${p.add(key, 'timestamptz')}, ${p.add(id, 'uuid')})`);
   }
   const order = f.sort === 'id' ? `m.machine_id ${dir}` : `${col} ${dir}, m.machine_id ${dir}`;

@@ -4,14 +4,12 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { DEFAULT_RECOVERY_THRESHOLDS, type Bmdb, type RecoveryThresholds } from '../bmdb/index.ts';
-import { silentLogger } from '../lib/index.ts';
-import { parseListenAddress } from './auth.ts';
+import { HostPortError, isLoopbackHost, parseListenAddress, silentLogger, type HostPort } from '../lib/index.ts';
 import { createContext } from './context.ts';
 import { WebugConfigError } from './errors.ts';
 import { createHandler } from './server.ts';
 
 export { BadRequestError, NotFoundError, WebugConfigError } from './errors.ts';
-export { parseListenAddress, type ListenAddress } from './auth.ts';
 export { html, escapeHtml, SafeHtml } from './html.ts';
 
 export const DEFAULT_WEBUG_LISTEN_ADDRESS = '127.0.0.1:8081';
@@ -38,11 +36,20 @@ export interface Webug {
   close(): Promise<void>;
 }
 
+function webugAddress(text: string): HostPort {
+  try {
+    return parseListenAddress(text);
+  } catch (err) {
+    if (err instanceof HostPortError) throw new WebugConfigError(`invalid webug listen address: ${err.message}`);
+    throw err;
+  }
+}
+
 export async function startWebug(opts: WebugOptions): Promise<Webug> {
-  const address = parseListenAddress(opts.listenAddress ?? DEFAULT_WEBUG_LISTEN_ADDRESS);
+  const address = webugAddress(opts.listenAddress ?? DEFAULT_WEBUG_LISTEN_ADDRESS);
   const token = opts.token === '' ? undefined : opts.token;
-  if (!address.loopback && token === undefined) {
-    throw new WebugConfigError(`refusing to serve webug on ${address.host} without a token: give --webug-token or ${WEBUG_TOKEN_ENV}, or listen on 127.0.0.1`);
+  if (!isLoopbackHost(address.host) && token === undefined) {
+    throw new WebugConfigError(`refusing to serve webug on ${address.host ?? 'every interface'} without a token: give --webug-token or ${WEBUG_TOKEN_ENV}, or listen on 127.0.0.1`);
   }
   if (token !== undefined && token.length < 16) throw new WebugConfigError('the webug token must be at least 16 characters');
   opts.signal?.throwIfAborted();

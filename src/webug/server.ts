@@ -16,7 +16,7 @@ import { fleetPage } from './pages/fleet-page.ts';
 import { layout, type LayoutInfo } from './pages/layout.ts';
 import { machinePage } from './pages/machine-page.ts';
 import { sessionPage, sessionsPage } from './pages/session-page.ts';
-import { intParam, isUuid } from './params.ts';
+import { intParam, pathId } from './params.ts';
 import { listSessions, loadSession } from './sessions.ts';
 import { countTags } from './tag-schema.ts';
 
@@ -33,6 +33,8 @@ export interface ServerOptions {
 }
 
 interface Request {
+  /** Names the request in the log and in a 500's body. */
+  readonly id: string;
   readonly url: URL;
   readonly signal: AbortSignal;
   readonly nonce: string;
@@ -62,11 +64,7 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
   res.end(out);
 }
 
-function machineId(req: Request, prefix: string): string {
-  const id = decodeURIComponent(req.url.pathname.slice(prefix.length));
-  if (!isUuid(id)) throw new BadRequestError('machine and session ids are UUIDs');
-  return id.toLowerCase();
-}
+const machineId = (req: Request, prefix: string) => pathId(req.url.pathname, prefix);
 
 export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const { ctx, logger } = opts;
@@ -128,19 +126,24 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
   async function exportAudit(r: Request, res: ServerResponse, format: 'csv' | 'json'): Promise<void> {
     const f = parseAuditFilter(r.url.searchParams);
     const cap = intParam(r.url.searchParams, 'max', DEFAULT_EXPORT_ROWS, 1, MAX_EXPORT_ROWS);
-    res.writeHead(200, {
-      'Content-Type': format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8',
-      'Content-Disposition': `attachment; filename="bmdb-audit.${format}"`,
-      'X-Webug-Row-Cap': String(cap),
-    });
+    // The headers go out with the first page, so a failure before it (the
+    // database down) is still a proper error response, not a cut-off 200.
     let bytes = 0;
     let first = true;
-    const write = async (chunk: string) => {
+    const write = async (text: string) => {
+      let chunk = text;
+      if (!res.headersSent) {
+        res.writeHead(200, {
+          'Content-Type': format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8',
+          'Content-Disposition': `attachment; filename="bmdb-audit.${format}"`,
+          'X-Webug-Row-Cap': String(cap),
+        });
+        chunk = (format === 'csv' ? AUDIT_CSV_HEADER : '{"rows":[\n') + chunk;
+      }
       bytes += Buffer.byteLength(chunk);
       if (bytes > MAX_EXPORT_BYTES) throw new Error('export exceeded its byte cap');
       if (!res.write(chunk)) await new Promise<void>((resolve) => res.once('drain', resolve));
     };
-    await write(format === 'csv' ? AUDIT_CSV_HEADER : '{"rows":[\n');
     const result = await streamAudit(
       ctx,
       f,
@@ -153,7 +156,7 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
       },
       r.signal,
     );
-    if (format === 'json') await write(`\n],"count":${result.rows},"truncated":${result.truncated}}\n`);
+    await write(format === 'json' ? `\n],"count":${result.rows},"truncated":${result.truncated}}\n` : '');
     res.end();
   }
 
@@ -185,12 +188,15 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
 
   function fail(res: ServerResponse, r: Request, err: unknown): void {
     const status = err instanceof BadRequestError ? 400 : err instanceof NotFoundError ? 404 : err instanceof SchemaMissingError ? 503 : 500;
-    if (status === 500) logger.error({ err, path: r.url.pathname }, 'request failed');
+    const log = { requestId: r.id, path: r.url.pathname, status };
+    // The details of a 500 (often the database's own words) go to the log only.
+    if (status === 500) logger.error({ ...log, err }, 'request failed');
+    else logger.info({ ...log, reason: (err as Error).message }, 'request refused');
     if (res.headersSent) {
-      res.destroy(err as Error);
+      res.destroy();
       return;
     }
-    const message = status === 500 ? `internal error: ${(err as Error).message}` : (err as Error).message;
+    const message = status === 500 ? `internal error (request id ${r.id})` : (err as Error).message;
     if (r.url.pathname.startsWith('/api/')) return send(res, status, 'application/json; charset=utf-8', `${JSON.stringify({ error: message })}\n`);
     const body = html`<h1>${status === 404 ? 'Not found' : status === 400 ? 'Bad request' : status === 503 ? 'No schema' : 'Error'}</h1><p class="error">${message}</p><p><a href="/">back to the fleet</a></p>`;
     send(res, status, 'text/html; charset=utf-8', layout({ title: 'Error', nav: 'error', database: ctx.database, schemaVersion: null, latestKnownVersion: null, nonce: r.nonce, renderedAt: new Date() }, body));
@@ -202,16 +208,20 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
       if (!res.writableFinished) abort.abort(new Error('client went away'));
     });
     const nonce = randomBytes(16).toString('base64');
+    const id = randomBytes(6).toString('hex');
     securityHeaders(res, nonce);
+    res.setHeader('X-Request-Id', id);
     let url: URL;
     try {
-      url = new URL(req.url ?? '/', 'http://webug.invalid');
+      // Appended, not resolved: a target like `//other.host/x` is a path here, not an authority.
+      const target = req.url ?? '/';
+      url = target.startsWith('/') ? new URL(`http://webug.invalid${target}`) : new URL(target, 'http://webug.invalid');
     } catch {
       return send(res, 400, 'text/plain; charset=utf-8', 'bad URL\n');
     }
-    const r: Request = { url, signal: abort.signal, nonce, started: performance.now() };
+    const r: Request = { id, url, signal: abort.signal, nonce, started: performance.now() };
     handle(req, res, r).then(
-      () => logger.debug({ path: url.pathname, status: res.statusCode, ms: Math.round(performance.now() - r.started) }, 'served'),
+      () => logger.debug({ requestId: id, path: url.pathname, status: res.statusCode, ms: Math.round(performance.now() - r.started) }, 'served'),
       (err: unknown) => {
         if (abort.signal.aborted) return;
         fail(res, r, err);

@@ -62,3 +62,9 @@ export async function countActiveWork(db: Queryable, opts?: QueryOptions): Promi
   const r = await db.query('SELECT process, count(*)::int AS n FROM work GROUP BY process ORDER BY process', [], opts);
   return r.rows.map((row) => ({ process: row.process as Process, count: Number(row.n) }));
 }
+
+/** Live sessions (deadline in the future) per component name. */
+export async function countLiveSessions(db: Queryable, opts?: QueryOptions): Promise<Array<{ component: string; count: number }>> {
+  const r = await db.query('SELECT session_component_name AS component, count(*)::int AS n FROM sessions WHERE session_deadline > now() GROUP BY 1 ORDER BY 1', [], opts);
+  return r.rows.map((row) => ({ component: String(row.component), count: Number(row.n) }));
+}

@@ -67,7 +67,7 @@ export const command: Command = {
     { name: 'seed', type: 'int', default: DEV_DEFAULTS.seed, ...DEV_COUNT_BOUNDS.seed, placeholder: 'N', description: 'which machines get which fault' },
     { name: 'server-listen-address', type: 'string', default: DEV_DEFAULTS.serverListenAddress, placeholder: 'HOST:PORT', description: 'agent callback server (port 0: any free port)' },
     { name: 'webug-listen-address', type: 'string', default: DEV_DEFAULTS.webugListenAddress, placeholder: 'HOST:PORT', description: 'web UI; a free port is used when this one is taken; `off` to disable' },
-    { name: 'webug-token', type: 'string', env: WEBUG_TOKEN_ENV, placeholder: 'TOKEN', description: 'web UI access token (at least 16 characters); required when --webug-listen-address is not loopback' },
+    { name: 'webug-token', type: 'string', env: WEBUG_TOKEN_ENV, secret: true, placeholder: 'TOKEN', description: 'web UI access token (at least 16 characters); required when --webug-listen-address is not loopback' },
     duration('heartbeat-interval', DEV_DEFAULTS.heartbeatIntervalMs, B.heartbeatIntervalMs, `agent heartbeat interval (production: ${formatDuration(HEARTBEAT_DEFAULTS.intervalMs)})`),
     // The shepherd's flags, with short defaults (the shepherd's own are production ones).
     ...RECOVERY_THRESHOLD_FLAGS.map((f) => ({

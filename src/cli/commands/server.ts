@@ -6,7 +6,8 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Command } from '../command.ts';
 import { BMDB_FLAGS, LOG_FLAGS, openBmdbFromFlags } from '../common-flags.ts';
 import { durationFlagBounds, UsageError } from '../../lib/flags.ts';
-import { AgentCallbackServer, CALLBACK_SERVER_BOUNDS, CALLBACK_SERVER_DEFAULTS, DEFAULT_DEV_CERTS_DIR, ensureDevCertificates, ListenAddressError, parseListenAddress } from '../../server/index.ts';
+import { AgentCallbackServer, CALLBACK_SERVER_BOUNDS, CALLBACK_SERVER_DEFAULTS, DEFAULT_DEV_CERTS_DIR, ensureDevCertificates } from '../../server/index.ts';
+import { HostPortError, parseListenAddress } from '../../lib/index.ts';
 
 export const command: Command = {
   name: 'server',
@@ -45,7 +46,7 @@ export const command: Command = {
       const m = flags.string('metrics-listen-address');
       if (m) parseListenAddress(m);
     } catch (err) {
-      if (err instanceof ListenAddressError) throw new UsageError(err.message);
+      if (err instanceof HostPortError) throw new UsageError(err.message);
       throw err;
     }
     const certPath = flags.string('tls-cert');

@@ -16,7 +16,7 @@ export const command: Command = {
   flags: [
     ...BMDB_FLAGS,
     { name: 'listen-address', type: 'string', default: DEFAULT_WEBUG_LISTEN_ADDRESS, placeholder: 'HOST:PORT', description: 'where to serve the UI' },
-    { name: 'webug-token', type: 'string', env: WEBUG_TOKEN_ENV, placeholder: 'TOKEN', description: 'access token (at least 16 characters); required off loopback' },
+    { name: 'webug-token', type: 'string', env: WEBUG_TOKEN_ENV, secret: true, placeholder: 'TOKEN', description: 'access token (at least 16 characters); required off loopback' },
     { name: 'refresh', type: 'duration', default: WEBUG_DEFAULTS.liveMs, ...durationFlagBounds(WEBUG_BOUNDS.liveMs), description: 'how often live pages refresh' },
     // The "why (not) a recovery candidate" explanation uses these; give the shepherd's values.
     ...RECOVERY_THRESHOLD_FLAGS,
