@@ -238,10 +238,6 @@ export class Session implements AsyncDisposable {
    */
   async work<R extends ClaimedRow>(process: Process, retrieve: (q: Queries) => Promise<R | undefined>, opts: { signal?: AbortSignal } = {}): Promise<Work<R>> {
     this.#throwIfExpired();
-    // At SERIALIZABLE the database itself rejects a claim from a stale view,
-    // so the stale-view check (a read that conflicts with every concurrent
-    // end of work) is only needed below that.
-    const checkStaleView = this.#ctx.isolation !== 'serializable';
     // The liveness check's clock is taken before retrieve's snapshot: see the stale-view check below.
     let before!: string;
     const check = async (tx: Queryable): Promise<void> => {
@@ -266,10 +262,8 @@ export class Session implements AsyncDisposable {
       // committed after our check, so it is later by at least a commit, while
       // an end at the very same clock reading is one we saw (PGlite's clock
       // may tick in whole milliseconds; it runs one transaction at a time).
-      if (checkStaleView) {
-        const ended = await tx.query(STALE_VIEW, [machineId, process, before], opts);
-        if (ended.rowCount > 0) throw new StaleClaimError(`${process} work on ${machineId} ended concurrently; its candidacy must be re-read`);
-      }
+      const ended = await tx.query(STALE_VIEW, [machineId, process, before], opts);
+      if (ended.rowCount > 0) throw new StaleClaimError(`${process} work on ${machineId} ended concurrently; its candidacy must be re-read`);
       const backoff: ExistingBackoff | null =
         lock.until === null || lock.until === undefined
           ? null

@@ -46,6 +46,10 @@ export async function runTransaction<T>(
         continue;
       }
       ctx.metrics.transactionFailed.inc(labels);
+      if (isRetryable(err) && attempt >= ctx.retry.maxAttempts) {
+        ctx.metrics.transactionRetriesExhausted.inc(labels);
+        ctx.logger.warn({ attempts: attempt, sqlState: (err as { code?: string }).code }, 'transaction ran out of retries');
+      }
       throw err;
     }
   }

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import type { Bmdb, MachineProvided, Queries } from '../bmdb/index.ts';
 import { waitFor } from '../shepherd/testing/index.ts';
-import { describeBmdb } from '../../test/bmdb.ts';
+import { describeBmdb, describeBmdbConcurrency } from '../../test/bmdb.ts';
 import { ControlLoopRunner, type ControlLoop, type Task } from './index.ts';
 
 const FAST = { intervalMs: 1, burst: 100 };
@@ -144,5 +144,38 @@ describeBmdb('control loop runner', ({ open }) => {
     assert.equal(await count(bmdb, "SELECT count(*) AS n FROM work_history WHERE event = 'Canceled'"), 3);
     assert.equal(await count(bmdb, 'SELECT count(*) AS n FROM work_backoff'), 0, 'canceled, not failed');
     assert.equal(await count(bmdb, 'SELECT count(*) AS n FROM sessions'), 0);
+  });
+});
+
+// PostgreSQL only: a connection pool much smaller than the parallelism.
+describeBmdbConcurrency('control loop runner with many workers', (open) => {
+  it('1000 workers on a pool of 10 connections share one session, stop within the grace and leave no session rows', async () => {
+    const bmdb = await open({ maxConnections: 10 });
+    await provide(bmdb, 20);
+    let started = 0;
+    const graceMs = 500;
+    const runner = new ControlLoopRunner(
+      bmdb,
+      // Holds its machine until the hard stop, like a slow takeover.
+      loop(async (task) => {
+        started++;
+        await new Promise((resolve) => task.signal.addEventListener('abort', resolve, { once: true }));
+      }),
+      { dbQueryRate: { intervalMs: 1, burst: 1000 }, parallelism: 1000, shutdownGraceMs: graceMs },
+    );
+    const stop = new AbortController();
+    const running = runner.run(stop.signal);
+    try {
+      await waitFor('every machine taken', () => started === 20, 30_000);
+      assert.equal(await count(bmdb, 'SELECT count(*) AS n FROM sessions'), 1, 'one session for the whole loop');
+    } finally {
+      stop.abort();
+    }
+    const stopping = Date.now();
+    await running;
+    const took = Date.now() - stopping;
+    assert.ok(took < graceMs + 2000, `stopping took ${took} ms`);
+    assert.equal(await count(bmdb, 'SELECT count(*) AS n FROM sessions'), 0);
+    assert.equal(await count(bmdb, 'SELECT count(*) AS n FROM work'), 0);
   });
 });
