@@ -169,9 +169,8 @@ export class ControlLoopRunner {
   /** Repairs work schedule hints in bounded steps until `signal` aborts (docs/architecture.md#work-schedule). */
   async #sweep(signal: AbortSignal): Promise<void> {
     let after: string | null = null;
-    while (!signal.aborted) {
-      await sleep(this.#options.sweepIntervalMs, signal);
-      if (signal.aborted) break;
+    // The first step runs at once, so a restart repairs the start of the fleet first.
+    for (; !signal.aborted; await sleep(this.#options.sweepIntervalMs, signal)) {
       try {
         const r = await this.#bmdb.transact(this.loop.processor, (q) => q.sweepWorkDue({ after, limit: this.#options.sweepLimit }, { signal }), { signal });
         if (r.repaired > 0) this.#log.info({ repaired: r.repaired }, 'work schedule sweep repaired hints');
