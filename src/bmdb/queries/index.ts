@@ -9,8 +9,9 @@ import * as hostKeys from './host-keys.ts';
 import * as machines from './machines.ts';
 import * as stats from './stats.ts';
 import * as tags from './tags.ts';
+import * as workDue from './work-due.ts';
 
-const all = { ...candidates, ...fleetState, ...history, ...hostKeys, ...machines, ...stats, ...tags };
+const all = { ...candidates, ...fleetState, ...history, ...hostKeys, ...machines, ...stats, ...tags, ...workDue };
 
 type All = typeof all;
 export type Queries = {
@@ -38,3 +39,4 @@ export * from './rows.ts';
 export * from './sql-params.ts';
 export * from './stats.ts';
 export * from './tags.ts';
+export * from './work-due.ts';
