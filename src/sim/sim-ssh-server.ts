@@ -60,6 +60,10 @@ export async function startSimSshServer(opts: SimSshServerOptions): Promise<SimS
     const ssh = new Server({ hostKeys: [opts.hostKey] }, (client) => serveClient(client, { authorized, username, files, exec: opts.exec }));
     server = createServer((socket) => {
       track(socket);
+      // Like OpenSSH's sshd (TCP_NODELAY on interactive sessions): SSH and SFTP are
+      // many small request/reply messages, and Nagle's algorithm with delayed ACKs
+      // would hold each reply for tens of milliseconds.
+      socket.setNoDelay(true);
       ssh.injectSocket(socket);
     });
   }
