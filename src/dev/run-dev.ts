@@ -184,12 +184,13 @@ async function startDevWebug(o: DevOptions, t: DevTiming, bmdb: Bmdb, log: Logge
 
 /**
  * The wait before the next summary read: 250 ms, or longer when reading took
- * long. The read covers the whole fleet and the embedded database runs one
- * query at a time, so at 1,000 machines an unpaced summary would take a good
- * share of the database from the machines it is watching.
+ * long, so that reading takes at most 5 % of the time (waits of up to 2 s).
+ * The read covers the whole fleet and the embedded database runs one query at
+ * a time: at 1,000 machines an unpaced summary took a good share of the
+ * database from the machines it watches.
  */
 export function summaryPauseMs(lastReadMs: number): number {
-  return Math.min(2_000, Math.max(250, Math.round(lastReadMs * 9)));
+  return Math.min(2_000, Math.max(250, Math.round(lastReadMs * 19)));
 }
 
 async function readSummary(bmdb: Bmdb, t: DevTiming, fleet: SimFleet, signal: AbortSignal): Promise<FleetSummary> {
