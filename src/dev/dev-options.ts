@@ -71,6 +71,7 @@ export interface DevLoopSettings {
   readonly sshConnectTimeoutMs: number;
   readonly sshExecTimeoutMs: number;
   readonly shutdownGraceMs: number;
+  readonly sessionIntervalMs: number;
 }
 
 /** Loop settings that keep up with a small fleet on a fast clock; devLoopSettings scales them to larger ones. */
@@ -89,6 +90,12 @@ export const DEV_LOOP_SETTINGS: DevLoopSettings = Object.freeze({
   sshConnectTimeoutMs: 10_000,
   sshExecTimeoutMs: 30_000,
   shutdownGraceMs: 2_000,
+  // BMDB sessions of the shepherd's workers and the callback server. With the
+  // default 5 s, a session whose keep-alive waited that long behind the busy
+  // embedded database expired and took its workers' takeovers with it (116
+  // expiries in one run of 1,000 machines). Nobody else shares this BMDB, so
+  // there are no crashed instances whose locks would wait longer for collection.
+  sessionIntervalMs: 30_000,
 });
 
 /** Fleets above this size get the larger settings of devLoopSettings. */
@@ -98,7 +105,10 @@ const LARGE_FLEET = 200;
  * The loop settings for a fleet of `machines`. A large fleet is enrolled in
  * larger chunks (at 25 a second, 1,000 machines would take 40 s just to be
  * provided) and taken over by more workers at once; not many more, because
- * everything shares one process and each idle worker polls the database.
+ * everything shares one process and each idle worker polls the database. For
+ * the same reason the recoverer gets fewer: its candidate query is the
+ * costliest one (it looks at every heartbeat), and with a healthy fleet all
+ * it does is poll.
  */
 export function devLoopSettings(machines: number): DevLoopSettings {
   if (machines <= LARGE_FLEET) return DEV_LOOP_SETTINGS;
@@ -107,6 +117,7 @@ export function devLoopSettings(machines: number): DevLoopSettings {
     provisionerCreationRate: Object.freeze({ intervalMs: 2, burst: 100 }),
     provisionerChunkSize: 100,
     initializerParallelism: 16,
+    recovererParallelism: 2,
   });
 }
 

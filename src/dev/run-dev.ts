@@ -49,7 +49,13 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
     const bmdb = await openDevBmdb(o, dataDir, log, signal);
     stack.defer(() => bmdb.close());
     const certs = await ensureDevCertificates(path.join(dataDir, 'dev-certs'), { signal });
-    const server = await AgentCallbackServer.start({ bmdb, listenAddress: o.serverListenAddress, tls: { cert: certs.cert, key: certs.key }, logger: log });
+    const server = await AgentCallbackServer.start({
+      bmdb,
+      listenAddress: o.serverListenAddress,
+      tls: { cert: certs.cert, key: certs.key },
+      sessionIntervalMs: t.loop.sessionIntervalMs,
+      logger: log,
+    });
     stack.defer(() => server.close({ graceMs: 1000 }));
     const sshKey = await loadOrCreateSshKey(path.join(dataDir, 'ssh', 'id_ed25519'), { log, signal });
     const fleet = await SimFleet.start({
@@ -85,6 +91,7 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
         provider: new SimProvider(fleet),
         logger: log,
         shutdownGraceMs: s.shutdownGraceMs,
+        sessionIntervalMs: s.sessionIntervalMs,
         provisioner: { maxCount: 0, chunkSize: s.provisionerChunkSize, reconcileRate: s.provisionerReconcileRate, creationRate: s.provisionerCreationRate },
         initializer: {
           sshClient: new Ssh2Client({ log }),
