@@ -86,9 +86,11 @@ export const DEV_LOOP_SETTINGS: DevLoopSettings = Object.freeze({
   // Everything, the SSH servers of the simulated machines included, shares one
   // process: a handshake that waits for a busy event loop or a busy embedded
   // database is the system's own load, not an unreachable machine. Only
-  // `unreachable` machines (which never answer) should run into this.
-  sshConnectTimeoutMs: 10_000,
-  sshExecTimeoutMs: 30_000,
+  // `unreachable` machines (which never answer) should run into this. At 10 s
+  // (and a 30 s exec timeout) a run of 1,000 machines on a starved machine
+  // still had 17 such spurious failures.
+  sshConnectTimeoutMs: 20_000,
+  sshExecTimeoutMs: 60_000,
   shutdownGraceMs: 2_000,
   // BMDB sessions of the shepherd's workers and the callback server. With the
   // default 5 s, a session whose keep-alive waited that long behind the busy
