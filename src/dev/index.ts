@@ -10,6 +10,7 @@ export {
   devLoopSettings,
   resolveDevTiming,
   validateDevOptions,
+  type DevLoopSettings,
   type DevOptions,
   type DevTiming,
 } from './dev-options.ts';
