@@ -27,6 +27,8 @@ export interface ShepherdOptions {
   readonly recoverer?: LoopSettings & { readonly thresholds?: RecoveryThresholds; readonly backoff?: Backoff };
   /** How long in-flight work may run on after the signal; default and bounds in shepherd-options.ts. */
   readonly shutdownGraceMs?: number;
+  /** BMDB session interval of the initializer's and recoverer's workers; default the BMDB's. */
+  readonly sessionIntervalMs?: number;
   readonly logger?: Logger;
 }
 
@@ -41,6 +43,7 @@ export async function runShepherd(options: ShepherdOptions, signal: AbortSignal)
     dbQueryRate: initRate ?? DEFAULT_DB_QUERY_RATE,
     ...(initParallelism === undefined ? {} : { parallelism: initParallelism }),
     ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }),
+    ...(options.sessionIntervalMs === undefined ? {} : { sessionIntervalMs: options.sessionIntervalMs }),
     logger: log,
   });
   const parts: Array<Promise<void>> = [provisioner.run(signal), initializer.run(signal)];
@@ -53,6 +56,7 @@ export async function runShepherd(options: ShepherdOptions, signal: AbortSignal)
         dbQueryRate: r.dbQueryRate ?? DEFAULT_DB_QUERY_RATE,
         ...(r.parallelism === undefined ? {} : { parallelism: r.parallelism }),
         ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }),
+        ...(options.sessionIntervalMs === undefined ? {} : { sessionIntervalMs: options.sessionIntervalMs }),
         logger: log,
       },
     );
