@@ -8,7 +8,6 @@ import type { RateLimit } from '../lib/rate.ts';
 import { Initializer, type InitializerOptions } from './initializer.ts';
 import { canRecover, type Provider, type RecovererProvider } from './provider.ts';
 import { Provisioner, type ProvisionerOptions } from './provisioner.ts';
-import { onlyRebootable } from './reboot-filter.ts';
 import { Recoverer } from './recoverer.ts';
 import { checkShepherdOptions, DEFAULT_DB_QUERY_RATE } from './shepherd-options.ts';
 import { canReportStatus, Updater, type UpdaterOptions } from './updater.ts';
@@ -56,7 +55,11 @@ export async function runShepherd(options: ShepherdOptions, signal: AbortSignal)
     const r = options.recoverer ?? {};
     const recoverer = new ControlLoopRunner(
       bmdb,
-      onlyRebootable(new Recoverer({ provider, logger: log, ...(r.thresholds ? { thresholds: r.thresholds } : {}), ...(r.backoff ? { backoff: r.backoff } : {}) }), provider),
+      // A machine the provider cannot reboot (an entry without a BMC) fails its
+      // recovery with that cause and backs off, so it never blocks the queue and
+      // webug shows why. Filtering candidates instead would starve the machines
+      // behind it: candidates come oldest due first.
+      new Recoverer({ provider, logger: log, ...(r.thresholds ? { thresholds: r.thresholds } : {}), ...(r.backoff ? { backoff: r.backoff } : {}) }),
       {
         dbQueryRate: r.dbQueryRate ?? DEFAULT_DB_QUERY_RATE,
         ...(r.parallelism === undefined ? {} : { parallelism: r.parallelism }),
