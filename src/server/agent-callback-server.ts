@@ -11,6 +11,8 @@ import { Registry } from 'prom-client';
 import { SessionKeeper, type Bmdb } from '../bmdb/index.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { agentCallbackRoutes, peerIdentityKey } from './agent-callback-service.ts';
+import { HeartbeatBatcher } from './heartbeat-batcher.ts';
+import type { Transactor } from './heartbeat.ts';
 import { parseListenAddress } from '../lib/index.ts';
 import { serverMetrics } from './metrics.ts';
 import { peerIdentityOf, type PeerSocket } from './peer-identity.ts';
@@ -44,6 +46,7 @@ export type ServerState = 'running' | 'stopping' | 'stopped';
 export class AgentCallbackServer {
   readonly #server: http2.Http2SecureServer;
   readonly #keeper: SessionKeeper;
+  readonly #batcher: HeartbeatBatcher;
   readonly #logger: Logger;
   // Aborting it aborts every handler's signal (the adapter's shutdownSignal).
   readonly #shutdown: AbortController;
@@ -54,8 +57,9 @@ export class AgentCallbackServer {
   #state: ServerState = 'running';
   #closing: Promise<void> | undefined;
 
-  private constructor(server: http2.Http2SecureServer, keeper: SessionKeeper, logger: Logger, shutdown: AbortController) {
+  private constructor(server: http2.Http2SecureServer, keeper: SessionKeeper, batcher: HeartbeatBatcher, logger: Logger, shutdown: AbortController) {
     this.#server = server;
+    this.#batcher = batcher;
     this.#shutdown = shutdown;
     this.#keeper = keeper;
     this.#logger = logger;
@@ -85,10 +89,14 @@ export class AgentCallbackServer {
       ...(opts.sessionIntervalMs ? { intervalMs: opts.sessionIntervalMs } : {}),
     });
     const shutdown = new AbortController();
+    const transact: Transactor = (fn, o) => keeper.withSession((session) => session.transact(fn, o), o);
+    const metrics = serverMetrics(opts.metricsRegistry ?? new Registry());
+    // Plain heartbeats are written in groups, in the same session transaction.
+    const batcher = new HeartbeatBatcher({ transact, logger, signal: shutdown.signal, onBatch: (n) => metrics.heartbeatBatchSize.observe(n) });
     const routes = agentCallbackRoutes({
-      transact: (fn, o) => keeper.withSession((session) => session.transact(fn, o), o),
+      store: { transact, batcher },
       logger,
-      metrics: serverMetrics(opts.metricsRegistry ?? new Registry()),
+      metrics,
       callTimeoutMs: resolveCallTimeoutMs(opts.callTimeoutMs),
     });
     const handler = connectNodeAdapter({
@@ -112,7 +120,7 @@ export class AgentCallbackServer {
     server.on('request', (req, res) => void handler(req, res));
     server.listen(port, host);
     await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err as Error))]);
-    const self = new AgentCallbackServer(server, keeper, logger, shutdown);
+    const self = new AgentCallbackServer(server, keeper, batcher, logger, shutdown);
     opts.signal?.addEventListener('abort', () => void self.close(), { once: true });
     logger.info({ address: self.address }, 'agent callback server listening');
     return self;
@@ -166,6 +174,8 @@ export class AgentCallbackServer {
       clearTimeout(timer);
       clearTimeout(cut);
     }
+    // Every call has ended (answered or aborted), so nothing waits in it.
+    await this.#batcher.close();
     await this.#keeper.close();
     this.#state = 'stopped';
     this.#logger.info('agent callback server stopped');
