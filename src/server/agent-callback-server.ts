@@ -2,6 +2,7 @@
 // for agents into the BMDB. Clients are asked for a certificate but not
 // verified by TLS: the Ed25519 key in it is checked against the BMDB instead.
 import http2 from 'node:http2';
+import type tls from 'node:tls';
 import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
@@ -15,7 +16,7 @@ import { HeartbeatBatcher } from './heartbeat-batcher.ts';
 import type { Transactor } from './heartbeat.ts';
 import { parseListenAddress } from '../lib/index.ts';
 import { serverMetrics } from './metrics.ts';
-import { peerIdentityOf, type PeerSocket } from './peer-identity.ts';
+import { peerIdentityOf, type PeerIdentity, type PeerSocket } from './peer-identity.ts';
 import { resolveCallTimeoutMs, resolveShutdownGraceMs } from './server-options.ts';
 
 export interface AgentCallbackServerOptions {
@@ -33,6 +34,19 @@ export interface AgentCallbackServerOptions {
   /** BMDB session interval; default the library's. */
   readonly sessionIntervalMs?: number;
   readonly signal?: AbortSignal;
+}
+
+// The client certificate of a connection, read once per HTTP/2 session (the
+// compat socket is a new proxy per request, the session is not).
+const identities = new WeakMap<http2.Http2Session, PeerIdentity>();
+function connectionIdentity(req: { readonly socket: unknown; readonly stream?: http2.Http2Stream }): PeerIdentity {
+  const session = req.stream?.session;
+  let id = session ? identities.get(session) : undefined;
+  if (id === undefined) {
+    id = peerIdentityOf(req.socket as unknown as PeerSocket);
+    if (session) identities.set(session, id);
+  }
+  return id;
 }
 
 /** After a failed BMDB session start, the next one is tried no sooner than this. */
@@ -107,7 +121,7 @@ export class AgentCallbackServer {
       readMaxBytes: opts.readMaxBytes ?? 4 * 1024 * 1024,
       writeMaxBytes: 4 * 1024 * 1024,
       shutdownSignal: shutdown.signal,
-      contextValues: (req) => createContextValues().set(peerIdentityKey, peerIdentityOf(req.socket as unknown as PeerSocket)),
+      contextValues: (req) => createContextValues().set(peerIdentityKey, connectionIdentity(req)),
     });
     const server = http2.createSecureServer({
       cert: opts.tls.cert,
@@ -117,6 +131,8 @@ export class AgentCallbackServer {
       allowHTTP1: false,
       minVersion: 'TLSv1.2',
     });
+    // A connection keeps the certificate it was opened with (identities above).
+    server.on('secureConnection', (socket: tls.TLSSocket) => socket.disableRenegotiation());
     server.on('request', (req, res) => void handler(req, res));
     server.listen(port, host);
     await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err as Error))]);

@@ -89,7 +89,9 @@ export function agentCallbackRoutes(opts: AgentCallbackServiceOptions): (router:
     const reached = ctx.values.get(handlerReachedKey);
     if (reached) reached.reached = true;
     const peer = ctx.values.get(peerIdentityKey);
-    const log = opts.logger.child({ machineId: request.machineId, remoteAddress: peer.remoteAddress });
+    // Made only when something is logged: most heartbeats log nothing.
+    let child: Logger | undefined;
+    const log = () => (child ??= opts.logger.child({ machineId: request.machineId, remoteAddress: peer.remoteAddress }));
     const clientTimeout = ctx.timeoutMs();
     const timeoutMs = Math.max(1, Math.min(opts.callTimeoutMs, clientTimeout ?? Infinity));
     const deadline = new AbortController();
@@ -98,24 +100,20 @@ export function agentCallbackRoutes(opts: AgentCallbackServiceOptions): (router:
     let code = 'OK';
     try {
       const outcome = await recordHeartbeat(opts.store, { request, publicKey: agentPublicKey(peer) }, { signal });
-      log.debug(
-        {
-          hardwareReportStored: outcome.hardwareReportStored,
-          installationReport: outcome.installationReport,
-          installationRequestGeneration: outcome.installationRequest?.generation.toString(),
-        },
-        'heartbeat recorded',
-      );
-      if (outcome.hardwareReportStored) log.info('stored hardware report');
-      if (outcome.installationReport) log.info(outcome.installationReport, 'stored installation report');
+      if (opts.logger.isLevelEnabled('debug')) {
+        const { hardwareReportStored, installationReport, installationRequest } = outcome;
+        log().debug({ hardwareReportStored, installationReport, installationRequestGeneration: installationRequest?.generation.toString() }, 'heartbeat recorded');
+      }
+      if (outcome.hardwareReportStored) log().info('stored hardware report');
+      if (outcome.installationReport) log().info(outcome.installationReport, 'stored installation report');
       return outcome.installationRequest ? { installationRequest: outcome.installationRequest } : {};
     } catch (err) {
       const ce = toConnectError(err, signal);
       code = grpcCodeName(ce.code);
-      if (err instanceof AgentAuthenticationError && err.takeoverInProgress) log.info({ reason: err.reason }, 'refused heartbeat during takeover (the agent will retry)');
-      else if (err instanceof AgentAuthenticationError) log.warn({ reason: err.reason }, 'refused heartbeat: agent authentication failed');
-      else if (ce.code === Code.InvalidArgument) log.warn({ err }, 'refused malformed heartbeat');
-      else log.error({ err, code }, 'heartbeat failed');
+      if (err instanceof AgentAuthenticationError && err.takeoverInProgress) log().info({ reason: err.reason }, 'refused heartbeat during takeover (the agent will retry)');
+      else if (err instanceof AgentAuthenticationError) log().warn({ reason: err.reason }, 'refused heartbeat: agent authentication failed');
+      else if (ce.code === Code.InvalidArgument) log().warn({ err }, 'refused malformed heartbeat');
+      else log().error({ err, code }, 'heartbeat failed');
       throw ce;
     } finally {
       clearTimeout(timer);
