@@ -4,6 +4,7 @@
 import type { Queryable } from '../driver.ts';
 import * as candidates from './candidates.ts';
 import * as fleetState from './fleet-state.ts';
+import * as heartbeats from './heartbeats.ts';
 import * as history from './history.ts';
 import * as hostKeys from './host-keys.ts';
 import * as machines from './machines.ts';
@@ -11,7 +12,7 @@ import * as stats from './stats.ts';
 import * as tags from './tags.ts';
 import * as workDue from './work-due.ts';
 
-const all = { ...candidates, ...fleetState, ...history, ...hostKeys, ...machines, ...stats, ...tags, ...workDue };
+const all = { ...candidates, ...fleetState, ...heartbeats, ...history, ...hostKeys, ...machines, ...stats, ...tags, ...workDue };
 
 type All = typeof all;
 export type Queries = {
@@ -31,6 +32,7 @@ export function bindQueries(db: Queryable): Queries {
 
 export * from './candidates.ts';
 export * from './fleet-state.ts';
+export * from './heartbeats.ts';
 export * from './history.ts';
 export * from './host-keys.ts';
 export * from './machines.ts';
