@@ -7,10 +7,12 @@ import * as fleetState from './fleet-state.ts';
 import * as history from './history.ts';
 import * as hostKeys from './host-keys.ts';
 import * as machines from './machines.ts';
+import * as quarantine from './quarantine.ts';
 import * as stats from './stats.ts';
+import * as stormGuard from './storm-guard.ts';
 import * as tags from './tags.ts';
 
-const all = { ...candidates, ...fleetState, ...history, ...hostKeys, ...machines, ...stats, ...tags };
+const all = { ...candidates, ...fleetState, ...history, ...hostKeys, ...machines, ...quarantine, ...stats, ...stormGuard, ...tags };
 
 type All = typeof all;
 export type Queries = {
@@ -28,13 +30,16 @@ export function bindQueries(db: Queryable): Queries {
   return bound as Queries;
 }
 
+export * from './actors.ts';
 export * from './candidates.ts';
 export * from './fleet-state.ts';
 export * from './history.ts';
 export * from './host-keys.ts';
 export * from './machines.ts';
 export * from './predicates.ts';
+export * from './quarantine.ts';
 export * from './rows.ts';
 export * from './sql-params.ts';
 export * from './stats.ts';
+export * from './storm-guard.ts';
 export * from './tags.ts';
