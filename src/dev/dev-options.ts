@@ -5,6 +5,7 @@
 // backoff) are untouched and stay what `bmaas shepherd` and friends use.
 import type { Backoff, RecoveryThresholds } from '../bmdb/index.ts';
 import { checkDuration, type DurationBounds } from '../lib/duration.ts';
+import type { PerWindowLimit } from '../lib/flags.ts';
 import type { RateLimit } from '../lib/rate.ts';
 import { SHEPHERD_BOUNDS } from '../shepherd/index.ts';
 import { MAX_SIM_MACHINES, validateFaultFractions, type FaultFractions } from '../sim/index.ts';
@@ -70,6 +71,10 @@ export const DEV_LOOP_SETTINGS = Object.freeze({
   sshConnectTimeoutMs: 2_000,
   sshExecTimeoutMs: 30_000,
   shutdownGraceMs: 2_000,
+  // The storm guard on dev's fast clock: the deliberate fault mix (a tenth of
+  // the fleet goes silent) must not trip it, an outage of the callback server must.
+  stormThreshold: 0.25,
+  maxReboots: Object.freeze({ kind: 'share', share: 0.25, windowMs: 30_000 }) as PerWindowLimit,
 });
 
 const HOUR = 3_600_000;

@@ -97,7 +97,13 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
           dbQueryRate: s.dbQueryRate,
           parallelism: s.initializerParallelism,
         },
-        recoverer: { thresholds: o.recovery, backoff: o.recovererBackoff, dbQueryRate: s.dbQueryRate, parallelism: s.recovererParallelism },
+        recoverer: {
+          thresholds: o.recovery,
+          backoff: o.recovererBackoff,
+          dbQueryRate: s.dbQueryRate,
+          parallelism: s.recovererParallelism,
+          stormGuard: { heartbeatIntervalMs: o.heartbeatIntervalMs, threshold: s.stormThreshold, maxReboots: s.maxReboots },
+        },
       },
       shepherdStop.signal,
     );

@@ -1,6 +1,7 @@
 // The shepherd as one unit: the provisioner, the initializer and (when the
 // provider can reboot) the recoverer, run side by side until a signal aborts.
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { Backoff, Bmdb, RecoveryThresholds } from '../bmdb/index.ts';
 import { ControlLoopRunner } from '../controlloop/index.ts';
 import { silentLogger } from '../lib/logger.ts';
@@ -10,6 +11,7 @@ import { canRecover, type Provider } from './provider.ts';
 import { Provisioner, type ProvisionerOptions } from './provisioner.ts';
 import { Recoverer } from './recoverer.ts';
 import { checkShepherdOptions, DEFAULT_DB_QUERY_RATE } from './shepherd-options.ts';
+import { StormGuard, type StormGuardOptions } from './storm-guard.ts';
 
 export interface LoopSettings {
   /** Default `250ms,8`. */
@@ -24,7 +26,15 @@ export interface ShepherdOptions {
   readonly provider: Provider;
   readonly provisioner?: Omit<ProvisionerOptions, 'logger'>;
   readonly initializer: Omit<InitializerOptions, 'provider' | 'logger'> & LoopSettings;
-  readonly recoverer?: LoopSettings & { readonly thresholds?: RecoveryThresholds; readonly backoff?: Backoff };
+  readonly recoverer?: LoopSettings & {
+    readonly thresholds?: RecoveryThresholds;
+    readonly backoff?: Backoff;
+    /** Reboots without a heartbeat in between before quarantine; default 3. */
+    readonly maxAttempts?: number;
+    readonly stormGuard?: StormGuardOptions;
+  };
+  /** Where the storm guard's metrics go; prom-client's default registry unless given. */
+  readonly metricsRegistry?: Registry;
   /** How long in-flight work may run on after the signal; default and bounds in shepherd-options.ts. */
   readonly shutdownGraceMs?: number;
   readonly logger?: Logger;
@@ -46,9 +56,23 @@ export async function runShepherd(options: ShepherdOptions, signal: AbortSignal)
   const parts: Array<Promise<void>> = [provisioner.run(signal), initializer.run(signal)];
   if (canRecover(provider)) {
     const r = options.recoverer ?? {};
+    const stormGuard = new StormGuard({
+      ...(r.stormGuard ? { options: r.stormGuard } : {}),
+      ...(r.thresholds ? { thresholds: r.thresholds } : {}),
+      ...(options.metricsRegistry ? { metricsRegistry: options.metricsRegistry } : {}),
+      logger: log,
+    });
+    if (!stormGuard.options.enabled) log.warn('recoverer storm guard is off: a callback-server or network outage can make the recoverer reboot the whole fleet');
     const recoverer = new ControlLoopRunner(
       bmdb,
-      new Recoverer({ provider, logger: log, ...(r.thresholds ? { thresholds: r.thresholds } : {}), ...(r.backoff ? { backoff: r.backoff } : {}) }),
+      new Recoverer({
+        provider,
+        logger: log,
+        stormGuard,
+        ...(r.thresholds ? { thresholds: r.thresholds } : {}),
+        ...(r.backoff ? { backoff: r.backoff } : {}),
+        ...(r.maxAttempts === undefined ? {} : { maxAttempts: r.maxAttempts }),
+      }),
       {
         dbQueryRate: r.dbQueryRate ?? DEFAULT_DB_QUERY_RATE,
         ...(r.parallelism === undefined ? {} : { parallelism: r.parallelism }),
@@ -56,6 +80,7 @@ export async function runShepherd(options: ShepherdOptions, signal: AbortSignal)
         logger: log,
       },
     );
+    parts.push(stormGuard.run(bmdb, signal));
     parts.push(recoverer.run(signal));
   } else {
     log.warn({ provider: provider.name }, `recoverer disabled: provider ${provider.name} cannot reboot machines, so silent agents are not recovered`);

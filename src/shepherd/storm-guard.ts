@@ -20,7 +20,7 @@ export interface StormGuardOptions {
   readonly threshold?: number;
   /** The silence checks engage only from this many machines; default 5. */
   readonly minMachines?: number;
-  /** How often agents heartbeat; no heartbeat at all for this long is an outage. Default 30 s. */
+  /** How often agents heartbeat; no heartbeat at all for 1.5 times this long is an outage. Default 30 s. */
   readonly heartbeatIntervalMs?: number;
   /** Fleet-wide reboots per window: a share of the started machines (at least 1) or a count. Default 5%/10m. */
   readonly maxReboots?: PerWindowLimit;
@@ -54,7 +54,7 @@ export function rebootCap(started: number, limit: PerWindowLimit): number {
 /** The storm guard's verdict on the fleet's health; undefined when a reboot may go ahead. */
 export function judgeFleet(h: FleetHealth, o: Resolved): Verdict | undefined {
   if (h.heartbeated >= o.minMachines && !h.anyFreshHeartbeat) {
-    return { reason: 'no-heartbeats', storm: true, detail: `no heartbeat from any of ${h.heartbeated} machines in the last ${o.heartbeatIntervalMs / 1000} s` };
+    return { reason: 'no-heartbeats', storm: true, detail: `no heartbeat from any of ${h.heartbeated} machines in the last ${(1.5 * o.heartbeatIntervalMs) / 1000} s` };
   }
   if (h.recentlySilent >= o.minMachines && h.recentlySilent > o.threshold * h.started) {
     return { reason: 'mass-silence', storm: true, detail: `${h.recentlySilent} of ${h.started} started machines went silent recently (more than ${o.threshold * 100} %)` };
@@ -88,7 +88,8 @@ export class StormGuard {
     return q.getFleetHealth({
       silenceSeconds: this.#silence.silenceSeconds,
       silenceWindowSeconds: this.#silence.silenceSeconds,
-      heartbeatIntervalSeconds: this.options.heartbeatIntervalMs / 1000,
+      // Half an interval of slack: a beat that is a little late is not an outage.
+      heartbeatIntervalSeconds: (1.5 * this.options.heartbeatIntervalMs) / 1000,
       rebootWindowSeconds: this.options.maxReboots.windowMs / 1000,
     });
   }
