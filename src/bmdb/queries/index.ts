@@ -7,12 +7,13 @@ import * as fleetState from './fleet-state.ts';
 import * as history from './history.ts';
 import * as hostKeys from './host-keys.ts';
 import * as machines from './machines.ts';
+import * as machineState from './machine-state.ts';
 import * as quarantine from './quarantine.ts';
 import * as stats from './stats.ts';
 import * as stormGuard from './storm-guard.ts';
 import * as tags from './tags.ts';
 
-const all = { ...candidates, ...fleetState, ...history, ...hostKeys, ...machines, ...quarantine, ...stats, ...stormGuard, ...tags };
+const all = { ...candidates, ...fleetState, ...history, ...hostKeys, ...machines, ...machineState, ...quarantine, ...stats, ...stormGuard, ...tags };
 
 type All = typeof all;
 export type Queries = {
@@ -36,6 +37,8 @@ export * from './fleet-state.ts';
 export * from './history.ts';
 export * from './host-keys.ts';
 export * from './machines.ts';
+export * from './machine-state.ts';
+export * from './machine-state-limits.ts';
 export * from './predicates.ts';
 export * from './quarantine.ts';
 export * from './rows.ts';
