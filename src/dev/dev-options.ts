@@ -8,6 +8,7 @@ import { checkDuration, type DurationBounds } from '../lib/duration.ts';
 import type { PerWindowLimit } from '../lib/flags.ts';
 import type { RateLimit } from '../lib/rate.ts';
 import { SHEPHERD_BOUNDS } from '../shepherd/index.ts';
+import type { ServerOutage } from './outage-proxy.ts';
 import { MAX_SIM_MACHINES, validateFaultFractions, type FaultFractions } from '../sim/index.ts';
 
 export interface DevOptions {
@@ -33,6 +34,8 @@ export interface DevOptions {
   /** How long a `silent` machine heartbeats before it hangs. */
   readonly silentAfterMs: number;
   readonly slowSshDelayMs: number;
+  /** `--fault-server-outage`: agents cannot reach the callback server for this window. */
+  readonly serverOutage?: ServerOutage;
   readonly exitWhenConverged: boolean;
   /** With exitWhenConverged: give up (exit 1) after this long. Default 5 min. */
   readonly timeoutMs: number;

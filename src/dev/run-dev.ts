@@ -17,6 +17,7 @@ import { ensurePrivateDir, logTightened } from './private-files.ts';
 import { DEV_LOOP_SETTINGS, validateDevOptions, type DevOptions } from './dev-options.ts';
 import { summarizeFleet, type FleetSummary } from './fleet-summary.ts';
 import { LiveSummary, type SummaryContext } from './summary-view.ts';
+import { OutageProxy } from './outage-proxy.ts';
 
 export type DevOutcome =
   | { readonly kind: 'converged'; readonly summary: FleetSummary; readonly elapsedMs: number }
@@ -50,6 +51,9 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
     const certs = await ensureDevCertificates(path.join(dataDir, 'dev-certs'), { signal });
     const server = await AgentCallbackServer.start({ bmdb, listenAddress: o.serverListenAddress, tls: { cert: certs.cert, key: certs.key }, logger: log });
     stack.defer(() => server.close({ graceMs: 1000 }));
+    // --fault-server-outage: the agents talk to the server through a proxy that goes down for a while.
+    const outage = o.serverOutage ? await OutageProxy.start({ target: server.address, outage: o.serverOutage, logger: log }) : undefined;
+    if (outage) stack.defer(() => outage.close());
     const sshKey = await loadOrCreateSshKey(path.join(dataDir, 'ssh', 'id_ed25519'), { log, signal });
     const fleet = await SimFleet.start({
       dir: path.join(dataDir, 'sim'),
@@ -57,7 +61,7 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
       faults: o.faults,
       seed: o.seed,
       authorizedKey: sshKey.publicKeyOpenSsh,
-      agentEndpoint: server.address,
+      agentEndpoint: outage?.address ?? server.address,
       timing: {
         heartbeatIntervalMs: o.heartbeatIntervalMs,
         silentAfterMs: o.silentAfterMs,
