@@ -95,7 +95,7 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
           connectTimeoutMs: s.sshConnectTimeoutMs,
           execTimeoutMs: s.sshExecTimeoutMs,
           agentExecutablePath: agentPath,
-          agentEndpoint: server.address,
+          agentEndpoint: outage?.address ?? server.address,
           agentEndpointCaCertificate: certs.caCertificateDer,
           backoff: o.initializerBackoff,
           dbQueryRate: s.dbQueryRate,
