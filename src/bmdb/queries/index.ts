@@ -8,11 +8,27 @@ import * as heartbeats from './heartbeats.ts';
 import * as history from './history.ts';
 import * as hostKeys from './host-keys.ts';
 import * as machines from './machines.ts';
+import * as machineState from './machine-state.ts';
+import * as quarantine from './quarantine.ts';
 import * as stats from './stats.ts';
+import * as stormGuard from './storm-guard.ts';
 import * as tags from './tags.ts';
 import * as workDue from './work-due.ts';
 
-const all = { ...candidates, ...fleetState, ...heartbeats, ...history, ...hostKeys, ...machines, ...stats, ...tags, ...workDue };
+const all = {
+  ...candidates,
+  ...fleetState,
+  ...heartbeats,
+  ...history,
+  ...hostKeys,
+  ...machines,
+  ...machineState,
+  ...quarantine,
+  ...stats,
+  ...stormGuard,
+  ...tags,
+  ...workDue,
+};
 
 type All = typeof all;
 export type Queries = {
@@ -30,15 +46,20 @@ export function bindQueries(db: Queryable): Queries {
   return bound as Queries;
 }
 
+export * from './actors.ts';
 export * from './candidates.ts';
 export * from './fleet-state.ts';
 export * from './heartbeats.ts';
 export * from './history.ts';
 export * from './host-keys.ts';
 export * from './machines.ts';
+export * from './machine-state.ts';
+export * from './machine-state-limits.ts';
 export * from './predicates.ts';
+export * from './quarantine.ts';
 export * from './rows.ts';
 export * from './sql-params.ts';
 export * from './stats.ts';
+export * from './storm-guard.ts';
 export * from './tags.ts';
 export * from './work-due.ts';
