@@ -34,8 +34,31 @@ async function applyAsAdmin(url: string, prefix: string): Promise<void> {
   }
 }
 
-export async function createRoleDatabase(opts: { signal?: AbortSignal } = {}): Promise<RoleDatabase> {
-  const db: TestDatabase = await createTestDatabase(opts);
+/** A new database on the shared test cluster, or on the cluster of `clusterAdminUrl` (a dedicated one). */
+async function newDatabase(opts: { signal?: AbortSignal; clusterAdminUrl?: string }): Promise<TestDatabase> {
+  if (!opts.clusterAdminUrl) return createTestDatabase(opts);
+  const name = `bmaas_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: opts.clusterAdminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const drop = async (): Promise<void> => {
+    const c = new pg.Client({ connectionString: opts.clusterAdminUrl });
+    await c.connect();
+    try {
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    } finally {
+      await c.end();
+    }
+  };
+  return { url: withUser(opts.clusterAdminUrl, 'postgres', name), drop, [Symbol.asyncDispose]: drop };
+}
+
+export async function createRoleDatabase(opts: { signal?: AbortSignal; clusterAdminUrl?: string } = {}): Promise<RoleDatabase> {
+  const db: TestDatabase = await newDatabase(opts);
   const prefix = `t${randomBytes(4).toString('hex')}_`;
   const url = (c: RoleComponent): string => withUser(db.url, roleName(prefix, c));
   let dropped: Promise<void> | undefined;

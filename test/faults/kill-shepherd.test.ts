@@ -3,10 +3,9 @@
 // must not claim it before that deadline, and the machine is taken over once.
 import assert from 'node:assert/strict';
 import { after, it } from 'node:test';
-import { waitFor } from '../../src/shepherd/testing/index.ts';
 import { describePostgres } from '../pg.ts';
 import { describeSshd } from '../sshd.ts';
-import { firstRow, startShepherdStand, type ShepherdStand } from './shepherd-stand.ts';
+import { firstRow, startShepherdStand, waitWithLogs, type ShepherdStand } from './shepherd-stand.ts';
 
 /** BmdbOptions.sessionGraceMs default: a dead session is collected this long after its deadline. */
 const GRACE_MS = 10_000;
@@ -22,11 +21,12 @@ describeSshd('fault: kill -9 of a shepherd holding work', () => {
       stand = await startShepherdStand({ machines: 1, hang: 'first' });
       const { admin } = stand;
       const a = stand.spawnShepherd();
+      let b: ReturnType<ShepherdStand['spawnShepherd']> | undefined = undefined;
       const logs = () => `a:\n${a.stderr().slice(-1500)}\nb:\n${b?.stderr().slice(-1500) ?? ''}`;
-      let b: ReturnType<ShepherdStand['spawnShepherd']> | undefined;
-      await waitFor(`shepherd a to hold work (${logs()})`, async () => (await firstRow(admin, `SELECT 1 FROM work WHERE process = 'ShepherdAgentStart'`)) !== undefined, 60_000, 100);
+      await waitWithLogs('shepherd a to hold work', logs, async () => (await firstRow(admin, `SELECT 1 FROM work WHERE process = 'ShepherdAgentStart'`)) !== undefined, 60_000, 100);
       b = stand.spawnShepherd();
-      await waitFor(`shepherd b to start its sessions (${logs()})`, async () => Number((await firstRow(admin, 'SELECT count(*)::int AS n FROM sessions'))?.n ?? 0) >= 4, 30_000, 100);
+      const other = b;
+      await waitWithLogs('shepherd b to start its sessions', logs, async () => Number((await firstRow(admin, 'SELECT count(*)::int AS n FROM sessions'))?.n ?? 0) >= 4, 30_000, 100);
 
       const { session_id: deadSession, machine_id: machineId } = (await firstRow(admin, `SELECT session_id, machine_id FROM work WHERE process = 'ShepherdAgentStart'`))!;
       a.child.kill('SIGKILL');
@@ -35,7 +35,7 @@ describeSshd('fault: kill -9 of a shepherd holding work', () => {
       const deadline = (await firstRow(admin, 'SELECT session_deadline FROM sessions WHERE session_id = $1', [deadSession]))!.session_deadline as Date;
 
       const limitMs = deadline.getTime() - killedAt.getTime() + GRACE_MS + SLACK_MS;
-      await waitFor(`the machine to be finished by shepherd b (${logs()})`, async () => (await firstRow(admin, 'SELECT 1 FROM machine_agent_started WHERE machine_id = $1', [machineId])) !== undefined, limitMs, 100);
+      await waitWithLogs('the machine to be finished by shepherd b', logs, async () => (await firstRow(admin, 'SELECT 1 FROM machine_agent_started WHERE machine_id = $1', [machineId])) !== undefined, limitMs, 100);
       const history = (await admin.query<{ event: string; timestamp: Date; failed_cause: string | null }>(
         `SELECT event::text, timestamp, failed_cause FROM work_history WHERE machine_id = $1 AND process = 'ShepherdAgentStart' ORDER BY timestamp`,
         [machineId],
@@ -54,8 +54,8 @@ describeSshd('fault: kill -9 of a shepherd holding work', () => {
       const figure = `kill -9 shepherd: dead session's deadline ${deadline.getTime() - killedAt.getTime()} ms after the kill; lock collected after ${history[1]!.timestamp.getTime() - killedAt.getTime()} ms; reclaimed ${reclaimed.getTime() - deadline.getTime()} ms after the deadline; finished by the other shepherd ${finishedMs} ms after the kill (limit: deadline + ${GRACE_MS} ms grace + ${SLACK_MS} ms slack = ${limitMs} ms)`;
       t.diagnostic(figure);
       console.log(figure);
-      b.child.kill('SIGTERM');
-      assert.equal(await b.exited, 0, b.stderr().slice(-2000));
+      other.child.kill('SIGTERM');
+      assert.equal(await other.exited, 0, other.stderr().slice(-2000));
     });
   });
 });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { loadOrCreateSshKey } from '../../src/shepherd/ssh/index.ts';
-import { spawnBmaas, type BmaasProcess } from '../../src/shepherd/testing/index.ts';
+import { spawnBmaas, waitFor, type BmaasProcess } from '../../src/shepherd/testing/index.ts';
 import { createRoleDatabase, type RoleDatabase } from '../role-database.ts';
 import { startSshd, type Sshd } from '../sshd.ts';
 import { writeTakeoverStandIn } from '../takeover-stand-in.ts';
@@ -23,16 +23,18 @@ export interface ShepherdStand {
   readonly admin: pg.Client;
   /** Starts a shepherd under the shepherd role; extra flags are appended. */
   spawnShepherd(extra?: readonly string[]): BmaasProcess;
+  /** Rewrites the device list with `n` machines (send the shepherds SIGHUP to re-read it). */
+  writeDevices(n: number): Promise<void>;
   /** Lines the stand-in wrote: one per completed takeover. */
   completedTakeovers(): Promise<string[]>;
   close(): Promise<void>;
 }
 
-export async function startShepherdStand(opts: { machines: number; hang: HangMode }): Promise<ShepherdStand> {
+export async function startShepherdStand(opts: { machines: number; hang: HangMode; clusterAdminUrl?: string }): Promise<ShepherdStand> {
   const dir = await mkdtemp(join(tmpdir(), 'bmaas-fault-'));
   const key = await loadOrCreateSshKey(join(dir, 'id_ed25519'));
   const sshd: Sshd = await startSshd({ authorizedKey: key.publicKeyOpenSsh });
-  const db = await createRoleDatabase();
+  const db = await createRoleDatabase({ clusterAdminUrl: opts.clusterAdminUrl });
   const admin = new pg.Client({ connectionString: db.adminUrl });
   admin.on('error', () => undefined);
   await admin.connect();
@@ -46,7 +48,8 @@ export async function startShepherdStand(opts: { machines: number; hang: HangMod
   await chmod(wrapper, 0o755);
   const devices = join(dir, 'devices.json');
   const endpoint = sshd.addresses[0]!;
-  await writeFile(devices, JSON.stringify(Array.from({ length: opts.machines }, (_, i) => ({ ID: `fault-${i}`, Addr: endpoint, Location: 'loopback' }))));
+  const writeDevices = (n: number): Promise<void> => writeFile(devices, JSON.stringify(Array.from({ length: n }, (_, i) => ({ ID: `fault-${i}`, Addr: endpoint, Location: 'loopback' }))));
+  await writeDevices(opts.machines);
   const procs: BmaasProcess[] = [];
   const spawnShepherd = (extra: readonly string[] = []): BmaasProcess => {
     const p = spawnBmaas([
@@ -87,7 +90,7 @@ export async function startShepherdStand(opts: { machines: number; hang: HangMod
     await rm(dir, { recursive: true, force: true });
   };
   const completedTakeovers = async (): Promise<string[]> => (await readFile(join(dir, 'takeovers.log'), 'utf8').catch(() => '')).split('\n').filter(Boolean);
-  return { db, dir, admin, spawnShepherd, completedTakeovers, close };
+  return { db, dir, admin, spawnShepherd, writeDevices, completedTakeovers, close };
 }
 
 /** The first row of a query on the admin client, undefined while the schema is missing. */
@@ -96,5 +99,14 @@ export async function firstRow(admin: pg.Client, sql: string, params: unknown[] 
     return (await admin.query(sql, params)).rows[0] as Record<string, unknown> | undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** waitFor, with `details` (say the processes' logs) read when it times out rather than when it starts. */
+export async function waitWithLogs(what: string, details: () => string, check: () => Promise<boolean> | boolean, timeoutMs: number, intervalMs = 100): Promise<void> {
+  try {
+    await waitFor(what, check, timeoutMs, intervalMs);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${details()}`, { cause: err });
   }
 }

@@ -4,10 +4,9 @@
 // back off with that cause.
 import assert from 'node:assert/strict';
 import { after, it } from 'node:test';
-import { waitFor } from '../../src/shepherd/testing/index.ts';
 import { describePostgres } from '../pg.ts';
 import { describeSshd } from '../sshd.ts';
-import { firstRow, startShepherdStand, type ShepherdStand } from './shepherd-stand.ts';
+import { firstRow, startShepherdStand, waitWithLogs, type ShepherdStand } from './shepherd-stand.ts';
 
 const EXEC_TIMEOUT_MS = 3000;
 
@@ -20,8 +19,9 @@ describeSshd('fault: an SSH host that hangs mid-exec', () => {
       stand = await startShepherdStand({ machines: 2, hang: 'always' });
       const { admin } = stand;
       const shepherd = stand.spawnShepherd(['--agent-ssh-exec-timeout', `${EXEC_TIMEOUT_MS}ms`, '--initializer-loop-parallelism', '1', '--initializer-backoff-initial', '1h']);
-      await waitFor(
-        `both machines to back off (${shepherd.stderr().slice(-2000)})`,
+      await waitWithLogs(
+        'both machines to back off',
+        () => shepherd.stderr().slice(-2000),
         async () => Number((await firstRow(admin, `SELECT count(*)::int AS n FROM work_backoff WHERE process = 'ShepherdAgentStart'`))?.n ?? 0) === 2,
         EXEC_TIMEOUT_MS * 2 + 30_000,
         100,
