@@ -14,6 +14,7 @@ import {
   type Session,
   type Work,
 } from '../bmdb/index.ts';
+import { FailureStreak } from '../lib/failure-streak.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { TokenBucket, type RateLimit } from '../lib/rate.ts';
 import { raceSignal } from '../lib/race-signal.ts';
@@ -53,6 +54,9 @@ export class ControlLoopRunner {
   readonly #options: Required<Omit<ControlLoopRunnerOptions, 'logger' | 'sessionIntervalMs'>> & { sessionIntervalMs?: number };
   readonly #bucket: TokenBucket;
   readonly #log: Logger;
+  // Shared by the workers: during a database outage they all fail, and it is one outage.
+  readonly #claimFailures: FailureStreak;
+  readonly #sweepFailures: FailureStreak;
   readonly #idle = new IdleGate();
   #state: RunnerState = 'new';
 
@@ -73,6 +77,8 @@ export class ControlLoopRunner {
     });
     this.#bucket = new TokenBucket(options.dbQueryRate);
     this.#log = (options.logger ?? silentLogger()).child({ loop: loop.name, workProcess: loop.process });
+    this.#claimFailures = new FailureStreak(this.#log, 'claim a machine');
+    this.#sweepFailures = new FailureStreak(this.#log, 'sweep the work schedule');
   }
 
   get state(): RunnerState {
@@ -137,6 +143,7 @@ export class ControlLoopRunner {
         work = await session.work(this.loop.process, async (q) => (await this.loop.getMachines(q, 1))[0], { signal: stopSourcing });
       } catch (err) {
         if (err instanceof NothingToDoError) {
+          this.#claimFailures.succeeded();
           // While idle one worker polls, backing off so an empty fleet costs
           // a query a second, not a stream; the others wait until it finds work.
           if (this.#idle.becomePoller(index)) {
@@ -154,11 +161,12 @@ export class ControlLoopRunner {
         } else if (err instanceof SessionExpiredError) {
           // The keeper replaces it on the next turn.
         } else if (!stopSourcing.aborted) {
-          log.error({ err }, 'could not claim a machine');
+          this.#claimFailures.failed(err, { worker: index });
           await sleep(this.#options.errorPauseMs, stopSourcing);
         }
         continue;
       }
+      this.#claimFailures.succeeded();
       idleWaitMs = 0;
       this.#idle.active(index);
       await this.#process(session, work, hardStop, log);
@@ -175,8 +183,9 @@ export class ControlLoopRunner {
         const r = await this.#bmdb.transact(this.loop.processor, (q) => q.sweepWorkDue({ after, limit: this.#options.sweepLimit }, { signal }), { signal });
         if (r.repaired > 0) this.#log.info({ repaired: r.repaired }, 'work schedule sweep repaired hints');
         after = r.next;
+        this.#sweepFailures.succeeded();
       } catch (err) {
-        if (!signal.aborted) this.#log.warn({ err }, 'work schedule sweep failed');
+        if (!signal.aborted) this.#sweepFailures.failed(err);
       }
     }
   }

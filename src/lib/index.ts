@@ -23,3 +23,4 @@ export {
   type ParseFlagsOptions,
 } from './flags.ts';
 export { parseHostPort, parseListenAddress, isLoopbackHost, formatHostPort, HostPortError, type HostPort, type HostPortOptions } from './host-port.ts';
+export { FailureStreak } from './failure-streak.ts';

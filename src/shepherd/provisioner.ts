@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import { SessionExpiredError, SessionKeeper, sqlState, type Bmdb, type MachineProvided, type Session } from '../bmdb/index.ts';
 import { describeError } from '../controlloop/index.ts';
+import { FailureStreak } from '../lib/failure-streak.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { TokenBucket, type RateLimit } from '../lib/rate.ts';
 import { Availability, INVALID_PROVIDER_ID, type Provider, type ProviderMachine } from './provider.ts';
@@ -152,6 +153,7 @@ export class Provisioner {
   async run(signal: AbortSignal): Promise<void> {
     const keeper = new SessionKeeper(this.#bmdb, { component: 'shepherd-provisioner', processor: 'shepherd-provisioner', logger: this.#log });
     this.#log.info({ maxCount: this.#maxCount, chunkSize: this.#chunkSize }, 'provisioner running');
+    const rounds = new FailureStreak(this.#log, 'reconcile with the provider');
     try {
       while (!signal.aborted) {
         let session: Session;
@@ -165,10 +167,11 @@ export class Provisioner {
         if (!(await this.#reconcileBucket.take(signal))) break;
         try {
           await this.reconcile(session, { signal });
+          rounds.succeeded();
         } catch (err) {
           if (signal.aborted) break;
           if (err instanceof SessionExpiredError) continue;
-          this.#log.error({ err }, 'reconcile round failed');
+          rounds.failed(err);
         }
       }
     } finally {

@@ -7,6 +7,7 @@
 // floods its BMCs, and every BMDB write runs under one shared session.
 import type { Logger } from 'pino';
 import { SessionExpiredError, SessionKeeper, type MachineProvided, type ProviderStatus, type SessionStarter } from '../bmdb/index.ts';
+import { FailureStreak } from '../lib/failure-streak.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { TokenBucket, type RateLimit } from '../lib/rate.ts';
 import { sleep } from '../lib/sleep.ts';
@@ -75,13 +76,15 @@ export class Updater {
   async run(signal: AbortSignal): Promise<void> {
     const keeper = new SessionKeeper(this.#bmdb, { component: 'shepherd-updater', processor: 'shepherd-updater', logger: this.#log });
     this.#log.info({ changedRecheckMs: this.#changedMs, settledRecheckMs: this.#settledMs }, 'updater running');
+    const rounds = new FailureStreak(this.#log, 'refresh provider status');
     try {
       while (!signal.aborted) {
         try {
           await this.round(keeper, signal);
+          rounds.succeeded();
         } catch (err) {
           if (signal.aborted) break;
-          if (!(err instanceof SessionExpiredError)) this.#log.error({ err }, 'updater round failed');
+          if (!(err instanceof SessionExpiredError)) rounds.failed(err);
         }
         await sleep(this.#roundMs, signal).catch(() => undefined);
       }
