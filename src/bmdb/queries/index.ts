@@ -2,15 +2,17 @@
 // `Queryable` first; `bindQueries` turns the set into methods bound to one
 // transaction (what the Go code called `model.Queries`).
 import type { Queryable } from '../driver.ts';
+import * as audit from './audit.ts';
 import * as candidates from './candidates.ts';
 import * as fleetState from './fleet-state.ts';
 import * as history from './history.ts';
 import * as hostKeys from './host-keys.ts';
 import * as machines from './machines.ts';
+import * as operator from './operator.ts';
 import * as stats from './stats.ts';
 import * as tags from './tags.ts';
 
-const all = { ...candidates, ...fleetState, ...history, ...hostKeys, ...machines, ...stats, ...tags };
+const all = { ...audit, ...candidates, ...fleetState, ...history, ...hostKeys, ...machines, ...operator, ...stats, ...tags };
 
 type All = typeof all;
 export type Queries = {
@@ -28,11 +30,13 @@ export function bindQueries(db: Queryable): Queries {
   return bound as Queries;
 }
 
+export * from './audit.ts';
 export * from './candidates.ts';
 export * from './fleet-state.ts';
 export * from './history.ts';
 export * from './host-keys.ts';
 export * from './machines.ts';
+export * from './operator.ts';
 export * from './predicates.ts';
 export * from './rows.ts';
 export * from './sql-params.ts';
