@@ -11,6 +11,10 @@ import { createHandler } from './server.ts';
 
 export { BadRequestError, NotFoundError, WebugConfigError } from './errors.ts';
 export { html, escapeHtml, SafeHtml } from './html.ts';
+// The fleet list and the machine page as data, for the CLI (`bmaas machines`).
+export { createContext, type WebugContext } from './context.ts';
+export { loadFleetPage, type FleetPage, type FleetRow } from './fleet.ts';
+export { loadMachine, type MachineDetail } from './machine.ts';
 
 export const DEFAULT_WEBUG_LISTEN_ADDRESS = '127.0.0.1:8081';
 export const WEBUG_TOKEN_ENV = 'BMAAS_WEBUG_TOKEN';
