@@ -20,12 +20,11 @@ import { createContext, loadMachine, type WebugContext } from '../../webug/index
 import type { Command, CommandContext } from '../command.ts';
 import { BMDB_FLAGS, openBmdbFromFlags, RECOVERY_THRESHOLD_FLAGS, recoveryThresholdsFromFlags } from '../common-flags.ts';
 import { confirm } from '../machines/confirm.ts';
-import { filteredMachines, selectMachines, SELECTION_FLAGS } from '../machines/select.ts';
+import { filteredMachines, own, selectMachines, SELECTION_FLAGS } from '../machines/select.ts';
 import { explainView, historyView, listView, showView, timeline } from '../machines/views.ts';
 
 const READS = ['list', 'show', 'explain', 'history'] as const;
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-const own = (f: FlagSpec): FlagSpec => ({ ...f, env: `BMAAS_MACHINES_${f.name.toUpperCase().replaceAll('-', '_')}` });
 
 /** One flag per distinct action argument (--process, --bundle-url, …). */
 const ACTION_ARGUMENT_FLAGS: readonly FlagSpec[] = [

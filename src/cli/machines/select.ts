@@ -7,7 +7,7 @@ import { UsageError, type FlagSpec, type ParsedFlags } from '../../lib/flags.ts'
 import { BadRequestError, loadFleetPage, type FleetRow, type WebugContext } from '../../webug/index.ts';
 
 /** Flags only `bmaas machines` has: read from BMAAS_MACHINES_<NAME>, so a generic BMAAS_STATUS does not select. */
-const own = (f: FlagSpec): FlagSpec => ({ ...f, env: `BMAAS_MACHINES_${f.name.toUpperCase().replaceAll('-', '_')}` });
+export const own = (f: FlagSpec): FlagSpec => ({ ...f, env: `BMAAS_MACHINES_${f.name.toUpperCase().replaceAll('-', '_')}` });
 
 /** Fleet filters as flags, and the webug list parameter each one becomes. */
 const FILTERS: ReadonlyArray<{ flag: FlagSpec; param: string }> = [
