@@ -58,6 +58,11 @@ describeBmdb('webug action API', ({ open }) => {
     assert.match(out.result, /SHA256:x forgotten/);
     const [entry] = await bmdb.transact('unittest', (q) => q.listAuditEntries({ machineId: machine!, limit: 10 }));
     assert.deepEqual([entry!.id, entry!.actor, entry!.action, entry!.reason], [out.auditId, 'token:alice', 'accept-host-key', 'new motherboard']);
+    // The audit page and its JSON show it next to the work history.
+    const api = (await (await fetch(new URL(`/api/audit/actions?machine=${machine}`, webug.url))).json()) as { rows: Array<{ id: string; actor: string }> };
+    assert.deepEqual(api.rows.map((r) => [r.id, r.actor]), [[out.auditId, 'token:alice']]);
+    const page = await (await fetch(new URL('/audit', webug.url))).text();
+    assert.match(page, /id="operator-actions"[\s\S]*token:alice[\s\S]*accept-host-key[\s\S]*new motherboard/);
   });
 
   it('maps refusals, unknown machines and actions, and bad bodies to 409, 404 and 400', async () => {

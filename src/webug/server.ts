@@ -16,6 +16,7 @@ import { auditPage } from './pages/audit-page.ts';
 import { fleetPage } from './pages/fleet-page.ts';
 import { layout, type LayoutInfo } from './pages/layout.ts';
 import { machinePage } from './pages/machine-page.ts';
+import { loadOperatorAudit } from './operator-audit.ts';
 import { sessionPage, sessionsPage } from './pages/session-page.ts';
 import { intParam, pathId } from './params.ts';
 import { listSessions, loadSession } from './sessions.ts';
@@ -83,6 +84,7 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
     [/^\/api\/sessions$/, (r) => listSessions(ctx, r.signal)],
     [/^\/api\/sessions\/[^/]+$/, (r) => loadSession(ctx, machineId(r, '/api/sessions/'), r.signal)],
     [/^\/api\/audit$/, (r) => loadAuditPage(ctx, parseAuditFilter(r.url.searchParams), r.signal)],
+    [/^\/api\/audit\/actions$/, (r) => loadOperatorAudit(ctx, r.url.searchParams, r.signal)],
   ];
 
   const pages: Array<[RegExp, Page]> = [
@@ -103,7 +105,8 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
     }],
     [/^\/audit$/, async (r) => {
       const f = parseAuditFilter(r.url.searchParams);
-      return { title: 'Audit', nav: 'audit', body: auditPage(f, await loadAuditPage(ctx, f, r.signal)) };
+      const actions = await loadOperatorAudit(ctx, new URLSearchParams(f.machine ? { machine: f.machine } : {}), r.signal);
+      return { title: 'Audit', nav: 'audit', body: auditPage(f, await loadAuditPage(ctx, f, r.signal), actions.rows) };
     }],
   ];
 
