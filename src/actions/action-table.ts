@@ -1,4 +1,4 @@
-// The operator actions (docs/architecture.md#operator-actions), one entry
+// The operator actions (README.md#operating-a-fleet), one entry
 // each. An entry declares its arguments (the CLI makes flags of them, the HTTP
 // API reads them from the JSON body), says what it would do to a machine in
 // its current state or refuses, and then does it. runAction wraps every entry

@@ -1,4 +1,4 @@
-// Operator actions over the BMDB (docs/architecture.md#operator-actions): one
+// Operator actions over the BMDB (README.md#operating-a-fleet): one
 // implementation that the CLI (`bmaas machines <action>`) and webug's HTTP API
 // share. Each action is one transaction, refuses when it does not apply, and
 // leaves an entry in the audit trail.

@@ -1,4 +1,4 @@
--- The operators' audit trail (docs/architecture.md#operator-actions): one row
+-- The operators' audit trail (README.md#operating-a-fleet): one row
 -- per action an operator (or a script acting for one) carried out through the
 -- action layer in src/actions. No foreign key on machine_id: the trail
 -- outlives the machine, a decommission included.
