@@ -12,7 +12,10 @@
 // seconds (10). Also printed: latency percentiles, the server's warnings by
 // message, the CPU seconds of the server and of the load generator over the
 // window (the machine is shared: if the load generator's CPU is near one
-// core, it and not the server may be the limit), and the commit baseline.
+// core, it and not the server may be the limit), the mean number of
+// heartbeats the server wrote per statement (from its /metrics), and the
+// commit baseline. BENCH_SERVER_CPU_PROF=DIR runs the server with --cpu-prof
+// into DIR.
 //
 // BENCH_AGENTS, BENCH_DURATION_S; BENCH_QUICK=1: 50 agents for 3 s.
 import { spawn } from 'node:child_process';
@@ -75,7 +78,10 @@ try {
   const certsDir = path.join(tmp, 'certs');
   const certs = await ensureDevCertificates(certsDir);
   const port = await freePort();
-  const server = spawn(process.execPath, [MAIN, 'server', '--bmdb-url', url, '--listen-address', `127.0.0.1:${port}`, '--dev-certs', '--dev-certs-dir', certsDir, '--log-level', 'warn'], {
+  const metricsPort = await freePort();
+  const prof = process.env.BENCH_SERVER_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_SERVER_CPU_PROF] : [];
+  const args = ['server', '--bmdb-url', url, '--listen-address', `127.0.0.1:${port}`, '--metrics-listen-address', `127.0.0.1:${metricsPort}`];
+  const server = spawn(process.execPath, [...prof, MAIN, ...args, '--dev-certs', '--dev-certs-dir', certsDir, '--log-level', 'warn'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // The server's log (JSON lines on stderr): warnings are counted into the figure.
@@ -142,6 +148,9 @@ try {
     const serverCpu = (await cpuSeconds(server.pid!)) - serverCpu0;
     const own = process.cpuUsage(ownCpu0);
     for (const a of clients) a.c.close();
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+    const perBatch = metric('bmsrv_heartbeat_batch_size_sum') / metric('bmsrv_heartbeat_batch_size_count');
     latencies.sort((x, y) => x - y);
     const pct = (p: number) => Number((latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0).toFixed(1));
     emit({
@@ -155,6 +164,9 @@ try {
       latency_ms: { p50: pct(0.5), p99: pct(0.99) },
       server_warnings: Object.fromEntries(serverWarnings),
       server_cpu_s: Number(serverCpu.toFixed(1)),
+      // Less sensitive to a busy machine than the rate: what one heartbeat costs the server.
+      server_cpu_ms_per_heartbeat: accepted ? Number(((serverCpu * 1000) / accepted).toFixed(2)) : null,
+      heartbeats_per_statement: Number.isFinite(perBatch) ? Number(perBatch.toFixed(1)) : null,
       loadgen_cpu_s: Number(((own.user + own.system) / 1e6).toFixed(1)),
       server: 'child process: node src/cli/main.ts server --dev-certs, PostgreSQL',
     });

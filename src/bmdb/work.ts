@@ -176,6 +176,8 @@ export class Work<R extends ClaimedRow = ClaimedRow> implements AsyncDisposable 
     const interval = await this.#transactEnd('Failed', cause, false, async (q, previous) => {
       const seconds = nextBackoffSeconds(backoff, previous);
       await q.db.query(STORE_BACKOFF, [this.machineId, this.process, backoffDelayMs(backoff, seconds), cause, seconds], opts);
+      // The backoff moves the machine's agent start hint to its end (docs/architecture.md#work-schedule).
+      await q.hintBackoff({ machineId: this.machineId, process: this.process }, opts);
       return seconds;
     }, opts.signal);
     this.#end('failed');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { Writable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import pino from 'pino';
 import type { Bmdb, MachineProvided, Queries } from '../bmdb/index.ts';
 import { waitFor } from '../shepherd/testing/index.ts';
@@ -144,6 +145,39 @@ describeBmdb('control loop runner', ({ open }) => {
     assert.equal(await count(bmdb, "SELECT count(*) AS n FROM work_history WHERE event = 'Canceled'"), 3);
     assert.equal(await count(bmdb, 'SELECT count(*) AS n FROM work_backoff'), 0, 'canceled, not failed');
     assert.equal(await count(bmdb, 'SELECT count(*) AS n FROM sessions'), 0);
+  });
+  it('idle, 16 workers share one poller (about one candidate query a second) and pick up a new machine within a second', async (t) => {
+    const bmdb = await open();
+    let queries = 0;
+    let processedAt = 0;
+    const base = loop(async (task) => {
+      processedAt = performance.now();
+      await task.work.finish((q) => q.setAgentStarted({ machineId: task.machine.machineId, publicKey: new Uint8Array(32) }));
+    });
+    const counting: ControlLoop = {
+      ...base,
+      getMachines: (q, limit) => {
+        queries++;
+        return base.getMachines(q, limit);
+      },
+    };
+    const runner = new ControlLoopRunner(bmdb, counting, { dbQueryRate: FAST, parallelism: 16 });
+    const stop = new AbortController();
+    const running = runner.run(stop.signal);
+    // The first round has every worker look once; then the poller settles at its 1 s maximum wait.
+    await delay(2500);
+    const before = queries;
+    await delay(3000);
+    const idleQueries = queries - before;
+    assert.ok(idleQueries <= 4, `${idleQueries} candidate queries in 3 s of idling with 16 workers`);
+    const addedAt = performance.now();
+    await provide(bmdb, 1);
+    await waitFor('the new machine processed', () => processedAt > 0);
+    const reactionMs = processedAt - addedAt;
+    t.diagnostic(`idle: ${idleQueries} candidate queries in 3 s; new machine processed after ${Math.round(reactionMs)} ms`);
+    assert.ok(reactionMs < 2000, `picked up after ${Math.round(reactionMs)} ms`);
+    stop.abort();
+    await running;
   });
 });
 

@@ -20,6 +20,7 @@ import { raceSignal } from '../lib/race-signal.ts';
 import { sleep } from '../lib/sleep.ts';
 import type { ControlLoop, Task } from './control-loop.ts';
 import { describeError, ShutdownGraceExpiredError } from './errors.ts';
+import { IdleGate } from './idle-gate.ts';
 
 export interface ControlLoopRunnerOptions {
   /** How many workers claim and process machines at once; default 1. */
@@ -34,6 +35,10 @@ export interface ControlLoopRunnerOptions {
   readonly maxIdleWaitMs?: number;
   /** Pause after an unexpected error; default 1 s. */
   readonly errorPauseMs?: number;
+  /** Time between steps of the work schedule's repair sweep; default 5 s (docs/architecture.md#work-schedule). */
+  readonly sweepIntervalMs?: number;
+  /** Machines per sweep step; default 1,000. */
+  readonly sweepLimit?: number;
   readonly logger?: Logger;
 }
 
@@ -48,6 +53,7 @@ export class ControlLoopRunner {
   readonly #options: Required<Omit<ControlLoopRunnerOptions, 'logger' | 'sessionIntervalMs'>> & { sessionIntervalMs?: number };
   readonly #bucket: TokenBucket;
   readonly #log: Logger;
+  readonly #idle = new IdleGate();
   #state: RunnerState = 'new';
 
   constructor(bmdb: Bmdb, loop: ControlLoop, options: ControlLoopRunnerOptions) {
@@ -61,6 +67,8 @@ export class ControlLoopRunner {
       shutdownGraceMs: options.shutdownGraceMs ?? 10_000,
       maxIdleWaitMs: options.maxIdleWaitMs ?? 1000,
       errorPauseMs: options.errorPauseMs ?? 1000,
+      sweepIntervalMs: options.sweepIntervalMs ?? 5000,
+      sweepLimit: options.sweepLimit ?? 1000,
       ...(options.sessionIntervalMs === undefined ? {} : { sessionIntervalMs: options.sessionIntervalMs }),
     });
     this.#bucket = new TokenBucket(options.dbQueryRate);
@@ -100,7 +108,7 @@ export class ControlLoopRunner {
     });
     try {
       const workers = Array.from({ length: this.#options.parallelism }, (_, i) => this.#worker(i, keeper, signal, hardStop.signal));
-      await Promise.all(workers);
+      await Promise.all([...workers, this.#sweep(signal)]);
     } finally {
       await keeper.close();
       clearTimeout(graceTimer);
@@ -129,10 +137,19 @@ export class ControlLoopRunner {
         work = await session.work(this.loop.process, async (q) => (await this.loop.getMachines(q, 1))[0], { signal: stopSourcing });
       } catch (err) {
         if (err instanceof NothingToDoError) {
-          // Back off while idle so an empty fleet costs a query a second, not a stream.
-          idleWaitMs = Math.min(this.#options.maxIdleWaitMs, Math.max(MIN_IDLE_WAIT_MS, idleWaitMs * 2));
-          await sleep(idleWaitMs, stopSourcing);
-        } else if (err instanceof WorkConflictError) {
+          // While idle one worker polls, backing off so an empty fleet costs
+          // a query a second, not a stream; the others wait until it finds work.
+          if (this.#idle.becomePoller(index)) {
+            idleWaitMs = Math.min(this.#options.maxIdleWaitMs, Math.max(MIN_IDLE_WAIT_MS, idleWaitMs * 2));
+            await sleep(idleWaitMs, stopSourcing);
+          } else {
+            await this.#idle.wait(stopSourcing);
+            idleWaitMs = 0;
+          }
+          continue;
+        }
+        this.#idle.active(index);
+        if (err instanceof WorkConflictError) {
           log.debug('lost a race for a machine, trying again');
         } else if (err instanceof SessionExpiredError) {
           // The keeper replaces it on the next turn.
@@ -143,7 +160,24 @@ export class ControlLoopRunner {
         continue;
       }
       idleWaitMs = 0;
+      this.#idle.active(index);
       await this.#process(session, work, hardStop, log);
+    }
+    this.#idle.active(index);
+  }
+
+  /** Repairs work schedule hints in bounded steps until `signal` aborts (docs/architecture.md#work-schedule). */
+  async #sweep(signal: AbortSignal): Promise<void> {
+    let after: string | null = null;
+    // The first step runs at once, so a restart repairs the start of the fleet first.
+    for (; !signal.aborted; await sleep(this.#options.sweepIntervalMs, signal)) {
+      try {
+        const r = await this.#bmdb.transact(this.loop.processor, (q) => q.sweepWorkDue({ after, limit: this.#options.sweepLimit }, { signal }), { signal });
+        if (r.repaired > 0) this.#log.info({ repaired: r.repaired }, 'work schedule sweep repaired hints');
+        after = r.next;
+      } catch (err) {
+        if (!signal.aborted) this.#log.warn({ err }, 'work schedule sweep failed');
+      }
     }
   }
 

@@ -25,8 +25,10 @@ export interface DevOptions {
   readonly webugListenAddress: string;
   /** Access token of the web UI, required when it listens off loopback (at least 16 characters). */
   readonly webugToken?: string;
-  readonly heartbeatIntervalMs: number;
-  readonly recovery: RecoveryThresholds;
+  /** Default: DEV_DEFAULTS.heartbeatIntervalMs, longer for a large fleet (see resolveDevTiming). */
+  readonly heartbeatIntervalMs?: number;
+  /** Each threshold not given follows the heartbeat interval (see resolveDevTiming). */
+  readonly recovery?: Partial<RecoveryThresholds>;
   readonly initializerBackoff: Backoff;
   readonly recovererBackoff: Backoff;
   /** How long a `silent` machine heartbeats before it hangs. */
@@ -59,18 +61,104 @@ export const DEV_DEFAULTS = Object.freeze({
   logLevel: 'info',
 });
 
-/** Loop settings that keep up with a small fleet on a fast clock. */
-export const DEV_LOOP_SETTINGS = Object.freeze({
-  provisionerReconcileRate: Object.freeze({ intervalMs: 1_000, burst: 1 }) as RateLimit,
-  provisionerCreationRate: Object.freeze({ intervalMs: 20, burst: 20 }) as RateLimit,
+export interface DevLoopSettings {
+  readonly provisionerReconcileRate: RateLimit;
+  readonly provisionerCreationRate: RateLimit;
+  readonly provisionerChunkSize: number;
+  readonly dbQueryRate: RateLimit;
+  readonly initializerParallelism: number;
+  readonly recovererParallelism: number;
+  readonly sshConnectTimeoutMs: number;
+  readonly sshExecTimeoutMs: number;
+  readonly shutdownGraceMs: number;
+  readonly sessionIntervalMs: number;
+}
+
+/** Loop settings that keep up with a small fleet on a fast clock; devLoopSettings scales them to larger ones. */
+export const DEV_LOOP_SETTINGS: DevLoopSettings = Object.freeze({
+  provisionerReconcileRate: Object.freeze({ intervalMs: 1_000, burst: 1 }),
+  provisionerCreationRate: Object.freeze({ intervalMs: 20, burst: 20 }),
   provisionerChunkSize: 25,
-  dbQueryRate: Object.freeze({ intervalMs: 50, burst: 8 }) as RateLimit,
+  // Caps claims per second, shared by a loop's workers; idle workers slow down on their own.
+  dbQueryRate: Object.freeze({ intervalMs: 10, burst: 16 }),
   initializerParallelism: 8,
   recovererParallelism: 4,
-  sshConnectTimeoutMs: 2_000,
-  sshExecTimeoutMs: 30_000,
+  // Everything, the SSH servers of the simulated machines included, shares one
+  // process: a handshake that waits for a busy event loop or a busy embedded
+  // database is the system's own load, not an unreachable machine. Only
+  // `unreachable` machines (which never answer) should run into this. At 10 s
+  // (and a 30 s exec timeout) a run of 1,000 machines on a starved machine
+  // still had 17 such spurious failures.
+  sshConnectTimeoutMs: 20_000,
+  sshExecTimeoutMs: 60_000,
   shutdownGraceMs: 2_000,
+  // BMDB sessions of the shepherd's workers and the callback server. With the
+  // default 5 s, a session whose keep-alive waited that long behind the busy
+  // embedded database expired and took its workers' takeovers with it (116
+  // expiries in one run of 1,000 machines). Nobody else shares this BMDB, so
+  // there are no crashed instances whose locks would wait longer for collection.
+  sessionIntervalMs: 30_000,
 });
+
+/** Fleets above this size get the larger settings of devLoopSettings. */
+const LARGE_FLEET = 200;
+
+/**
+ * The loop settings for a fleet of `machines`. A large fleet is enrolled in
+ * larger chunks (at 25 a second, 1,000 machines would take 40 s just to be
+ * provided) and taken over by more workers at once; not many more, because
+ * everything shares one process and each idle worker polls the database. For
+ * the same reason the recoverer gets fewer: its candidate query is the
+ * costliest one (it looks at every heartbeat), and with a healthy fleet all
+ * it does is poll.
+ */
+export function devLoopSettings(machines: number): DevLoopSettings {
+  if (machines <= LARGE_FLEET) return DEV_LOOP_SETTINGS;
+  return Object.freeze({
+    ...DEV_LOOP_SETTINGS,
+    provisionerCreationRate: Object.freeze({ intervalMs: 2, burst: 100 }),
+    provisionerChunkSize: 100,
+    initializerParallelism: 16,
+    recovererParallelism: 2,
+  });
+}
+
+/**
+ * How many heartbeats per second the whole simulated fleet sends at most by
+ * default. Every agent, its TLS connection, the callback server and the
+ * embedded database share one process, and a heartbeat costs it about 3 ms
+ * of CPU (TLS, HTTP/2, gRPC on both ends, a transaction of six statements).
+ * At the 2 s interval a fleet of 1,000 would send 500 a second, more than the
+ * process has; larger fleets heartbeat less often instead (1,000: every 40 s).
+ */
+export const DEV_FLEET_HEARTBEATS_PER_SECOND = 25;
+
+/** How many heartbeat intervals of silence the recovery thresholds allow at least (a late or retried beat is not a dead agent). */
+export const DEV_SILENCE_INTERVALS = 4;
+
+/** The pace of a run: what DevOptions gave, the rest derived from the fleet's size. */
+export interface DevTiming {
+  readonly heartbeatIntervalMs: number;
+  readonly recovery: RecoveryThresholds;
+  readonly loop: DevLoopSettings;
+}
+
+/**
+ * Fills in what DevOptions left open. The heartbeat interval is the default
+ * one, or longer so the fleet stays within DEV_FLEET_HEARTBEATS_PER_SECOND;
+ * a recovery threshold is its default, or DEV_SILENCE_INTERVALS heartbeat
+ * intervals when that is longer.
+ */
+export function resolveDevTiming(o: Pick<DevOptions, 'machines' | 'heartbeatIntervalMs' | 'recovery'>): DevTiming {
+  const fleetPaced = Math.ceil(o.machines / DEV_FLEET_HEARTBEATS_PER_SECOND) * 1000;
+  const heartbeatIntervalMs = o.heartbeatIntervalMs ?? Math.max(DEV_DEFAULTS.heartbeatIntervalMs, fleetPaced);
+  const atLeast = Math.ceil((DEV_SILENCE_INTERVALS * heartbeatIntervalMs) / 1000);
+  const recovery = Object.freeze({
+    noHeartbeatAfterStartSeconds: o.recovery?.noHeartbeatAfterStartSeconds ?? Math.max(DEV_DEFAULTS.recovery.noHeartbeatAfterStartSeconds, atLeast),
+    silenceSeconds: o.recovery?.silenceSeconds ?? Math.max(DEV_DEFAULTS.recovery.silenceSeconds, atLeast),
+  });
+  return Object.freeze({ heartbeatIntervalMs, recovery, loop: devLoopSettings(o.machines) });
+}
 
 const HOUR = 3_600_000;
 
@@ -109,10 +197,11 @@ export function validateDevOptions(o: DevOptions): void {
   }
   if (!Number.isInteger(o.seed) || o.seed < DEV_COUNT_BOUNDS.seed.min || o.seed > DEV_COUNT_BOUNDS.seed.max) throw new DevOptionsError(`--seed must be a 32-bit whole number, got ${o.seed}`);
   const B = DEV_DURATION_BOUNDS;
+  const t = resolveDevTiming(o);
   const durations: Array<[string, number | undefined, DurationBounds]> = [
-    ['--heartbeat-interval', o.heartbeatIntervalMs, B.heartbeatIntervalMs],
-    ['--recoverer-first-heartbeat-timeout', o.recovery.noHeartbeatAfterStartSeconds * 1000, B.recoveryThresholdMs],
-    ['--recoverer-silence-timeout', o.recovery.silenceSeconds * 1000, B.recoveryThresholdMs],
+    ['--heartbeat-interval', t.heartbeatIntervalMs, B.heartbeatIntervalMs],
+    ['--recoverer-first-heartbeat-timeout', t.recovery.noHeartbeatAfterStartSeconds * 1000, B.recoveryThresholdMs],
+    ['--recoverer-silence-timeout', t.recovery.silenceSeconds * 1000, B.recoveryThresholdMs],
     ['--backoff-initial', o.initializerBackoff.initialMs, B.backoffInitialMs],
     ['--backoff-max', o.initializerBackoff.maximumMs, B.backoffMaximumMs],
     ['--backoff-initial', o.recovererBackoff.initialMs, B.backoffInitialMs],
@@ -131,8 +220,8 @@ export function validateDevOptions(o: DevOptions): void {
     }
   }
   // A healthy agent must beat at least twice within the silence threshold, or it would be "recovered" for being slow.
-  if (o.heartbeatIntervalMs * 2 > o.recovery.silenceSeconds * 1000) {
-    throw new DevOptionsError(`--recoverer-silence-timeout (${o.recovery.silenceSeconds}s) must be at least twice --heartbeat-interval (${o.heartbeatIntervalMs}ms)`);
+  if (t.heartbeatIntervalMs * 2 > t.recovery.silenceSeconds * 1000) {
+    throw new DevOptionsError(`--recoverer-silence-timeout (${t.recovery.silenceSeconds}s) must be at least twice --heartbeat-interval (${t.heartbeatIntervalMs}ms)`);
   }
   if ((o.initializerBackoff.maximumMs ?? Infinity) < o.initializerBackoff.initialMs) throw new DevOptionsError('--backoff-max must be at least --backoff-initial');
 }

@@ -1,5 +1,19 @@
 // `bmaas dev`: the whole system in one process on a simulated fleet.
-export { DEV_COUNT_BOUNDS, DEV_DEFAULT_FAULTS, DEV_DEFAULTS, DEV_DURATION_BOUNDS, DEV_LOOP_SETTINGS, DevOptionsError, validateDevOptions, type DevOptions } from './dev-options.ts';
+export {
+  DEV_COUNT_BOUNDS,
+  DEV_DEFAULT_FAULTS,
+  DEV_DEFAULTS,
+  DEV_DURATION_BOUNDS,
+  DEV_FLEET_HEARTBEATS_PER_SECOND,
+  DEV_LOOP_SETTINGS,
+  DevOptionsError,
+  devLoopSettings,
+  resolveDevTiming,
+  validateDevOptions,
+  type DevLoopSettings,
+  type DevOptions,
+  type DevTiming,
+} from './dev-options.ts';
 export { machineConverged, summarizeFleet, type Convergence, type FleetSummary, type FleetView } from './fleet-summary.ts';
 export { LiveSummary, renderSummaryBlock, renderSummaryLine, formatElapsed, type SummaryContext } from './summary-view.ts';
 export { runDev, type DevIo, type DevOutcome } from './run-dev.ts';

@@ -14,7 +14,7 @@ import { SimFleet } from '../sim/index.ts';
 import { startWebug, type Webug } from '../webug/index.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { ensurePrivateDir, logTightened } from './private-files.ts';
-import { DEV_LOOP_SETTINGS, validateDevOptions, type DevOptions } from './dev-options.ts';
+import { resolveDevTiming, validateDevOptions, type DevOptions, type DevTiming } from './dev-options.ts';
 import { summarizeFleet, type FleetSummary } from './fleet-summary.ts';
 import { LiveSummary, type SummaryContext } from './summary-view.ts';
 
@@ -38,6 +38,7 @@ const AGENT_STAND_IN = '#!/bin/sh\n# bmaas dev: simulated machines run the bmaas
 /** Runs until `signal` aborts, or with exitWhenConverged until converged or timed out. */
 export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Promise<DevOutcome> {
   validateDevOptions(o);
+  const t = resolveDevTiming(o);
   const log = io.logger;
   const dataDir = path.resolve(o.dataDir);
   logTightened(log, [ensurePrivateDir(dataDir), ensurePrivateDir(path.join(dataDir, 'sim'))]);
@@ -48,7 +49,13 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
     const bmdb = await openDevBmdb(o, dataDir, log, signal);
     stack.defer(() => bmdb.close());
     const certs = await ensureDevCertificates(path.join(dataDir, 'dev-certs'), { signal });
-    const server = await AgentCallbackServer.start({ bmdb, listenAddress: o.serverListenAddress, tls: { cert: certs.cert, key: certs.key }, logger: log });
+    const server = await AgentCallbackServer.start({
+      bmdb,
+      listenAddress: o.serverListenAddress,
+      tls: { cert: certs.cert, key: certs.key },
+      sessionIntervalMs: t.loop.sessionIntervalMs,
+      logger: log,
+    });
     stack.defer(() => server.close({ graceMs: 1000 }));
     const sshKey = await loadOrCreateSshKey(path.join(dataDir, 'ssh', 'id_ed25519'), { log, signal });
     const fleet = await SimFleet.start({
@@ -59,11 +66,11 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
       authorizedKey: sshKey.publicKeyOpenSsh,
       agentEndpoint: server.address,
       timing: {
-        heartbeatIntervalMs: o.heartbeatIntervalMs,
+        heartbeatIntervalMs: t.heartbeatIntervalMs,
         silentAfterMs: o.silentAfterMs,
         slowSshDelayMs: o.slowSshDelayMs,
-        callTimeoutMs: Math.max(1000, o.heartbeatIntervalMs * 2),
-        backoffMaxMs: o.heartbeatIntervalMs * 2,
+        callTimeoutMs: Math.max(1000, t.heartbeatIntervalMs * 2),
+        backoffMaxMs: t.heartbeatIntervalMs * 2,
       },
       logger: log,
     });
@@ -76,13 +83,15 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
     const shepherdStop = new AbortController();
     const onAbort = (): void => shepherdStop.abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
-    const s = DEV_LOOP_SETTINGS;
+    const s = t.loop;
+    log.info({ heartbeatIntervalMs: t.heartbeatIntervalMs, recovery: t.recovery, initializerParallelism: s.initializerParallelism, sshConnectTimeoutMs: s.sshConnectTimeoutMs }, 'pace of the simulated fleet');
     const shepherd = runShepherd(
       {
         bmdb,
         provider: new SimProvider(fleet),
         logger: log,
         shutdownGraceMs: s.shutdownGraceMs,
+        sessionIntervalMs: s.sessionIntervalMs,
         provisioner: { maxCount: 0, chunkSize: s.provisionerChunkSize, reconcileRate: s.provisionerReconcileRate, creationRate: s.provisionerCreationRate },
         initializer: {
           sshClient: new Ssh2Client({ log }),
@@ -97,7 +106,7 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
           dbQueryRate: s.dbQueryRate,
           parallelism: s.initializerParallelism,
         },
-        recoverer: { thresholds: o.recovery, backoff: o.recovererBackoff, dbQueryRate: s.dbQueryRate, parallelism: s.recovererParallelism },
+        recoverer: { thresholds: t.recovery, backoff: o.recovererBackoff, dbQueryRate: s.dbQueryRate, parallelism: s.recovererParallelism },
       },
       shepherdStop.signal,
     );
@@ -112,7 +121,7 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
       await shepherd.catch(() => {});
     });
 
-    const webug = await startDevWebug(o, bmdb, log, signal);
+    const webug = await startDevWebug(o, t, bmdb, log, signal);
     if (webug) stack.defer(() => webug.close());
 
     const links: Array<[string, string]> = [];
@@ -125,14 +134,17 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
     const intervalMs = o.summaryIntervalMs ?? (view.interactive ? 1000 : 5000);
     let summary: FleetSummary | undefined;
     let lastShown = 0;
+    let lastReadMs = 0;
     while (!signal.aborted) {
-      const crash = await Promise.race([shepherdFailed, sleep(250, signal).then(() => undefined, () => undefined)]);
+      const crash = await Promise.race([shepherdFailed, sleep(summaryPauseMs(lastReadMs), signal).then(() => undefined, () => undefined)]);
       if (crash !== undefined) throw new Error(`the shepherd stopped: ${(crash as Error).message ?? String(crash)}`, { cause: crash });
       if (signal.aborted) break;
-      summary = await readSummary(bmdb, o, fleet, signal).catch((err: unknown) => {
+      const readStarted = performance.now();
+      summary = await readSummary(bmdb, t, fleet, signal).catch((err: unknown) => {
         if (!signal.aborted) log.warn({ err }, 'could not read the fleet summary');
         return summary;
       });
+      lastReadMs = performance.now() - readStarted;
       if (!summary) continue;
       const elapsedMs = Date.now() - started;
       if (o.exitWhenConverged && summary.convergence.converged) {
@@ -164,9 +176,9 @@ async function openDevBmdb(o: DevOptions, dataDir: string, log: Logger, signal: 
 }
 
 /** The web UI on the preferred port, or any free one when that is taken. */
-async function startDevWebug(o: DevOptions, bmdb: Bmdb, log: Logger, signal: AbortSignal): Promise<Webug | undefined> {
+async function startDevWebug(o: DevOptions, t: DevTiming, bmdb: Bmdb, log: Logger, signal: AbortSignal): Promise<Webug | undefined> {
   if (o.webugListenAddress === 'off') return undefined;
-  const start = (listenAddress: string) => startWebug({ bmdb, listenAddress, token: o.webugToken, logger: log, recoveryThresholds: o.recovery, signal });
+  const start = (listenAddress: string) => startWebug({ bmdb, listenAddress, token: o.webugToken, logger: log, recoveryThresholds: t.recovery, signal });
   try {
     return await start(o.webugListenAddress);
   } catch (err) {
@@ -177,8 +189,19 @@ async function startDevWebug(o: DevOptions, bmdb: Bmdb, log: Logger, signal: Abo
   }
 }
 
-async function readSummary(bmdb: Bmdb, o: DevOptions, fleet: SimFleet, signal: AbortSignal): Promise<FleetSummary> {
-  const states = await bmdb.queries.listMachineStates({ provider: 'Sim', thresholds: o.recovery }, { signal });
+/**
+ * The wait before the next summary read: 250 ms, or longer when reading took
+ * long, so that reading takes at most 5 % of the time (waits of up to 2 s).
+ * The read covers the whole fleet and the embedded database runs one query at
+ * a time: at 1,000 machines an unpaced summary took a good share of the
+ * database from the machines it watches.
+ */
+export function summaryPauseMs(lastReadMs: number): number {
+  return Math.min(2_000, Math.max(250, Math.round(lastReadMs * 19)));
+}
+
+async function readSummary(bmdb: Bmdb, t: DevTiming, fleet: SimFleet, signal: AbortSignal): Promise<FleetSummary> {
+  const states = await bmdb.queries.listMachineStates({ provider: 'Sim', thresholds: t.recovery }, { signal });
   return summarizeFleet(states, fleet);
 }
 

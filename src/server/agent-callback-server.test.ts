@@ -61,7 +61,7 @@ describeBmdb('agent callback server', ({ open }) => {
     const unknown = await refused(await clientCertificate(key, machineId), { machineId: '00000000-0000-4000-8000-000000000000' }, Code.Unauthenticated);
     assert.equal(early.rawMessage, unknown.rawMessage, 'the agent learns nothing more');
     const direct = (held: boolean) =>
-      recordHeartbeat((fn, o) => t.bmdb.transact('unittest', fn, o), { request: create(AgentHeartbeatRequestSchema, { machineId }), publicKey: rawPublicKey(key) }).then(
+      recordHeartbeat({ transact: (fn, o) => t.bmdb.transact('unittest', fn, o) }, { request: create(AgentHeartbeatRequestSchema, { machineId }), publicKey: rawPublicKey(key) }).then(
         () => assert.fail(`accepted (work held: ${held})`),
         (err: unknown) => {
           assert.ok(err instanceof AgentAuthenticationError);

@@ -2,6 +2,7 @@
 // for agents into the BMDB. Clients are asked for a certificate but not
 // verified by TLS: the Ed25519 key in it is checked against the BMDB instead.
 import http2 from 'node:http2';
+import type tls from 'node:tls';
 import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
@@ -11,9 +12,11 @@ import { Registry } from 'prom-client';
 import { SessionKeeper, type Bmdb } from '../bmdb/index.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { agentCallbackRoutes, peerIdentityKey } from './agent-callback-service.ts';
+import { HeartbeatBatcher } from './heartbeat-batcher.ts';
+import type { Transactor } from './heartbeat.ts';
 import { parseListenAddress } from '../lib/index.ts';
 import { serverMetrics } from './metrics.ts';
-import { peerIdentityOf, type PeerSocket } from './peer-identity.ts';
+import { peerIdentityOf, type PeerIdentity, type PeerSocket } from './peer-identity.ts';
 import { resolveCallTimeoutMs, resolveShutdownGraceMs } from './server-options.ts';
 
 export interface AgentCallbackServerOptions {
@@ -33,6 +36,19 @@ export interface AgentCallbackServerOptions {
   readonly signal?: AbortSignal;
 }
 
+// The client certificate of a connection, read once per HTTP/2 session (the
+// compat socket is a new proxy per request, the session is not).
+const identities = new WeakMap<http2.Http2Session, PeerIdentity>();
+function connectionIdentity(req: { readonly socket: unknown; readonly stream?: http2.Http2Stream }): PeerIdentity {
+  const session = req.stream?.session;
+  let id = session ? identities.get(session) : undefined;
+  if (id === undefined) {
+    id = peerIdentityOf(req.socket as unknown as PeerSocket);
+    if (session) identities.set(session, id);
+  }
+  return id;
+}
+
 /** After a failed BMDB session start, the next one is tried no sooner than this. */
 const SESSION_RETRY_PAUSE_MS = 250;
 
@@ -44,6 +60,7 @@ export type ServerState = 'running' | 'stopping' | 'stopped';
 export class AgentCallbackServer {
   readonly #server: http2.Http2SecureServer;
   readonly #keeper: SessionKeeper;
+  readonly #batcher: HeartbeatBatcher;
   readonly #logger: Logger;
   // Aborting it aborts every handler's signal (the adapter's shutdownSignal).
   readonly #shutdown: AbortController;
@@ -54,8 +71,9 @@ export class AgentCallbackServer {
   #state: ServerState = 'running';
   #closing: Promise<void> | undefined;
 
-  private constructor(server: http2.Http2SecureServer, keeper: SessionKeeper, logger: Logger, shutdown: AbortController) {
+  private constructor(server: http2.Http2SecureServer, keeper: SessionKeeper, batcher: HeartbeatBatcher, logger: Logger, shutdown: AbortController) {
     this.#server = server;
+    this.#batcher = batcher;
     this.#shutdown = shutdown;
     this.#keeper = keeper;
     this.#logger = logger;
@@ -85,10 +103,14 @@ export class AgentCallbackServer {
       ...(opts.sessionIntervalMs ? { intervalMs: opts.sessionIntervalMs } : {}),
     });
     const shutdown = new AbortController();
+    const transact: Transactor = (fn, o) => keeper.withSession((session) => session.transact(fn, o), o);
+    const metrics = serverMetrics(opts.metricsRegistry ?? new Registry());
+    // Plain heartbeats are written in groups, in the same session transaction.
+    const batcher = new HeartbeatBatcher({ transact, logger, signal: shutdown.signal, onBatch: (n) => metrics.heartbeatBatchSize.observe(n) });
     const routes = agentCallbackRoutes({
-      transact: (fn, o) => keeper.withSession((session) => session.transact(fn, o), o),
+      store: { transact, batcher },
       logger,
-      metrics: serverMetrics(opts.metricsRegistry ?? new Registry()),
+      metrics,
       callTimeoutMs: resolveCallTimeoutMs(opts.callTimeoutMs),
     });
     const handler = connectNodeAdapter({
@@ -99,7 +121,7 @@ export class AgentCallbackServer {
       readMaxBytes: opts.readMaxBytes ?? 4 * 1024 * 1024,
       writeMaxBytes: 4 * 1024 * 1024,
       shutdownSignal: shutdown.signal,
-      contextValues: (req) => createContextValues().set(peerIdentityKey, peerIdentityOf(req.socket as unknown as PeerSocket)),
+      contextValues: (req) => createContextValues().set(peerIdentityKey, connectionIdentity(req)),
     });
     const server = http2.createSecureServer({
       cert: opts.tls.cert,
@@ -109,10 +131,12 @@ export class AgentCallbackServer {
       allowHTTP1: false,
       minVersion: 'TLSv1.2',
     });
+    // A connection keeps the certificate it was opened with (identities above).
+    server.on('secureConnection', (socket: tls.TLSSocket) => socket.disableRenegotiation());
     server.on('request', (req, res) => void handler(req, res));
     server.listen(port, host);
     await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err as Error))]);
-    const self = new AgentCallbackServer(server, keeper, logger, shutdown);
+    const self = new AgentCallbackServer(server, keeper, batcher, logger, shutdown);
     opts.signal?.addEventListener('abort', () => void self.close(), { once: true });
     logger.info({ address: self.address }, 'agent callback server listening');
     return self;
@@ -166,6 +190,8 @@ export class AgentCallbackServer {
       clearTimeout(timer);
       clearTimeout(cut);
     }
+    // Every call has ended (answered or aborted), so nothing waits in it.
+    await this.#batcher.close();
     await this.#keeper.close();
     this.#state = 'stopped';
     this.#logger.info('agent callback server stopped');

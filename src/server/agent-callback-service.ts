@@ -8,8 +8,8 @@ import { SessionExpiredError } from '../bmdb/index.ts';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { AgentCallback, type AgentHeartbeatRequest, type AgentHeartbeatResponseSchema } from '../proto/index.ts';
 import { WireDecodeError } from '../proto/index.ts';
-import { AgentAuthenticationError, InvalidHeartbeatError } from './errors.ts';
-import { recordHeartbeat, type Transactor } from './heartbeat.ts';
+import { AgentAuthenticationError, HeartbeatBatcherClosedError, InvalidHeartbeatError } from './errors.ts';
+import { recordHeartbeat, type HeartbeatStore } from './heartbeat.ts';
 import type { ServerMetrics } from './metrics.ts';
 import { agentPublicKey, type PeerIdentity } from './peer-identity.ts';
 
@@ -17,7 +17,8 @@ import { agentPublicKey, type PeerIdentity } from './peer-identity.ts';
 export const peerIdentityKey = createContextKey<PeerIdentity>({ certificates: [], remoteAddress: undefined }, { description: 'TLS peer identity' });
 
 export interface AgentCallbackServiceOptions {
-  readonly transact: Transactor;
+  /** Where heartbeats are written (per call, plain ones batched when it has a batcher). */
+  readonly store: HeartbeatStore;
   readonly logger: Logger;
   readonly metrics: ServerMetrics;
   /** Upper bound on one call's handling time, whatever deadline the client sent. */
@@ -33,7 +34,7 @@ function toConnectError(err: unknown, signal: AbortSignal): ConnectError {
   if (err instanceof AgentAuthenticationError) return new ConnectError(err.message, Code.Unauthenticated);
   if (err instanceof InvalidHeartbeatError) return new ConnectError(err.message, Code.InvalidArgument);
   if (signal.aborted && signal.reason instanceof DeadlineError) return new ConnectError('deadline exceeded while handling the heartbeat', Code.DeadlineExceeded);
-  if (signal.aborted) return new ConnectError('the server is shutting down or the call was cancelled', Code.Unavailable);
+  if (signal.aborted || err instanceof HeartbeatBatcherClosedError) return new ConnectError('the server is shutting down or the call was cancelled', Code.Unavailable);
   if (err instanceof WireDecodeError) return new ConnectError('stored installation request is malformed', Code.Internal);
   if (err instanceof SessionExpiredError) return new ConnectError('the BMDB session is unavailable, retry later', Code.Unavailable);
   // Anything else came out of the database layer: the agent should retry.
@@ -88,7 +89,9 @@ export function agentCallbackRoutes(opts: AgentCallbackServiceOptions): (router:
     const reached = ctx.values.get(handlerReachedKey);
     if (reached) reached.reached = true;
     const peer = ctx.values.get(peerIdentityKey);
-    const log = opts.logger.child({ machineId: request.machineId, remoteAddress: peer.remoteAddress });
+    // Made only when something is logged: most heartbeats log nothing.
+    let child: Logger | undefined;
+    const log = () => (child ??= opts.logger.child({ machineId: request.machineId, remoteAddress: peer.remoteAddress }));
     const clientTimeout = ctx.timeoutMs();
     const timeoutMs = Math.max(1, Math.min(opts.callTimeoutMs, clientTimeout ?? Infinity));
     const deadline = new AbortController();
@@ -96,25 +99,21 @@ export function agentCallbackRoutes(opts: AgentCallbackServiceOptions): (router:
     const signal = AbortSignal.any([ctx.signal, deadline.signal]);
     let code = 'OK';
     try {
-      const outcome = await recordHeartbeat(opts.transact, { request, publicKey: agentPublicKey(peer) }, { signal });
-      log.debug(
-        {
-          hardwareReportStored: outcome.hardwareReportStored,
-          installationReport: outcome.installationReport,
-          installationRequestGeneration: outcome.installationRequest?.generation.toString(),
-        },
-        'heartbeat recorded',
-      );
-      if (outcome.hardwareReportStored) log.info('stored hardware report');
-      if (outcome.installationReport) log.info(outcome.installationReport, 'stored installation report');
+      const outcome = await recordHeartbeat(opts.store, { request, publicKey: agentPublicKey(peer) }, { signal });
+      if (opts.logger.isLevelEnabled('debug')) {
+        const { hardwareReportStored, installationReport, installationRequest } = outcome;
+        log().debug({ hardwareReportStored, installationReport, installationRequestGeneration: installationRequest?.generation.toString() }, 'heartbeat recorded');
+      }
+      if (outcome.hardwareReportStored) log().info('stored hardware report');
+      if (outcome.installationReport) log().info(outcome.installationReport, 'stored installation report');
       return outcome.installationRequest ? { installationRequest: outcome.installationRequest } : {};
     } catch (err) {
       const ce = toConnectError(err, signal);
       code = grpcCodeName(ce.code);
-      if (err instanceof AgentAuthenticationError && err.takeoverInProgress) log.info({ reason: err.reason }, 'refused heartbeat during takeover (the agent will retry)');
-      else if (err instanceof AgentAuthenticationError) log.warn({ reason: err.reason }, 'refused heartbeat: agent authentication failed');
-      else if (ce.code === Code.InvalidArgument) log.warn({ err }, 'refused malformed heartbeat');
-      else log.error({ err, code }, 'heartbeat failed');
+      if (err instanceof AgentAuthenticationError && err.takeoverInProgress) log().info({ reason: err.reason }, 'refused heartbeat during takeover (the agent will retry)');
+      else if (err instanceof AgentAuthenticationError) log().warn({ reason: err.reason }, 'refused heartbeat: agent authentication failed');
+      else if (ce.code === Code.InvalidArgument) log().warn({ err }, 'refused malformed heartbeat');
+      else log().error({ err, code }, 'heartbeat failed');
       throw ce;
     } finally {
       clearTimeout(timer);

@@ -26,3 +26,11 @@ export class AgentAuthenticationError extends Error {
 export class InvalidHeartbeatError extends Error {
   override readonly name = 'InvalidHeartbeatError';
 }
+
+/** A heartbeat was handed to the batcher after the server began shutting down. */
+export class HeartbeatBatcherClosedError extends Error {
+  override readonly name = 'HeartbeatBatcherClosedError';
+  constructor() {
+    super('the server is shutting down');
+  }
+}

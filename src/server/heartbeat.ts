@@ -1,6 +1,8 @@
 // One agent heartbeat against the BMDB (docs/architecture.md#callback-server): authenticate,
 // store what the agent reported, record the heartbeat, hand back the pending
-// installation request. All of it in one session transaction.
+// installation request. A heartbeat that carries a report runs all of it in
+// its own session transaction; a plain one goes through the batcher, which
+// writes many in one statement.
 import { toBinary } from '@bufbuild/protobuf';
 import type { Queries } from '../bmdb/index.ts';
 import {
@@ -12,10 +14,17 @@ import {
   type OSInstallationRequest,
 } from '../proto/index.ts';
 import { AgentAuthenticationError, InvalidHeartbeatError } from './errors.ts';
+import type { HeartbeatBatcher } from './heartbeat-batcher.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export type Transactor = <T>(fn: (q: Queries) => Promise<T>, opts: { signal?: AbortSignal }) => Promise<T>;
+
+/** Where heartbeats are written: per call through `transact`, plain ones through `batcher` when given. */
+export interface HeartbeatStore {
+  readonly transact: Transactor;
+  readonly batcher?: HeartbeatBatcher;
+}
 
 export interface HeartbeatInput {
   readonly request: AgentHeartbeatRequest;
@@ -47,7 +56,8 @@ function generationOf(g: bigint, what: string): number {
  * @throws AgentAuthenticationError when (machine id, key) matches no AgentStarted tag.
  * Database errors pass through unchanged.
  */
-export async function recordHeartbeat(transact: Transactor, input: HeartbeatInput, opts: { signal?: AbortSignal } = {}): Promise<HeartbeatOutcome> {
+export async function recordHeartbeat(store: HeartbeatStore, input: HeartbeatInput, opts: { signal?: AbortSignal } = {}): Promise<HeartbeatOutcome> {
+  const { transact } = store;
   const { request } = input;
   const machineId = parseMachineId(request.machineId);
 
@@ -65,21 +75,29 @@ export async function recordHeartbeat(transact: Transactor, input: HeartbeatInpu
     };
   }
 
-  const pending = await transact(async (q) => {
-    const agent = await q.authenticateAgent({ machineId, publicKey: input.publicKey }, opts);
-    if (!agent) {
-      const starting = await q.hasActiveWork({ machineId, process: 'ShepherdAgentStart' }, opts);
-      throw starting
-        ? new AgentAuthenticationError('no AgentStarted tag yet: the initializer is still taking this machine over', { takeoverInProgress: true })
-        : new AgentAuthenticationError('no AgentStarted tag matches this machine id and key');
-    }
-    if (hardwareRaw) await q.setHardwareReport({ machineId, raw: hardwareRaw }, opts);
-    // Unlike the original, a failed report write fails the whole call, so the
-    // agent sends it again instead of the result being lost.
-    if (report) await q.setOsInstallationReport({ machineId, ...report }, opts);
-    await q.setAgentHeartbeat({ machineId }, opts);
-    return q.getPendingInstallation({ machineId }, opts);
-  }, opts);
+  const refuse = async (): Promise<never> => {
+    const starting = await transact((q) => q.hasActiveWork({ machineId, process: 'ShepherdAgentStart' }, opts), opts);
+    throw starting
+      ? new AgentAuthenticationError('no AgentStarted tag yet: the initializer is still taking this machine over', { takeoverInProgress: true })
+      : new AgentAuthenticationError('no AgentStarted tag matches this machine id and key');
+  };
+
+  let pending: { raw: Uint8Array } | null | undefined;
+  if (store.batcher && !hardwareRaw && !report) {
+    const accepted = await store.batcher.submit({ machineId, publicKey: input.publicKey }, opts);
+    if (!accepted) return refuse();
+    pending = accepted.pending;
+  } else {
+    pending = await transact(async (q) => {
+      if (!(await q.authenticateAgent({ machineId, publicKey: input.publicKey }, opts))) return 'refused' as const;
+      if (hardwareRaw) await q.setHardwareReport({ machineId, raw: hardwareRaw }, opts);
+      // Unlike the original, a failed report write fails the whole call, so the
+      // agent sends it again instead of the result being lost.
+      if (report) await q.setOsInstallationReport({ machineId, ...report }, opts);
+      await q.setAgentHeartbeat({ machineId }, opts);
+      return q.getPendingInstallation({ machineId }, opts);
+    }, opts).then((r) => (r === 'refused' ? refuse() : r));
+  }
 
   return {
     machineId,

@@ -41,11 +41,31 @@ export function peerIdentityOf(socket: PeerSocket | undefined | null): PeerIdent
   return { certificates, remoteAddress: socket?.remoteAddress };
 }
 
+// The server keeps one PeerIdentity per connection (whose certificate cannot
+// change: renegotiation is off), so the certificate is parsed once per
+// connection rather than once per call.
+const parsedKeys = new WeakMap<PeerIdentity, Uint8Array | AgentAuthenticationError>();
+
 /**
  * The 32-byte Ed25519 key of the single client certificate.
  * @throws AgentAuthenticationError when there is no certificate, more than one, or a non-Ed25519 key.
  */
 export function agentPublicKey(peer: PeerIdentity): Uint8Array {
+  let parsed = parsedKeys.get(peer);
+  if (parsed === undefined) {
+    try {
+      parsed = parseAgentPublicKey(peer);
+    } catch (err) {
+      if (!(err instanceof AgentAuthenticationError)) throw err;
+      parsed = err;
+    }
+    parsedKeys.set(peer, parsed);
+  }
+  if (parsed instanceof AgentAuthenticationError) throw parsed;
+  return parsed;
+}
+
+function parseAgentPublicKey(peer: PeerIdentity): Uint8Array {
   if (peer.certificates.length === 0) throw new AgentAuthenticationError('no client certificate');
   if (peer.certificates.length !== 1) throw new AgentAuthenticationError(`expected exactly one client certificate, got ${peer.certificates.length}`);
   let key;

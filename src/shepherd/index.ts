@@ -14,6 +14,7 @@ export type {
   ProviderCallOptions,
   ProviderMachine,
   ProviderType,
+  RebootOptions,
   RecovererProvider,
 } from './provider.ts';
 export { planReconcile, PROVISIONER_DEFAULTS, Provisioner, resolveAvailability } from './provisioner.ts';

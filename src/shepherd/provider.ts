@@ -58,16 +58,38 @@ export interface Provider {
   createMachine(session: Session, request: CreateMachineRequest, options?: ProviderCallOptions): Promise<ProviderMachine>;
 }
 
-/** A provider that can also reboot machines, which the recoverer needs. */
-export interface RecovererProvider extends Provider {
-  rebootMachine(id: string, options?: ProviderCallOptions): Promise<void>;
-  /** May throw ProviderOperationNotSupportedError. */
-  reinstallMachine(id: string, options?: ProviderCallOptions): Promise<void>;
+export interface RebootOptions extends ProviderCallOptions {
+  /**
+   * How many recoveries of this machine came before this one without a
+   * heartbeat in between (0 for the first). Providers may escalate with it
+   * (the mini provider: graceful restart, forced restart, power cycle).
+   * Default 0.
+   */
+  readonly attempt?: number;
 }
 
+/**
+ * A provider that can also reboot machines, which the recoverer needs.
+ *
+ * `rebootMachine` resolves once the restart was seen to take effect (for a
+ * BMC: the power state showed it) or, where the provider cannot observe
+ * that, once the provider accepted it; it rejects otherwise, having done
+ * nothing when the machine's state could not be read. An unknown id is a
+ * ProviderMachineNotFoundError. It must be safe to repeat: the recoverer
+ * calls it again after a failure or a crash of the shepherd in between.
+ *
+ * `canReboot(id)`, when present, says whether this machine can be rebooted at
+ * all (a device-list entry without a BMC cannot); the recoverer never claims
+ * machines for which it answers false. Absent means every machine can.
+ */
+export interface RecovererProvider extends Provider {
+  rebootMachine(id: string, options?: RebootOptions): Promise<void>;
+  canReboot?(id: string): boolean;
+}
+
+/** Whether the shepherd should run the recoverer for this provider. */
 export function canRecover(provider: Provider): provider is RecovererProvider {
-  const p = provider as Partial<RecovererProvider>;
-  return typeof p.rebootMachine === 'function' && typeof p.reinstallMachine === 'function';
+  return typeof (provider as Partial<RecovererProvider>).rebootMachine === 'function';
 }
 
 /** Thrown by getMachine (and operations on one machine) when the provider does not know the id. */

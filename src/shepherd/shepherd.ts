@@ -6,10 +6,11 @@ import { ControlLoopRunner } from '../controlloop/index.ts';
 import { silentLogger } from '../lib/logger.ts';
 import type { RateLimit } from '../lib/rate.ts';
 import { Initializer, type InitializerOptions } from './initializer.ts';
-import { canRecover, type Provider } from './provider.ts';
+import { canRecover, type Provider, type RecovererProvider } from './provider.ts';
 import { Provisioner, type ProvisionerOptions } from './provisioner.ts';
 import { Recoverer } from './recoverer.ts';
 import { checkShepherdOptions, DEFAULT_DB_QUERY_RATE } from './shepherd-options.ts';
+import { canReportStatus, Updater, type UpdaterOptions } from './updater.ts';
 
 export interface LoopSettings {
   /** Default `250ms,8`. */
@@ -25,8 +26,12 @@ export interface ShepherdOptions {
   readonly provisioner?: Omit<ProvisionerOptions, 'logger'>;
   readonly initializer: Omit<InitializerOptions, 'provider' | 'logger'> & LoopSettings;
   readonly recoverer?: LoopSettings & { readonly thresholds?: RecoveryThresholds; readonly backoff?: Backoff };
+  /** Runs when the provider reports machine status (the mini provider with BMCs). */
+  readonly updater?: Omit<UpdaterOptions, 'logger'>;
   /** How long in-flight work may run on after the signal; default and bounds in shepherd-options.ts. */
   readonly shutdownGraceMs?: number;
+  /** BMDB session interval of the initializer's and recoverer's workers; default the BMDB's. */
+  readonly sessionIntervalMs?: number;
   readonly logger?: Logger;
 }
 
@@ -41,27 +46,45 @@ export async function runShepherd(options: ShepherdOptions, signal: AbortSignal)
     dbQueryRate: initRate ?? DEFAULT_DB_QUERY_RATE,
     ...(initParallelism === undefined ? {} : { parallelism: initParallelism }),
     ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }),
+    ...(options.sessionIntervalMs === undefined ? {} : { sessionIntervalMs: options.sessionIntervalMs }),
     logger: log,
   });
   const parts: Array<Promise<void>> = [provisioner.run(signal), initializer.run(signal)];
-  if (canRecover(provider)) {
+  if (canReportStatus(provider)) parts.push(new Updater(bmdb, provider, { ...options.updater, logger: log }).run(signal));
+  if (canRecover(provider) && (await rebootsAny(provider, log, signal))) {
     const r = options.recoverer ?? {};
     const recoverer = new ControlLoopRunner(
       bmdb,
+      // A machine the provider cannot reboot (an entry without a BMC) fails its
+      // recovery with that cause and backs off, so it never blocks the queue and
+      // webug shows why. Filtering candidates instead would starve the machines
+      // behind it: candidates come oldest due first.
       new Recoverer({ provider, logger: log, ...(r.thresholds ? { thresholds: r.thresholds } : {}), ...(r.backoff ? { backoff: r.backoff } : {}) }),
       {
         dbQueryRate: r.dbQueryRate ?? DEFAULT_DB_QUERY_RATE,
         ...(r.parallelism === undefined ? {} : { parallelism: r.parallelism }),
         ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }),
+        ...(options.sessionIntervalMs === undefined ? {} : { sessionIntervalMs: options.sessionIntervalMs }),
         logger: log,
       },
     );
     parts.push(recoverer.run(signal));
   } else {
-    log.warn({ provider: provider.name }, `recoverer disabled: provider ${provider.name} cannot reboot machines, so silent agents are not recovered`);
+    log.warn({ provider: provider.name }, `recoverer disabled: provider ${provider.name} cannot reboot machines (for mini: no entry has a BMC), so silent agents are not recovered`);
   }
   // allSettled: one part failing must not leave the others running unobserved.
   const results = await Promise.allSettled(parts);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
+}
+
+/** Whether any machine can be rebooted (a provider without canReboot reboots all); logs the ones that cannot. */
+async function rebootsAny(provider: RecovererProvider, log: Logger, signal: AbortSignal): Promise<boolean> {
+  if (provider.canReboot === undefined) return true;
+  const machines = await provider.listMachines({ signal });
+  const notRebootable = machines.filter((m) => !provider.canReboot!(m.id)).map((m) => m.id);
+  if (notRebootable.length > 0) {
+    log.warn({ provider: provider.name, providerIds: notRebootable.slice(0, 20), count: notRebootable.length }, 'these machines cannot be rebooted (no BMC) and are never recovered');
+  }
+  return notRebootable.length < machines.length;
 }

@@ -58,7 +58,11 @@ export async function startSimSshServer(opts: SimSshServerOptions): Promise<SimS
     const username = opts.username ?? 'root';
     const files = new Map<string, UploadedFile>();
     const ssh = new Server({ hostKeys: [opts.hostKey] }, (client) => serveClient(client, { authorized, username, files, exec: opts.exec }));
-    server = createServer((socket) => {
+    // TCP_NODELAY, as OpenSSH's sshd sets it: SSH and SFTP are many small
+    // request/reply messages, and with Nagle's algorithm each reply would wait
+    // for the delayed ACK of the one before (40 ms on Linux): that made an
+    // upload and takeover 0.7 s instead of 40 ms.
+    server = createServer({ noDelay: true }, (socket) => {
       track(socket);
       ssh.injectSocket(socket);
     });

@@ -5,14 +5,16 @@ import type { Queryable } from '../driver.ts';
 import * as audit from './audit.ts';
 import * as candidates from './candidates.ts';
 import * as fleetState from './fleet-state.ts';
+import * as heartbeats from './heartbeats.ts';
 import * as history from './history.ts';
 import * as hostKeys from './host-keys.ts';
 import * as machines from './machines.ts';
 import * as operator from './operator.ts';
 import * as stats from './stats.ts';
 import * as tags from './tags.ts';
+import * as workDue from './work-due.ts';
 
-const all = { ...audit, ...candidates, ...fleetState, ...history, ...hostKeys, ...machines, ...operator, ...stats, ...tags };
+const all = { ...audit, ...candidates, ...fleetState, ...heartbeats, ...history, ...hostKeys, ...machines, ...operator, ...stats, ...tags, ...workDue };
 
 type All = typeof all;
 export type Queries = {
@@ -33,6 +35,7 @@ export function bindQueries(db: Queryable): Queries {
 export * from './audit.ts';
 export * from './candidates.ts';
 export * from './fleet-state.ts';
+export * from './heartbeats.ts';
 export * from './history.ts';
 export * from './host-keys.ts';
 export * from './machines.ts';
@@ -42,3 +45,4 @@ export * from './rows.ts';
 export * from './sql-params.ts';
 export * from './stats.ts';
 export * from './tags.ts';
+export * from './work-due.ts';

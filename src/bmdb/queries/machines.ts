@@ -2,6 +2,7 @@
 import type { Queryable, QueryOptions } from '../driver.ts';
 import type { Provider, ProviderStatus } from '../model.ts';
 import { PROVIDED_COLUMNS, toMachineProvided, type MachineProvided } from './rows.ts';
+import { hintProvided } from './work-due.ts';
 
 export interface Machine {
   machineId: string;
@@ -27,6 +28,7 @@ export async function addProvided(db: Queryable, a: AddProvidedArgs, opts?: Quer
     [a.machineId, a.provider, a.providerId, a.providerReservationId ?? null, a.providerIpAddress ?? null, a.providerLocation ?? null, a.providerStatus ?? null],
     opts,
   );
+  await hintProvided(db, a, opts);
 }
 
 export interface UpdateProviderStatusArgs {

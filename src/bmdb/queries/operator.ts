@@ -3,6 +3,7 @@
 // deletions the shepherd itself never makes.
 import type { Queryable, QueryOptions } from '../driver.ts';
 import type { Process, Provider } from '../model.ts';
+import { refreshWorkDue } from './work-due.ts';
 
 export interface MachineRef {
   machineId: string;
@@ -97,6 +98,8 @@ export async function deleteBackoffs(db: Queryable, a: { machineId: string; proc
     [a.machineId, a.process ?? null],
     opts,
   );
+  // An agent start hint waits for the end of the backoff: bring it back to now (docs/architecture.md#work-schedule).
+  if (r.rowCount > 0) await refreshWorkDue(db, { machineIds: [a.machineId] }, opts);
   return r.rows.map((row) => row.process as Process).sort();
 }
 

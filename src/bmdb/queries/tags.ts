@@ -3,6 +3,7 @@
 import type { Queryable, QueryOptions } from '../driver.ts';
 import type { OsInstallationResult } from '../model.ts';
 import { toBytes } from './rows.ts';
+import { hintAgentGone, hintAgentStarted, hintHeartbeatGone } from './work-due.ts';
 
 /** Records that the agent was started and will authenticate with this 32-byte Ed25519 key. */
 export async function setAgentStarted(db: Queryable, a: { machineId: string; startedAt?: Date; publicKey: Uint8Array }, opts?: QueryOptions): Promise<void> {
@@ -13,13 +14,19 @@ export async function setAgentStarted(db: Queryable, a: { machineId: string; sta
     [a.machineId, a.startedAt ?? null, a.publicKey],
     opts,
   );
+  await hintAgentStarted(db, a, opts);
 }
 
 export async function deleteAgentStarted(db: Queryable, a: { machineId: string }, opts?: QueryOptions): Promise<void> {
   await db.query('DELETE FROM machine_agent_started WHERE machine_id = $1', [a.machineId], opts);
+  await hintAgentGone(db, a, opts);
 }
 
-/** Records a heartbeat; the time is the database's clock unless given. */
+/**
+ * Records a heartbeat; the time is the database's clock unless given. One
+ * statement, with no schedule write: silence is found through the heartbeat
+ * time index, and the sweep drops the machine's "never heartbeated" hint.
+ */
 export async function setAgentHeartbeat(db: Queryable, a: { machineId: string; at?: Date }, opts?: QueryOptions): Promise<void> {
   await db.query(
     `INSERT INTO machine_agent_heartbeat (machine_id, agent_heartbeat_at) VALUES ($1, COALESCE($2, now()))
@@ -31,6 +38,7 @@ export async function setAgentHeartbeat(db: Queryable, a: { machineId: string; a
 
 export async function deleteAgentHeartbeat(db: Queryable, a: { machineId: string }, opts?: QueryOptions): Promise<void> {
   await db.query('DELETE FROM machine_agent_heartbeat WHERE machine_id = $1', [a.machineId], opts);
+  await hintHeartbeatGone(db, a, opts);
 }
 
 /** Stores a serialized AgentHardwareReport, replacing any previous one. */

@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import type { Command } from '../command.ts';
-import { RECOVERY_THRESHOLD_FLAGS, recoveryThresholdsFromFlags } from '../common-flags.ts';
+import { RECOVERY_THRESHOLD_FLAGS } from '../common-flags.ts';
 import { durationFlagBounds, formatFlagDefault, UsageError, type FlagSpec, type ParsedFlags } from '../../lib/flags.ts';
 import { formatDuration, type DurationBounds } from '../../lib/duration.ts';
 import type { Backoff } from '../../bmdb/index.ts';
@@ -15,6 +15,7 @@ import {
   DEV_DEFAULT_FAULTS,
   DEV_DEFAULTS,
   DEV_DURATION_BOUNDS,
+  DEV_FLEET_HEARTBEATS_PER_SECOND,
   DevOptionsError,
   PRIVATE_DIR_MODE,
   PRIVATE_FILE_MODE,
@@ -68,13 +69,18 @@ export const command: Command = {
     { name: 'server-listen-address', type: 'string', default: DEV_DEFAULTS.serverListenAddress, placeholder: 'HOST:PORT', description: 'agent callback server (port 0: any free port)' },
     { name: 'webug-listen-address', type: 'string', default: DEV_DEFAULTS.webugListenAddress, placeholder: 'HOST:PORT', description: 'web UI; a free port is used when this one is taken; `off` to disable' },
     { name: 'webug-token', type: 'string', env: WEBUG_TOKEN_ENV, secret: true, placeholder: 'TOKEN', description: 'web UI access token (at least 16 characters); required when --webug-listen-address is not loopback' },
-    duration('heartbeat-interval', DEV_DEFAULTS.heartbeatIntervalMs, B.heartbeatIntervalMs, `agent heartbeat interval (production: ${formatDuration(HEARTBEAT_DEFAULTS.intervalMs)})`),
+    duration(
+      'heartbeat-interval',
+      undefined,
+      B.heartbeatIntervalMs,
+      `agent heartbeat interval (default ${formatDuration(DEV_DEFAULTS.heartbeatIntervalMs)}, longer above ${DEV_FLEET_HEARTBEATS_PER_SECOND * DEV_DEFAULTS.heartbeatIntervalMs / 1000} machines: at most ${DEV_FLEET_HEARTBEATS_PER_SECOND} heartbeats/s; production: ${formatDuration(HEARTBEAT_DEFAULTS.intervalMs)})`,
+    ),
     // The shepherd's flags, with short defaults (the shepherd's own are production ones).
-    ...RECOVERY_THRESHOLD_FLAGS.map((f) => ({
-      ...f,
-      default: 1000 * (f.name === 'recoverer-silence-timeout' ? DEV_DEFAULTS.recovery.silenceSeconds : DEV_DEFAULTS.recovery.noHeartbeatAfterStartSeconds),
-      description: `${f.description} (production default: ${formatFlagDefault(f)})`,
-    }) as FlagSpec),
+    ...RECOVERY_THRESHOLD_FLAGS.map((f) => {
+      const { default: _production, ...flag } = f;
+      const short = 1000 * (f.name === 'recoverer-silence-timeout' ? DEV_DEFAULTS.recovery.silenceSeconds : DEV_DEFAULTS.recovery.noHeartbeatAfterStartSeconds);
+      return { ...flag, description: `${f.description} (default ${formatDuration(short)} or 4 heartbeat intervals, whichever is longer; production default: ${formatFlagDefault(f)})` } as FlagSpec;
+    }),
     duration('backoff-initial', DEV_DEFAULTS.initializerBackoff.initialMs, B.backoffInitialMs, `first retry delay after a failed takeover or reboot (production: ${productionBackoffs('initialMs')})`),
     duration('backoff-max', DEV_DEFAULTS.initializerBackoff.maximumMs, B.backoffMaximumMs, `longest retry delay (production: ${productionBackoffs('maximumMs')})`),
     duration('silent-after', DEV_DEFAULTS.silentAfterMs, B.silentAfterMs, 'how long a silent-fault machine heartbeats before it hangs'),
@@ -137,6 +143,10 @@ function devOptionsFromFlags(flags: ParsedFlags): DevOptions {
   const backoff = { initialMs: flags.number('backoff-initial')!, maximumMs: flags.number('backoff-max')!, exponent: 1.5, jitter: 0.1 };
   const summaryInterval = flags.number('summary-interval');
   const bmdbUrl = flags.string('bmdb-url');
+  // Left out, these follow the fleet's size (resolveDevTiming).
+  const heartbeatIntervalMs = flags.number('heartbeat-interval');
+  const firstHeartbeatMs = flags.number('recoverer-first-heartbeat-timeout');
+  const silenceMs = flags.number('recoverer-silence-timeout');
   return {
     dataDir: flags.string('data-dir')!,
     ...(bmdbUrl ? { bmdbUrl } : {}),
@@ -146,8 +156,11 @@ function devOptionsFromFlags(flags: ParsedFlags): DevOptions {
     serverListenAddress: flags.string('server-listen-address')!,
     webugListenAddress: flags.string('webug-listen-address')!,
     ...(flags.string('webug-token') ? { webugToken: flags.string('webug-token')! } : {}),
-    heartbeatIntervalMs: flags.number('heartbeat-interval')!,
-    recovery: recoveryThresholdsFromFlags(flags),
+    ...(heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs }),
+    recovery: {
+      ...(firstHeartbeatMs === undefined ? {} : { noHeartbeatAfterStartSeconds: Math.ceil(firstHeartbeatMs / 1000) }),
+      ...(silenceMs === undefined ? {} : { silenceSeconds: Math.ceil(silenceMs / 1000) }),
+    },
     initializerBackoff: backoff,
     recovererBackoff: backoff,
     silentAfterMs: flags.number('silent-after')!,

@@ -199,6 +199,7 @@ export const command: Command = {
       log.info('shepherd stopped');
     } finally {
       process.off('SIGHUP', onHangup);
+      await provider.close(); // BMC drivers: no Redfish session is left behind
       await bmdb.close();
     }
     return 0;

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { HostPortError } from '../../lib/index.ts';
 import { formatSshEndpoint, parseSshAddress } from './index.ts';
 
 test('parseSshAddress defaults to port 22 and reads explicit ports', () => {
@@ -11,8 +12,8 @@ test('parseSshAddress defaults to port 22 and reads explicit ports', () => {
 });
 
 test('parseSshAddress rejects empty hosts and bad ports', () => {
-  for (const bad of ['', ':22', 'host:', 'host:0', 'host:65536', 'host:2x', '[::1', '[::1]x']) {
-    assert.throws(() => parseSshAddress(bad), TypeError, bad);
+  for (const bad of ['', ':22', 'host:', 'host:0', 'host:65536', 'host:2x', '[::1', '[::1]x', '300.1.1.1', 'bad host']) {
+    assert.throws(() => parseSshAddress(bad), HostPortError, bad);
   }
 });
 

@@ -7,6 +7,7 @@ import {
   type CreateMachineRequest,
   type ProviderMachine,
   type ProviderType,
+  type RebootOptions,
   type RecovererProvider,
 } from '../provider.ts';
 
@@ -16,6 +17,8 @@ export class FakeProvider implements RecovererProvider {
   readonly machines = new Map<string, ProviderMachine>();
   readonly created: string[] = [];
   readonly reboots: string[] = [];
+  /** The `attempt` of each reboot, in the order of `reboots`. */
+  readonly rebootAttempts: number[] = [];
   /** When set, createMachine throws it. */
   createError: Error | undefined;
 
@@ -55,13 +58,10 @@ export class FakeProvider implements RecovererProvider {
     return machine;
   }
 
-  rebootMachine(id: string): Promise<void> {
+  rebootMachine(id: string, opts: RebootOptions = {}): Promise<void> {
     if (!this.machines.has(id)) return Promise.reject(new ProviderMachineNotFoundError(this.name, id));
     this.reboots.push(id);
+    this.rebootAttempts.push(opts.attempt ?? 0);
     return Promise.resolve();
-  }
-
-  reinstallMachine(): Promise<void> {
-    return Promise.reject(new Error('not supported'));
   }
 }

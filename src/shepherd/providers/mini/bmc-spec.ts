@@ -5,7 +5,7 @@
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { textField, textProblem } from './device-text.ts';
-import { hostProblem } from './host-check.ts';
+import { formatHostPort, parseHostPort } from '../../../lib/index.ts';
 
 /** Where the password is read from: a file (one trailing newline dropped) or an environment variable. */
 export type BmcPasswordSource = { readonly file: string } | { readonly env: string };
@@ -80,25 +80,11 @@ function redfishEndpoint(text: string): string | Problem {
 // TEMPORARY minimal host[:port] check for IPMI endpoints: switch it to the
 // shared parser of src/lib/host-port.ts once that lands.
 function ipmiEndpoint(text: string): string | Problem {
-  const bad: Problem = { path: 'Endpoint', message: 'is not host[:port] for the ipmi driver (IPv6 in brackets when a port is given)' };
-  let host = text;
-  let portText: string | undefined;
-  if (text.startsWith('[')) {
-    const m = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(text);
-    if (!m || !m[1]!.includes(':')) return bad;
-    host = m[1]!;
-    portText = m[2];
-  } else if (text.indexOf(':') >= 0 && text.indexOf(':') === text.lastIndexOf(':')) {
-    const m = /^([^:]+):(\d{1,5})$/.exec(text);
-    if (!m) return bad;
-    host = m[1]!;
-    portText = m[2];
-  } // else no colon (a name or IPv4), or several (a bare IPv6 address, which cannot carry a port)
-  const port = portText === undefined ? DEFAULT_IPMI_PORT : Number(portText);
-  if (port < 1 || port > 65535) return { path: 'Endpoint', message: 'has a port out of range' };
-  const problem = hostProblem(host);
-  if (problem !== undefined) return { ...bad, message: `${bad.message}: ${problem}` };
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  try {
+    return formatHostPort(parseHostPort(text, { defaultPort: DEFAULT_IPMI_PORT }));
+  } catch (err) {
+    return { path: 'Endpoint', message: `is not host[:port] for the ipmi driver: ${(err as Error).message}` };
+  }
 }
 
 function system(text: string): string | Problem {

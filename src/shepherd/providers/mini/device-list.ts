@@ -6,7 +6,6 @@ import { z } from 'zod';
 import { parseSshAddress } from '../../ssh/index.ts';
 import { bmcIdentity, bmcSchema, type BmcSpec } from './bmc-spec.ts';
 import { printable, quoteForError, textField } from './device-text.ts';
-import { hostProblem } from './host-check.ts';
 import { decodeStrictUtf8, InvalidUtf8Error } from './strict-utf8.ts';
 
 export interface Device {
@@ -35,13 +34,12 @@ const deviceSchema = z.strictObject({
 /** Why `addr` is not a usable host[:port], or undefined when it is. */
 export function addressProblem(addr: string): string | undefined {
   if (addr.trim() !== addr) return 'has surrounding whitespace';
-  let host: string;
   try {
-    host = parseSshAddress(addr).host;
+    parseSshAddress(addr);
   } catch (err) {
     return (err as Error).message;
   }
-  return hostProblem(host);
+  return undefined;
 }
 
 function entryId(raw: unknown): string | undefined {

@@ -6,5 +6,7 @@ export { DEFAULT_IPMI_PORT } from './bmc-spec.ts';
 export type { BmcPasswordSource, BmcSpec, BmcTls, IpmiBmcSpec, RedfishBmcSpec } from './bmc-spec.ts';
 export { BmcPasswordError, resolveBmcPassword, resolveBmcSpec } from './bmc-password.ts';
 export type { ResolvedBmcSpec } from './bmc-password.ts';
-export { MiniProvider } from './mini-provider.ts';
+export { MiniProvider, powerStateToStatus } from './mini-provider.ts';
+export { BmcDrivers, bmcOptions } from './bmc-drivers.ts';
+export { rebootStep, rebootThroughBmc, type RebootStep } from './bmc-reboot.ts';
 export type { MiniProviderOptions } from './mini-provider.ts';

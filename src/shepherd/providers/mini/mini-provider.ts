@@ -2,18 +2,25 @@
 // anything; "creating" a machine only enrols it into the BMDB. Entries with a
 // BMC expose its spec (bmcFor) for the BMC drivers; none of it is stored in
 // the BMDB (the Provided tag has no field for it, and passwords never go there).
+// Entries with a BMC can be rebooted (the escalation ladder of bmc-reboot.ts)
+// and report their power state to the updater.
 import type { Logger } from 'pino';
-import type { Session } from '../../../bmdb/index.ts';
+import type { ProviderStatus, Session } from '../../../bmdb/index.ts';
+import type { BmcTimeouts, CheckedPowerOptions, PowerState } from '../../bmc/index.ts';
 import { silentLogger } from '../../../lib/logger.ts';
 import {
   Availability,
   ProviderMachineNotFoundError,
+  ProviderOperationNotSupportedError,
   type CreateMachineRequest,
-  type Provider,
+  type RebootOptions,
+  type RecovererProvider,
   type ProviderMachine,
   type ProviderType,
 } from '../../provider.ts';
 import { enrolMachine } from '../enrol-machine.ts';
+import { BmcDrivers } from './bmc-drivers.ts';
+import { rebootStep, rebootThroughBmc } from './bmc-reboot.ts';
 import type { BmcSpec } from './bmc-spec.ts';
 import type { Device } from './device-list.ts';
 import { loadDeviceList } from './load-device-list.ts';
@@ -24,7 +31,18 @@ export interface MiniProviderOptions {
   /** The provider enum value to record; default `None`. */
   readonly providerType?: ProviderType;
   readonly fetchTimeoutMs?: number;
+  /** Timeouts and retries of every BMC request. */
+  readonly bmcTimeouts?: BmcTimeouts;
+  /** Polling and time bound of checked power actions (defaults in bmc/checked-power.ts). */
+  readonly checkedPower?: Omit<CheckedPowerOptions, 'signal'>;
   readonly logger?: Logger;
+}
+
+/** The provider status a BMC's power state stands for. */
+export function powerStateToStatus(state: PowerState): ProviderStatus {
+  if (state === 'On') return 'Running';
+  if (state === 'Off') return 'Stopped';
+  return 'Unknown'; // PoweringOn/Off are passing; Unknown is what it says
 }
 
 function toMachine(device: Device): ProviderMachine {
@@ -38,7 +56,7 @@ function toMachine(device: Device): ProviderMachine {
   });
 }
 
-export class MiniProvider implements Provider {
+export class MiniProvider implements RecovererProvider {
   readonly name = 'mini';
   readonly type: ProviderType;
   readonly deviceListUrl: string;
@@ -46,6 +64,8 @@ export class MiniProvider implements Provider {
   readonly #log: Logger;
   #machines: ReadonlyMap<string, ProviderMachine>;
   #bmcs: ReadonlyMap<string, BmcSpec>;
+  readonly #drivers: BmcDrivers;
+  readonly #checkedPower: Omit<CheckedPowerOptions, 'signal'>;
 
   private constructor(options: MiniProviderOptions, devices: readonly Device[]) {
     this.type = options.providerType ?? 'None';
@@ -54,6 +74,8 @@ export class MiniProvider implements Provider {
     this.#log = (options.logger ?? silentLogger()).child({ provider: 'mini' });
     this.#machines = MiniProvider.#index(devices);
     this.#bmcs = MiniProvider.#bmcIndex(devices);
+    this.#drivers = new BmcDrivers(this.#log, options.bmcTimeouts);
+    this.#checkedPower = options.checkedPower ?? {};
   }
 
   static #index(devices: readonly Device[]): ReadonlyMap<string, ProviderMachine> {
@@ -89,6 +111,7 @@ export class MiniProvider implements Provider {
       const devices = await loadDeviceList(this.deviceListUrl, { ...opts, ...(this.#fetchTimeoutMs ? { timeoutMs: this.#fetchTimeoutMs } : {}) });
       this.#machines = MiniProvider.#index(devices);
       this.#bmcs = MiniProvider.#bmcIndex(devices);
+      await this.#drivers.retain(this.#bmcs.values());
       this.#log.info({ url: this.deviceListUrl, devices: devices.length, bmcs: this.#bmcs.size }, 'reloaded device list');
       return true;
     } catch (err) {
@@ -110,6 +133,52 @@ export class MiniProvider implements Provider {
   bmcFor(id: string): BmcSpec | undefined {
     if (!this.#machines.has(id)) throw new ProviderMachineNotFoundError(this.name, id);
     return this.#bmcs.get(id);
+  }
+
+  /** Whether the entry has a BMC: only those are rebooted (and recovered). */
+  canReboot(id: string): boolean {
+    return this.#bmcs.has(id);
+  }
+
+  /**
+   * Reboots through the entry's BMC, harder with each attempt (0: graceful
+   * restart, 1: forced restart, 2+: power cycle), and resolves once the BMC
+   * showed the effect.
+   * @throws ProviderMachineNotFoundError for an unknown ID.
+   * @throws ProviderOperationNotSupportedError for an entry without a BMC.
+   * @throws BmcError (PowerStateUnreadableError: nothing was done) or BmcPasswordError.
+   */
+  async rebootMachine(id: string, opts: RebootOptions = {}): Promise<void> {
+    const spec = this.#requireBmc(id);
+    const attempt = opts.attempt ?? 0;
+    const log = this.#log.child({ providerId: id, bmc: spec.endpoint, attempt, step: rebootStep(attempt) });
+    log.info('rebooting through the BMC');
+    const result = await this.#drivers.use(spec, (d) => rebootThroughBmc(d, attempt, { ...this.#checkedPower, ...(opts.signal ? { signal: opts.signal } : {}) }), opts);
+    log.info({ issued: result.issued, observed: result.observed, durationMs: result.durationMs }, 'BMC showed the reboot');
+  }
+
+  /**
+   * The provider status from the entry's BMC (its power state), or undefined
+   * for an entry without one (nothing to learn).
+   * @throws ProviderMachineNotFoundError for an unknown ID; BmcError when the BMC cannot be read.
+   */
+  async providerStatus(id: string, opts: { signal?: AbortSignal } = {}): Promise<ProviderStatus | undefined> {
+    if (!this.#machines.has(id)) throw new ProviderMachineNotFoundError(this.name, id);
+    const spec = this.#bmcs.get(id);
+    if (spec === undefined) return undefined;
+    const reading = await this.#drivers.use(spec, (d) => d.powerState(opts), opts);
+    return powerStateToStatus(reading.state);
+  }
+
+  /** Releases every BMC driver (and its sessions). Idempotent. */
+  close(): Promise<void> {
+    return this.#drivers.close();
+  }
+
+  #requireBmc(id: string): BmcSpec {
+    const spec = this.bmcFor(id);
+    if (spec === undefined) throw new ProviderOperationNotSupportedError(`device-list entry ${JSON.stringify(id)} has no BMC, so it cannot be rebooted`);
+    return spec;
   }
 
   getMachine(id: string): Promise<ProviderMachine> {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Availability, ProviderMachineNotFoundError, ProviderOperationNotSupportedError } from '../../provider.ts';
+import { Availability, ProviderMachineNotFoundError } from '../../provider.ts';
 import { SimProvider } from './sim-provider.ts';
 
 describe('sim provider', () => {
@@ -25,11 +25,10 @@ describe('sim provider', () => {
     assert.equal(provider.type, 'Sim');
   });
 
-  it('reboots known machines and refuses unknown ones and reinstalls', async () => {
+  it('reboots known machines and refuses unknown ones', async () => {
     await provider.rebootMachine('sim-0002');
     assert.deepEqual(rebooted, ['sim-0002']);
     await assert.rejects(provider.rebootMachine('sim-9999'), ProviderMachineNotFoundError);
     await assert.rejects(provider.getMachine('nope'), ProviderMachineNotFoundError);
-    await assert.rejects(provider.reinstallMachine(), ProviderOperationNotSupportedError);
   });
 });

@@ -5,7 +5,6 @@ import type { Session } from '../../../bmdb/index.ts';
 import {
   Availability,
   ProviderMachineNotFoundError,
-  ProviderOperationNotSupportedError,
   type CreateMachineRequest,
   type ProviderCallOptions,
   type ProviderMachine,
@@ -49,9 +48,5 @@ export class SimProvider implements RecovererProvider {
     opts.signal?.throwIfAborted();
     await this.getMachine(id);
     await this.#fleet.reboot(id);
-  }
-
-  reinstallMachine(): Promise<void> {
-    return Promise.reject(new ProviderOperationNotSupportedError('the sim provider cannot reinstall machines'));
   }
 }
