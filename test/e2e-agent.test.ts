@@ -2,7 +2,8 @@
 // processes on one PostgreSQL database, a real sshd on loopback as the
 // machine. The shepherd uploads the agent and runs takeover over SSH; the
 // detached daemon heartbeats to the server, stores its hardware report, and
-// an installation request round-trips through the test installer.
+// an installation request round-trips through the test installer. Each
+// component logs in under its own least-privilege role (src/bmdb/roles.ts).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -15,7 +16,8 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import { AgentHardwareReportSchema, OSInstallationRequestSchema, decodeMessage } from '../src/proto/index.ts';
 import { loadOrCreateSshKey } from '../src/shepherd/ssh/index.ts';
 import { spawnBmaas, waitFor, type BmaasProcess } from '../src/shepherd/testing/index.ts';
-import { createTestDatabase, describePostgres, type TestDatabase } from './pg.ts';
+import { describePostgres } from './pg.ts';
+import { createRoleDatabase, type RoleDatabase } from './role-database.ts';
 import { describeSshd, startSshd, type Sshd } from './sshd.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -25,7 +27,7 @@ describeSshd('agent end to end', () => {
   describePostgres('shepherd, server and the built agent', () => {
     let dir: string;
     let sshd: Sshd;
-    let db: TestDatabase;
+    let db: RoleDatabase;
     const procs: BmaasProcess[] = [];
     let daemonPidFile: string;
 
@@ -34,7 +36,7 @@ describeSshd('agent end to end', () => {
       dir = await mkdtemp(join(tmpdir(), 'bmaas-e2e-agent-'));
       const key = await loadOrCreateSshKey(join(dir, 'id_ed25519'));
       sshd = await startSshd({ authorizedKey: key.publicKeyOpenSsh });
-      db = await createTestDatabase();
+      db = await createRoleDatabase();
       daemonPidFile = join(dir, 'state', 'agent.pid');
     });
     after(async () => {
@@ -53,7 +55,7 @@ describeSshd('agent end to end', () => {
     });
 
     it('takes over a loopback SSH host; the daemon heartbeats, reports hardware and installs through the test installer', async () => {
-      const server = spawnBmaas(['server', '--bmdb-url', db.url, '--listen-address', '127.0.0.1:0', '--dev-certs', '--dev-certs-dir', join(dir, 'certs')]);
+      const server = spawnBmaas(['server', '--bmdb-url', db.url('server'), '--listen-address', '127.0.0.1:0', '--dev-certs', '--dev-certs-dir', join(dir, 'certs')]);
       procs.push(server);
       await waitFor(`server listening (${server.stderr().slice(-2000)})`, () => /listening on 127\.0\.0\.1:\d+/.test(server.stdout()) || server.child.exitCode !== null, 30_000);
       const endpoint = /listening on (127\.0\.0\.1:\d+)/.exec(server.stdout())?.[1];
@@ -73,7 +75,7 @@ describeSshd('agent end to end', () => {
         'shepherd',
         '--provider', 'mini',
         '--mini-device-list', `file://${devices}`,
-        '--bmdb-url', db.url,
+        '--bmdb-url', db.url('shepherd'),
         '--agent-executable-path', wrapper,
         '--agent-target-path', join(dir, 'uploaded-agent'),
         '--agent-endpoint', endpoint,
@@ -87,7 +89,7 @@ describeSshd('agent end to end', () => {
       ]);
       procs.push(shepherd);
 
-      const client = new pg.Client({ connectionString: db.url });
+      const client = new pg.Client({ connectionString: db.adminUrl });
       await client.connect();
       try {
         const one = async (sql: string, params: unknown[] = []) => {

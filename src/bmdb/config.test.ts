@@ -55,6 +55,7 @@ describe('BMDB metrics', () => {
       'bmdb_transaction_executed',
       'bmdb_transaction_failed',
       'bmdb_transaction_retried',
+      'bmdb_transaction_retries_exhausted',
       'bmdb_work_finished',
       'bmdb_work_started',
     ]);

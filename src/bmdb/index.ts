@@ -23,3 +23,4 @@ export { parseBmdbUrl, type BmdbTarget } from './url.ts';
 export type { Queryable, Driver, IsolationLevel } from './driver.ts';
 export * from './model.ts';
 export * from './queries/index.ts';
+export { ROLE_GRANTS, rolesSql, roleName, inspectRoleTarget, applyRoles, type RoleSpec, type RoleComponent, type RoleTarget, type RolesScript, type TablePrivilege } from './roles.ts';

@@ -121,6 +121,10 @@ export async function migrationStatus(db: Queryable, opts: { signal?: AbortSigna
  */
 export async function migrateUp(driver: Driver, opts: { signal?: AbortSignal; logger?: Logger; migrations?: Migration[] } = {}): Promise<number[]> {
   const migrations = opts.migrations ?? loadMigrations();
+  // Nothing pending is answered by a pure read, so a component running under a
+  // role without DDL rights (docs/deploying.md#roles) starts on a migrated schema.
+  const before = await migrationStatus(driver, { signal: opts.signal, migrations });
+  if (before.initialised && before.pending.length === 0) return [];
   await ensureBookkeeping(driver, opts.signal);
   const appliedNow: number[] = [];
   for (const m of migrations) {

@@ -5,8 +5,10 @@
 // backoff) are untouched and stay what `bmaas shepherd` and friends use.
 import type { Backoff, RecoveryThresholds } from '../bmdb/index.ts';
 import { checkDuration, type DurationBounds } from '../lib/duration.ts';
+import type { PerWindowLimit } from '../lib/flags.ts';
 import type { RateLimit } from '../lib/rate.ts';
 import { SHEPHERD_BOUNDS } from '../shepherd/index.ts';
+import type { ServerOutage } from './outage-proxy.ts';
 import { MAX_SIM_MACHINES, validateFaultFractions, type FaultFractions } from '../sim/index.ts';
 
 export interface DevOptions {
@@ -34,6 +36,8 @@ export interface DevOptions {
   /** How long a `silent` machine heartbeats before it hangs. */
   readonly silentAfterMs: number;
   readonly slowSshDelayMs: number;
+  /** `--fault-server-outage`: agents cannot reach the callback server for this window. */
+  readonly serverOutage?: ServerOutage;
   readonly exitWhenConverged: boolean;
   /** With exitWhenConverged: give up (exit 1) after this long. Default 5 min. */
   readonly timeoutMs: number;
@@ -72,6 +76,8 @@ export interface DevLoopSettings {
   readonly sshExecTimeoutMs: number;
   readonly shutdownGraceMs: number;
   readonly sessionIntervalMs: number;
+  readonly stormThreshold: number;
+  readonly maxReboots: PerWindowLimit;
 }
 
 /** Loop settings that keep up with a small fleet on a fast clock; devLoopSettings scales them to larger ones. */
@@ -98,6 +104,10 @@ export const DEV_LOOP_SETTINGS: DevLoopSettings = Object.freeze({
   // expiries in one run of 1,000 machines). Nobody else shares this BMDB, so
   // there are no crashed instances whose locks would wait longer for collection.
   sessionIntervalMs: 30_000,
+  // The storm guard on dev's fast clock: the deliberate fault mix (a tenth of
+  // the fleet goes silent) must not trip it, an outage of the callback server must.
+  stormThreshold: 0.25,
+  maxReboots: Object.freeze({ kind: 'share', share: 0.25, windowMs: 30_000 }) as PerWindowLimit,
 });
 
 /** Fleets above this size get the larger settings of devLoopSettings. */

@@ -19,3 +19,4 @@ export { LiveSummary, renderSummaryBlock, renderSummaryLine, formatElapsed, type
 export { runDev, type DevIo, type DevOutcome } from './run-dev.ts';
 export { DataDirBusyError, lockDataDir } from './data-dir-lock.ts';
 export { ensurePrivateDir, logTightened, tightenMode, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, type Tightened } from './private-files.ts';
+export { OutageProxy, OutageSyntaxError, parseServerOutage, type ServerOutage } from './outage-proxy.ts';

@@ -17,6 +17,7 @@ import { ensurePrivateDir, logTightened } from './private-files.ts';
 import { resolveDevTiming, validateDevOptions, type DevOptions, type DevTiming } from './dev-options.ts';
 import { summarizeFleet, type FleetSummary } from './fleet-summary.ts';
 import { LiveSummary, type SummaryContext } from './summary-view.ts';
+import { OutageProxy } from './outage-proxy.ts';
 
 export type DevOutcome =
   | { readonly kind: 'converged'; readonly summary: FleetSummary; readonly elapsedMs: number }
@@ -57,6 +58,9 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
       logger: log,
     });
     stack.defer(() => server.close({ graceMs: 1000 }));
+    // --fault-server-outage: the agents talk to the server through a proxy that goes down for a while.
+    const outage = o.serverOutage ? await OutageProxy.start({ target: server.address, outage: o.serverOutage, logger: log }) : undefined;
+    if (outage) stack.defer(() => outage.close());
     const sshKey = await loadOrCreateSshKey(path.join(dataDir, 'ssh', 'id_ed25519'), { log, signal });
     const fleet = await SimFleet.start({
       dir: path.join(dataDir, 'sim'),
@@ -64,7 +68,7 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
       faults: o.faults,
       seed: o.seed,
       authorizedKey: sshKey.publicKeyOpenSsh,
-      agentEndpoint: server.address,
+      agentEndpoint: outage?.address ?? server.address,
       timing: {
         heartbeatIntervalMs: t.heartbeatIntervalMs,
         silentAfterMs: o.silentAfterMs,
@@ -100,13 +104,19 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
           connectTimeoutMs: s.sshConnectTimeoutMs,
           execTimeoutMs: s.sshExecTimeoutMs,
           agentExecutablePath: agentPath,
-          agentEndpoint: server.address,
+          agentEndpoint: outage?.address ?? server.address,
           agentEndpointCaCertificate: certs.caCertificateDer,
           backoff: o.initializerBackoff,
           dbQueryRate: s.dbQueryRate,
           parallelism: s.initializerParallelism,
         },
-        recoverer: { thresholds: t.recovery, backoff: o.recovererBackoff, dbQueryRate: s.dbQueryRate, parallelism: s.recovererParallelism },
+        recoverer: {
+          thresholds: t.recovery,
+          backoff: o.recovererBackoff,
+          dbQueryRate: s.dbQueryRate,
+          parallelism: s.recovererParallelism,
+          stormGuard: { heartbeatIntervalMs: t.heartbeatIntervalMs, threshold: s.stormThreshold, maxReboots: s.maxReboots },
+        },
       },
       shepherdStop.signal,
     );

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DurationRangeError, DurationSyntaxError, formatDuration, MAX_TIMER_MS, parseDuration } from './duration.ts';
-import { formatFlagHelp, parseFlags, UsageError, type FlagSpec } from './flags.ts';
+import { formatFlagHelp, formatPerWindow, parseFlags, parsePerWindow, UsageError, type FlagSpec } from './flags.ts';
 import { parseRate } from './rate.ts';
 
 const SPECS: readonly FlagSpec[] = [
@@ -83,5 +83,20 @@ describe('parseDuration and parseRate bounds', () => {
     assert.throws(() => parseRate('600h,1'), /out of range/);
     assert.throws(() => parseRate('0,1'), /out of range/);
     assert.throws(() => parseRate('1s,0'), /count must be/);
+  });
+});
+
+describe('parsePerWindow', () => {
+  it('reads a share or a count per window and formats it back', () => {
+    assert.deepEqual(parsePerWindow('5%/10m'), { kind: 'share', share: 0.05, windowMs: 600_000 });
+    assert.deepEqual(parsePerWindow('12.5%/1h'), { kind: 'share', share: 0.125, windowMs: 3_600_000 });
+    assert.deepEqual(parsePerWindow('20 / 30s'), { kind: 'count', count: 20, windowMs: 30_000 });
+    for (const text of ['5%/10m', '12.5%/1h', '20/30s', '0/1s']) assert.equal(formatPerWindow(parsePerWindow(text)), text);
+  });
+
+  it('refuses what is not a limit per window', () => {
+    for (const text of ['', '5%', '/10m', '5%/', '101%/1m', '2.5/1m', '5/500ms', '-1/1m', '5%/10x', '5%%/1m']) {
+      assert.throws(() => parsePerWindow(text), UsageError, text);
+    }
   });
 });

@@ -356,3 +356,40 @@ export function formatFlagHelp(specs: readonly FlagSpec[]): string {
   rows.push(['', 'Every flag can also be set in the environment as BMAAS_<NAME> (say --listen-address as BMAAS_LISTEN_ADDRESS)', 'or in the --config file; the command line wins over the environment, which wins over the file.']);
   return rows.flat().join('\n');
 }
+
+/**
+ * A limit per time window: `5%/10m` (a share of some total) or `20/1h` (a count).
+ * The recoverer's reboot cap uses it.
+ */
+export type PerWindowLimit =
+  | { readonly kind: 'share'; readonly share: number; readonly windowMs: number }
+  | { readonly kind: 'count'; readonly count: number; readonly windowMs: number };
+
+/**
+ * Parses `SHARE%/DURATION` (share from 0 to 100, fractions allowed) or
+ * `COUNT/DURATION` (a whole number); the window is at least 1 s.
+ * @throws UsageError when the text does not have that form.
+ */
+export function parsePerWindow(text: string): PerWindowLimit {
+  const m = /^\s*(\d+(?:\.\d+)?)(%?)\s*\/\s*(\S+)\s*$/.exec(text);
+  if (!m) throw new UsageError(`expected COUNT/DURATION or SHARE%/DURATION (e.g. 5%/10m), got '${text}'`);
+  let windowMs: number;
+  try {
+    windowMs = parseDuration(m[3]!, { minMs: 1000, maxMs: 7 * 24 * 3_600_000 });
+  } catch (err) {
+    throw new UsageError(`bad window in '${text}': ${(err as Error).message}`, { cause: err });
+  }
+  const n = Number(m[1]);
+  if (m[2] === '%') {
+    if (n > 100) throw new UsageError(`a share is at most 100%, got '${text}'`);
+    return Object.freeze({ kind: 'share', share: n / 100, windowMs });
+  }
+  if (!Number.isInteger(n)) throw new UsageError(`a count is a whole number, got '${text}'`);
+  return Object.freeze({ kind: 'count', count: n, windowMs });
+}
+
+/** The text parsePerWindow reads back to the same limit. */
+export function formatPerWindow(l: PerWindowLimit): string {
+  const amount = l.kind === 'share' ? `${Math.round(l.share * 10000) / 100}%` : String(l.count);
+  return `${amount}/${formatDuration(l.windowMs)}`;
+}

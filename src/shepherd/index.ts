@@ -21,8 +21,9 @@ export { planReconcile, PROVISIONER_DEFAULTS, Provisioner, resolveAvailability }
 export type { ProvisionerOptions, ReconcilePlan, ReconcileResult } from './provisioner.ts';
 export { Initializer, INITIALIZER_BACKOFF, INITIALIZER_DEFAULTS } from './initializer.ts';
 export type { InitializerOptions } from './initializer.ts';
-export { Recoverer, RECOVERER_BACKOFF } from './recoverer.ts';
+export { Recoverer, RECOVERER_BACKOFF, RECOVERER_MAX_ATTEMPTS, type RecoveryCandidate } from './recoverer.ts';
 export type { RecovererOptions } from './recoverer.ts';
+export { StormGuard, STORM_GUARD_DEFAULTS, judgeFleet, rebootCap, type StormGuardOptions, type PauseReason, type Verdict } from './storm-guard.ts';
 export { HostKeyChangedError, trustOnFirstUse } from './host-key-trust.ts';
 export { checkTakeoverResponse, runTakeover, shellQuote, TakeoverFailedError } from './takeover.ts';
 export type { TakeoverInitFields, TakeoverResult } from './takeover.ts';

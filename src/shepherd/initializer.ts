@@ -1,8 +1,8 @@
 // The initializer (docs/architecture.md#initializer): a control loop that starts the agent
 // on provided machines over SSH and records its public key as AgentStarted.
 import type { Logger } from 'pino';
-import type { Backoff, MachineProvided, Queries } from '../bmdb/index.ts';
-import type { ControlLoop, Task } from '../controlloop/index.ts';
+import { SHEPHERD_ACTOR, type Backoff, type MachineProvided, type Queries } from '../bmdb/index.ts';
+import { describeError, type ControlLoop, type Task } from '../controlloop/index.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { trustOnFirstUse } from './host-key-trust.ts';
 import type { Provider } from './provider.ts';
@@ -16,6 +16,8 @@ export const INITIALIZER_DEFAULTS = Object.freeze({
   agentTargetPath: '/root/agent',
   connectTimeoutMs: 2_000,
   execTimeoutMs: 60_000,
+  /** Failed agent starts in a row after which the machine is quarantined. */
+  maxAttempts: 10,
 });
 
 export interface InitializerOptions {
@@ -37,6 +39,8 @@ export interface InitializerOptions {
   readonly agentEndpoint: string;
   /** DER of the callback server's CA certificate, passed to the agent. */
   readonly agentEndpointCaCertificate?: Uint8Array;
+  /** Failed agent starts in a row before the machine is quarantined; default 10 (docs/architecture.md#recovery-guards). */
+  readonly maxAttempts?: number;
   /** Retry policy after a failed takeover; default INITIALIZER_BACKOFF. */
   readonly backoff?: Backoff;
   readonly logger?: Logger;
@@ -61,6 +65,33 @@ export class Initializer implements ControlLoop {
   }
 
   async processMachine(task: Task): Promise<void> {
+    try {
+      await this.#startAgent(task);
+    } catch (err) {
+      if (task.work.state === 'open' && !task.signal.aborted) await this.#countFailure(task, describeError(err));
+      throw err;
+    }
+  }
+
+  // One more failed start in a row; at the limit the machine is quarantined
+  // (the runner still fails the work, so it also backs off as usual).
+  async #countFailure(task: Task, cause: string): Promise<void> {
+    const { machineId } = task.machine;
+    const max = this.#o.maxAttempts ?? INITIALIZER_DEFAULTS.maxAttempts;
+    const log = this.#log.child({ machineId });
+    try {
+      await task.session.transact(async (q) => {
+        const a = await q.recordAttempt({ machineId, process: this.process, cause });
+        if (a.attempts < max) return;
+        const reason = `${a.attempts} failed agent starts in a row; last: ${a.lastCauses}`;
+        if (await q.quarantineMachine({ machineId, reason, by: SHEPHERD_ACTOR })) log.warn({ attempts: a.attempts, reason }, 'machine quarantined');
+      }, { signal: task.signal });
+    } catch (err) {
+      log.warn({ err }, 'could not count the failed agent start');
+    }
+  }
+
+  async #startAgent(task: Task): Promise<void> {
     const { machine, signal } = task;
     const o = this.#o;
     const log = this.#log.child({ machineId: machine.machineId, providerId: machine.providerId });
@@ -100,7 +131,10 @@ export class Initializer implements ControlLoop {
     );
     if (result.stderr !== '') log.info({ stderr: result.stderr }, 'agent stderr');
     for (const warning of result.warnings) log.warn({ warning }, 'agent warning during takeover');
-    await task.work.finish((q) => q.setAgentStarted({ machineId: machine.machineId, publicKey: result.key }), { signal });
+    await task.work.finish(async (q) => {
+      await q.setAgentStarted({ machineId: machine.machineId, publicKey: result.key });
+      await q.clearAttempts({ machineId: machine.machineId, process: this.process });
+    }, { signal });
     log.info({ publicKey: Buffer.from(result.key).toString('hex') }, 'agent started');
   }
 }

@@ -7,8 +7,9 @@ import { checkDuration, type DurationBounds } from '../lib/duration.ts';
 import type { RateLimit } from '../lib/rate.ts';
 import { INITIALIZER_BACKOFF, INITIALIZER_DEFAULTS } from './initializer.ts';
 import { PROVISIONER_DEFAULTS } from './provisioner.ts';
-import { RECOVERER_BACKOFF } from './recoverer.ts';
+import { RECOVERER_BACKOFF, RECOVERER_MAX_ATTEMPTS } from './recoverer.ts';
 import type { ShepherdOptions } from './shepherd.ts';
+import { STORM_GUARD_DEFAULTS } from './storm-guard.ts';
 
 /** Inclusive bounds of a count. */
 export interface CountBounds {
@@ -25,6 +26,8 @@ export const SHEPHERD_DEFAULTS = Object.freeze({
   initializerBackoff: INITIALIZER_BACKOFF,
   recovererBackoff: RECOVERER_BACKOFF,
   recoveryThresholds: DEFAULT_RECOVERY_THRESHOLDS,
+  recovererMaxAttempts: RECOVERER_MAX_ATTEMPTS,
+  stormGuard: STORM_GUARD_DEFAULTS,
   dbQueryRate: DEFAULT_DB_QUERY_RATE,
   parallelism: 1,
   shutdownGraceMs: 10_000,
@@ -42,6 +45,11 @@ export const SHEPHERD_BOUNDS = Object.freeze({
   backoffMaximumMs: Object.freeze({ minMs: 1000, maxMs: 7 * 24 * 3_600_000 }) as DurationBounds,
   /** Recovery thresholds, in milliseconds (the BMDB stores whole seconds). */
   recoveryThresholdMs: Object.freeze({ minMs: 1000, maxMs: 7 * 24 * 3_600_000 }) as DurationBounds,
+  /** Attempts before a machine is quarantined (recoverer and initializer). */
+  maxAttempts: Object.freeze({ min: 1, max: 100_000 }) as CountBounds,
+  stormMinMachines: Object.freeze({ min: 1, max: 1_000_000 }) as CountBounds,
+  /** The agents' heartbeat interval as the storm guard expects it. */
+  heartbeatIntervalMs: Object.freeze({ minMs: 100, maxMs: 3_600_000 }) as DurationBounds,
   /** Zero cancels work in flight at once. */
   shutdownGraceMs: Object.freeze({ minMs: 0, maxMs: 3_600_000 }) as DurationBounds,
 });
@@ -89,6 +97,14 @@ export function checkShepherdOptions(o: Omit<ShepherdOptions, 'bmdb' | 'provider
   if (t) {
     checkMs('recoverer noHeartbeatAfterStart', t.noHeartbeatAfterStartSeconds * 1000, SHEPHERD_BOUNDS.recoveryThresholdMs);
     checkMs('recoverer silence', t.silenceSeconds * 1000, SHEPHERD_BOUNDS.recoveryThresholdMs);
+  }
+  checkCount('initializer maxAttempts', o.initializer.maxAttempts, SHEPHERD_BOUNDS.maxAttempts);
+  checkCount('recoverer maxAttempts', o.recoverer?.maxAttempts, SHEPHERD_BOUNDS.maxAttempts);
+  const g = o.recoverer?.stormGuard;
+  if (g) {
+    if (g.threshold !== undefined && !(g.threshold >= 0 && g.threshold <= 1)) throw new ShepherdOptionsError(`recoverer storm threshold must be a share from 0 to 1, got ${g.threshold}`);
+    checkCount('recoverer storm minMachines', g.minMachines, SHEPHERD_BOUNDS.stormMinMachines);
+    checkMs('recoverer heartbeatIntervalMs', g.heartbeatIntervalMs, SHEPHERD_BOUNDS.heartbeatIntervalMs);
   }
   checkMs('shutdownGraceMs', o.shutdownGraceMs, SHEPHERD_BOUNDS.shutdownGraceMs);
 }

@@ -1,6 +1,7 @@
 // The shepherd as one unit: the provisioner, the initializer and (when the
 // provider can reboot) the recoverer, run side by side until a signal aborts.
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { Backoff, Bmdb, RecoveryThresholds } from '../bmdb/index.ts';
 import { ControlLoopRunner } from '../controlloop/index.ts';
 import { silentLogger } from '../lib/logger.ts';
@@ -11,6 +12,7 @@ import { Provisioner, type ProvisionerOptions } from './provisioner.ts';
 import { Recoverer } from './recoverer.ts';
 import { checkShepherdOptions, DEFAULT_DB_QUERY_RATE } from './shepherd-options.ts';
 import { canReportStatus, Updater, type UpdaterOptions } from './updater.ts';
+import { StormGuard, type StormGuardOptions } from './storm-guard.ts';
 
 export interface LoopSettings {
   /** Default `250ms,8`. */
@@ -25,9 +27,17 @@ export interface ShepherdOptions {
   readonly provider: Provider;
   readonly provisioner?: Omit<ProvisionerOptions, 'logger'>;
   readonly initializer: Omit<InitializerOptions, 'provider' | 'logger'> & LoopSettings;
-  readonly recoverer?: LoopSettings & { readonly thresholds?: RecoveryThresholds; readonly backoff?: Backoff };
   /** Runs when the provider reports machine status (the mini provider with BMCs). */
   readonly updater?: Omit<UpdaterOptions, 'logger'>;
+  readonly recoverer?: LoopSettings & {
+    readonly thresholds?: RecoveryThresholds;
+    readonly backoff?: Backoff;
+    /** Reboots without a heartbeat in between before quarantine; default 3. */
+    readonly maxAttempts?: number;
+    readonly stormGuard?: StormGuardOptions;
+  };
+  /** Where the storm guard's metrics go; prom-client's default registry unless given. */
+  readonly metricsRegistry?: Registry;
   /** How long in-flight work may run on after the signal; default and bounds in shepherd-options.ts. */
   readonly shutdownGraceMs?: number;
   /** BMDB session interval of the initializer's and recoverer's workers; default the BMDB's. */
@@ -53,13 +63,27 @@ export async function runShepherd(options: ShepherdOptions, signal: AbortSignal)
   if (canReportStatus(provider)) parts.push(new Updater(bmdb, provider, { ...options.updater, logger: log }).run(signal));
   if (canRecover(provider) && (await rebootsAny(provider, log, signal))) {
     const r = options.recoverer ?? {};
+    const stormGuard = new StormGuard({
+      ...(r.stormGuard ? { options: r.stormGuard } : {}),
+      ...(r.thresholds ? { thresholds: r.thresholds } : {}),
+      ...(options.metricsRegistry ? { metricsRegistry: options.metricsRegistry } : {}),
+      logger: log,
+    });
+    if (!stormGuard.options.enabled) log.warn('recoverer storm guard is off: a callback-server or network outage can make the recoverer reboot the whole fleet');
     const recoverer = new ControlLoopRunner(
       bmdb,
       // A machine the provider cannot reboot (an entry without a BMC) fails its
       // recovery with that cause and backs off, so it never blocks the queue and
       // webug shows why. Filtering candidates instead would starve the machines
       // behind it: candidates come oldest due first.
-      new Recoverer({ provider, logger: log, ...(r.thresholds ? { thresholds: r.thresholds } : {}), ...(r.backoff ? { backoff: r.backoff } : {}) }),
+      new Recoverer({
+        provider,
+        logger: log,
+        stormGuard,
+        ...(r.thresholds ? { thresholds: r.thresholds } : {}),
+        ...(r.backoff ? { backoff: r.backoff } : {}),
+        ...(r.maxAttempts === undefined ? {} : { maxAttempts: r.maxAttempts }),
+      }),
       {
         dbQueryRate: r.dbQueryRate ?? DEFAULT_DB_QUERY_RATE,
         ...(r.parallelism === undefined ? {} : { parallelism: r.parallelism }),
@@ -68,6 +92,7 @@ export async function runShepherd(options: ShepherdOptions, signal: AbortSignal)
         logger: log,
       },
     );
+    parts.push(stormGuard.run(bmdb, signal));
     parts.push(recoverer.run(signal));
   } else {
     log.warn({ provider: provider.name }, `recoverer disabled: provider ${provider.name} cannot reboot machines (for mini: no entry has a BMC), so silent agents are not recovered`);

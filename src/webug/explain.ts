@@ -71,6 +71,9 @@ function details(clauseId: ClauseId, process: Process, f: ExplainFacts): string[
       if (f.heartbeatAt) return [`last heartbeat at ${iso(f.heartbeatAt)}`];
       return f.agentStartedAt ? [`no heartbeat since the agent started at ${iso(f.agentStartedAt)}`] : ['no agent'];
     }
+    case 'not-quarantined':
+      // The tag itself (reason, since, by) is on the machine page's tag list.
+      return ['a quarantined machine is left alone by every shepherd loop until it is released'];
     default:
       throw new TypeError(`no explanation for clause ${String(clauseId satisfies never)}`);
   }

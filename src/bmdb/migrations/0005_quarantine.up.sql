@@ -36,7 +36,6 @@ CREATE INDEX quarantine_history_machine ON quarantine_history (machine_id, times
 -- transaction: the fleet-wide reboot cap counts these.
 CREATE TABLE recovery_reboots (
   machine_id uuid NOT NULL,
-  session_id uuid NOT NULL,
   rebooted_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX recovery_reboots_at ON recovery_reboots (rebooted_at);

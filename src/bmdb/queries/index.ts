@@ -9,12 +9,30 @@ import * as heartbeats from './heartbeats.ts';
 import * as history from './history.ts';
 import * as hostKeys from './host-keys.ts';
 import * as machines from './machines.ts';
+import * as machineState from './machine-state.ts';
 import * as operator from './operator.ts';
+import * as quarantine from './quarantine.ts';
 import * as stats from './stats.ts';
+import * as stormGuard from './storm-guard.ts';
 import * as tags from './tags.ts';
 import * as workDue from './work-due.ts';
 
-const all = { ...audit, ...candidates, ...fleetState, ...heartbeats, ...history, ...hostKeys, ...machines, ...operator, ...stats, ...tags, ...workDue };
+const all = {
+  ...audit,
+  ...candidates,
+  ...fleetState,
+  ...heartbeats,
+  ...history,
+  ...hostKeys,
+  ...machines,
+  ...machineState,
+  ...operator,
+  ...quarantine,
+  ...stats,
+  ...stormGuard,
+  ...tags,
+  ...workDue,
+};
 
 type All = typeof all;
 export type Queries = {
@@ -32,6 +50,7 @@ export function bindQueries(db: Queryable): Queries {
   return bound as Queries;
 }
 
+export * from './actors.ts';
 export * from './audit.ts';
 export * from './candidates.ts';
 export * from './fleet-state.ts';
@@ -39,10 +58,14 @@ export * from './heartbeats.ts';
 export * from './history.ts';
 export * from './host-keys.ts';
 export * from './machines.ts';
+export * from './machine-state.ts';
 export * from './operator.ts';
+export * from './machine-state-limits.ts';
 export * from './predicates.ts';
+export * from './quarantine.ts';
 export * from './rows.ts';
 export * from './sql-params.ts';
 export * from './stats.ts';
+export * from './storm-guard.ts';
 export * from './tags.ts';
 export * from './work-due.ts';

@@ -25,6 +25,7 @@ export const CLAUSE_IDS = Object.freeze([
   'heartbeating',
   'pending-installation',
   'installed',
+  'not-quarantined',
 ] as const);
 
 export type ClauseId = (typeof CLAUSE_IDS)[number];
@@ -70,6 +71,13 @@ const fulfilledInstallation = (onlySuccessful: boolean) =>
   `EXISTS (SELECT 1 FROM machine_os_installation_request rq JOIN machine_os_installation_report rp ON rp.machine_id = rq.machine_id
     WHERE rq.machine_id = mp.machine_id AND rq.generation = rp.generation${onlySuccessful ? ` AND rp.os_installation_result = 'Success'` : ''})`;
 
+/** No Quarantined tag: part of every shepherd candidate predicate (docs/architecture.md#recovery-guards). */
+export const notQuarantinedClause: Clause = Object.freeze({
+  id: 'not-quarantined',
+  description: 'no Quarantined tag',
+  sql: () => 'NOT EXISTS (SELECT 1 FROM machine_quarantined mq WHERE mq.machine_id = mp.machine_id)',
+});
+
 export const agentStartPredicate: readonly Clause[] = Object.freeze([
   {
     id: 'no-agent-started',
@@ -83,6 +91,7 @@ export const agentStartPredicate: readonly Clause[] = Object.freeze([
     description: 'no fulfilled OS installation request',
     sql: () => `NOT ${fulfilledInstallation(false)}`,
   },
+  notQuarantinedClause,
 ]);
 
 export function recoveryPredicate(t: RecoveryThresholds = DEFAULT_RECOVERY_THRESHOLDS): readonly Clause[] {
@@ -113,6 +122,7 @@ export function recoveryPredicate(t: RecoveryThresholds = DEFAULT_RECOVERY_THRES
               AND h.agent_heartbeat_at < now() - ${silence} * interval '1 second'))`;
       },
     },
+    notQuarantinedClause,
   ];
 }
 

@@ -20,10 +20,12 @@ import {
   PRIVATE_DIR_MODE,
   PRIVATE_FILE_MODE,
   logTightened,
+  parseServerOutage,
   runDev,
   tightenMode,
   validateDevOptions,
   type DevOptions,
+  type ServerOutage,
 } from '../../dev/index.ts';
 import { SHEPHERD_DEFAULTS } from '../../shepherd/index.ts';
 import { FAULT_DESCRIPTIONS } from '../../sim/index.ts';
@@ -65,6 +67,7 @@ export const command: Command = {
     fault('unreachable', 'fault-unreachable'),
     fault('slowSsh', 'fault-slow-ssh'),
     { name: 'no-faults', type: 'boolean', description: 'a healthy fleet: every --fault-* fraction 0' },
+    { name: 'fault-server-outage', type: 'string', placeholder: 'DURATION@START', description: 'agents cannot reach the callback server for DURATION, from START after the start (e.g. 30s@40s)' },
     { name: 'seed', type: 'int', default: DEV_DEFAULTS.seed, ...DEV_COUNT_BOUNDS.seed, placeholder: 'N', description: 'which machines get which fault' },
     { name: 'server-listen-address', type: 'string', default: DEV_DEFAULTS.serverListenAddress, placeholder: 'HOST:PORT', description: 'agent callback server (port 0: any free port)' },
     { name: 'webug-listen-address', type: 'string', default: DEV_DEFAULTS.webugListenAddress, placeholder: 'HOST:PORT', description: 'web UI; a free port is used when this one is taken; `off` to disable' },
@@ -165,9 +168,20 @@ function devOptionsFromFlags(flags: ParsedFlags): DevOptions {
     recovererBackoff: backoff,
     silentAfterMs: flags.number('silent-after')!,
     slowSshDelayMs: flags.number('slow-ssh-delay')!,
+    ...serverOutageFromFlags(flags),
     exitWhenConverged: flags.boolean('exit-when-converged'),
     timeoutMs: flags.number('timeout')!,
     ...(summaryInterval === undefined ? {} : { summaryIntervalMs: summaryInterval }),
     logLevel: level,
   };
+}
+
+function serverOutageFromFlags(flags: ParsedFlags): { serverOutage?: ServerOutage } {
+  const text = flags.string('fault-server-outage');
+  if (text === undefined) return {};
+  try {
+    return { serverOutage: parseServerOutage(text) };
+  } catch (err) {
+    throw new UsageError(`invalid value for --fault-server-outage: ${(err as Error).message}`, { cause: err });
+  }
 }

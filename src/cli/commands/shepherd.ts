@@ -7,10 +7,10 @@ import type { Logger } from 'pino';
 import { PROVIDERS, type Backoff, type Provider as ProviderType } from '../../bmdb/index.ts';
 import { Ssh2Client, SshCredentialsError, loadOrCreateSshKey, readPasswordFile, type SshAuth } from '../../shepherd/ssh/index.ts';
 import { addressProblem, DeviceListError, MiniProvider } from '../../shepherd/providers/mini/index.ts';
-import { AgentExecutableError, resolveAgentExecutable, runShepherd, SHEPHERD_BOUNDS, SHEPHERD_DEFAULTS, type CountBounds } from '../../shepherd/index.ts';
+import { AgentExecutableError, resolveAgentExecutable, runShepherd, SHEPHERD_BOUNDS, SHEPHERD_DEFAULTS, type CountBounds, type StormGuardOptions } from '../../shepherd/index.ts';
 import type { Command } from '../command.ts';
 import { BMDB_FLAGS, LOG_FLAGS, openBmdbFromFlags, RECOVERY_THRESHOLD_FLAGS, recoveryThresholdsFromFlags } from '../common-flags.ts';
-import { durationFlagBounds, UsageError, type FlagSpec, type ParsedFlags } from '../../lib/flags.ts';
+import { durationFlagBounds, formatPerWindow, parsePerWindow, UsageError, type FlagSpec, type ParsedFlags } from '../../lib/flags.ts';
 
 const D = SHEPHERD_DEFAULTS;
 const B = SHEPHERD_BOUNDS;
@@ -40,6 +40,13 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'recoverer-db-query-rate', type: 'rate', default: D.dbQueryRate, placeholder: 'DURATION,COUNT', description: 'rate of the recoverer\'s BMDB candidate queries' },
   { name: 'recoverer-loop-parallelism', type: 'int', default: D.parallelism, ...count(B.parallelism), placeholder: 'N', description: 'how many machines the recoverer handles at once' },
   ...RECOVERY_THRESHOLD_FLAGS,
+  { name: 'initializer-max-attempts', type: 'int', default: D.initializer.maxAttempts, ...count(B.maxAttempts), placeholder: 'N', description: 'failed agent starts in a row after which a machine is quarantined' },
+  { name: 'recoverer-max-attempts', type: 'int', default: D.recovererMaxAttempts, ...count(B.maxAttempts), placeholder: 'N', description: 'reboots without a heartbeat in between after which a machine is quarantined' },
+  { name: 'recoverer-storm-guard', type: 'string', default: 'on', placeholder: 'on|off', description: 'pause recovery when the fleet looks like an outage and cap reboots; off (for a lab) disables all three checks' },
+  { name: 'recoverer-storm-threshold', type: 'float', default: D.stormGuard.threshold, min: 0, max: 1, placeholder: 'SHARE', description: 'pause recovery when more than this share of started machines went silent within the last silence timeout (0.1 = 10 %)' },
+  { name: 'recoverer-storm-min-machines', type: 'int', default: D.stormGuard.minMachines, ...count(B.stormMinMachines), placeholder: 'N', description: 'the silence checks engage only from this many silent machines, so a small fleet still recovers one' },
+  { name: 'recoverer-heartbeat-interval', type: 'duration', default: D.stormGuard.heartbeatIntervalMs, ...durationFlagBounds(B.heartbeatIntervalMs), description: 'the agents\' heartbeat interval: no heartbeat at all for this long pauses recovery' },
+  { name: 'recoverer-max-reboots', type: 'string', default: formatPerWindow(D.stormGuard.maxReboots), placeholder: 'LIMIT/DURATION', description: 'fleet-wide reboot cap: a share of the started machines (5%/10m, at least one) or a count (20/1h) per window' },
   backoffFlag('initializer', 'initial', D.initializerBackoff, 'first retry delay after a failed agent start'),
   backoffFlag('initializer', 'max', D.initializerBackoff, 'longest retry delay after failed agent starts'),
   backoffFlag('recoverer', 'initial', D.recovererBackoff, 'first retry delay after a failed reboot'),
@@ -83,6 +90,24 @@ function backoffFromFlags(flags: ParsedFlags, loop: 'initializer' | 'recoverer',
   const maximumMs = flags.number(`${loop}-backoff-max`)!;
   if (maximumMs < initialMs) throw new UsageError(`--${loop}-backoff-max must be at least --${loop}-backoff-initial`);
   return { ...base, initialMs, maximumMs };
+}
+
+function stormGuardFromFlags(flags: ParsedFlags): StormGuardOptions {
+  const mode = flags.string('recoverer-storm-guard')!;
+  if (mode !== 'on' && mode !== 'off') throw new UsageError(`invalid value for --recoverer-storm-guard: ${JSON.stringify(mode)} (on or off)`);
+  let maxReboots;
+  try {
+    maxReboots = parsePerWindow(flags.string('recoverer-max-reboots')!);
+  } catch (err) {
+    throw new UsageError(`invalid value for --recoverer-max-reboots: ${(err as Error).message}`, { cause: err });
+  }
+  return {
+    enabled: mode === 'on',
+    threshold: flags.number('recoverer-storm-threshold')!,
+    minMachines: flags.number('recoverer-storm-min-machines')!,
+    heartbeatIntervalMs: flags.number('recoverer-heartbeat-interval')!,
+    maxReboots,
+  };
 }
 
 async function agentExecutableFromFlags(flags: ParsedFlags, signal: AbortSignal): Promise<string> {
@@ -140,6 +165,7 @@ export const command: Command = {
     const recoveryThresholds = recoveryThresholdsFromFlags(flags);
     const initializerBackoff = backoffFromFlags(flags, 'initializer', D.initializerBackoff);
     const recovererBackoff = backoffFromFlags(flags, 'recoverer', D.recovererBackoff);
+    const stormGuard = stormGuardFromFlags(flags);
     const sshAuth = await sshAuthFromFlags(flags, ctx);
 
     let provider: MiniProvider;
@@ -186,12 +212,15 @@ export const command: Command = {
             dbQueryRate: flags.rate('initializer-db-query-rate')!,
             parallelism: initParallelism,
             backoff: initializerBackoff,
+            maxAttempts: flags.number('initializer-max-attempts')!,
           },
           recoverer: {
             dbQueryRate: flags.rate('recoverer-db-query-rate')!,
             parallelism: recParallelism,
             thresholds: recoveryThresholds,
             backoff: recovererBackoff,
+            maxAttempts: flags.number('recoverer-max-attempts')!,
+            stormGuard,
           },
         },
         ctx.signal,
