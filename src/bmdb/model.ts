@@ -24,6 +24,7 @@ export type Processor =
   | 'bmsrv'
   | 'scruffy-stats'
   | 'webug'
+  | 'operator'
   | 'unittest'
   | 'bench';
 

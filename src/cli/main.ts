@@ -8,6 +8,7 @@ import type { Command } from './command.ts';
 import { command as agent } from './commands/agent.ts';
 import { command as db } from './commands/db.ts';
 import { command as dev } from './commands/dev.ts';
+import { command as machines } from './commands/machines.ts';
 import { command as migrate } from './commands/migrate.ts';
 import { command as scruffy } from './commands/scruffy.ts';
 import { command as server } from './commands/server.ts';
@@ -16,7 +17,7 @@ import { command as webug } from './commands/webug.ts';
 import { formatFlagHelp, parseFlags, UsageError, wantsHelp } from '../lib/flags.ts';
 
 /** Every subcommand, in the order `bmaas --help` lists them. */
-export const COMMANDS: readonly Command[] = [agent, db, dev, migrate, scruffy, server, shepherd, webug];
+export const COMMANDS: readonly Command[] = [agent, db, dev, machines, migrate, scruffy, server, shepherd, webug];
 
 function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name);

@@ -1,16 +1,23 @@
 // webug: the operator's read-only web UI over the BMDB. Embeddable: any
 // component can call startWebug next to its own work.
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { DEFAULT_RECOVERY_THRESHOLDS, type Bmdb, type RecoveryThresholds } from '../bmdb/index.ts';
 import { HostPortError, isLoopbackHost, parseListenAddress, silentLogger, type HostPort } from '../lib/index.ts';
+import type { ApiToken } from './api-tokens.ts';
 import { createContext } from './context.ts';
 import { WebugConfigError } from './errors.ts';
 import { createHandler } from './server.ts';
 
 export { BadRequestError, NotFoundError, WebugConfigError } from './errors.ts';
 export { html, escapeHtml, SafeHtml } from './html.ts';
+export { API_ROLES, loadApiTokensFile, parseApiTokens, type ApiRole, type ApiToken } from './api-tokens.ts';
+// The fleet list and the machine page as data, for the CLI (`bmaas machines`).
+export { createContext, type WebugContext } from './context.ts';
+export { loadFleetPage, type FleetPage, type FleetRow } from './fleet.ts';
+export { loadMachine, type MachineDetail } from './machine.ts';
 
 export const DEFAULT_WEBUG_LISTEN_ADDRESS = '127.0.0.1:8081';
 export const WEBUG_TOKEN_ENV = 'BMAAS_WEBUG_TOKEN';
@@ -28,6 +35,12 @@ export interface WebugOptions {
   readonly liveMs?: number | undefined;
   /** Thresholds the recovery explanation uses; keep them equal to the recoverer's. */
   readonly recoveryThresholds?: RecoveryThresholds | undefined;
+  /** Serve the action API (POST /api/machines/<id>/actions/<action>). Default false: read-only, writes nothing. */
+  readonly allowActions?: boolean | undefined;
+  /** The action API's bearer tokens (loadApiTokensFile); required with allowActions. */
+  readonly apiTokens?: readonly ApiToken[] | undefined;
+  /** Serve HTTPS with this certificate chain and key (PEM). Required for actions off loopback. */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer } | undefined;
 }
 
 export interface Webug {
@@ -52,10 +65,16 @@ export async function startWebug(opts: WebugOptions): Promise<Webug> {
     throw new WebugConfigError(`refusing to serve webug on ${address.host ?? 'every interface'} without a token: give --webug-token or ${WEBUG_TOKEN_ENV}, or listen on 127.0.0.1`);
   }
   if (token !== undefined && token.length < 16) throw new WebugConfigError('the webug token must be at least 16 characters');
+  if (opts.allowActions) {
+    if (!opts.apiTokens?.length) throw new WebugConfigError('--allow-actions needs --tokens-file with at least one token: no actions without a token, even on loopback');
+    if (!isLoopbackHost(address.host) && !opts.tls) throw new WebugConfigError('refusing to serve actions off loopback without TLS: give --tls-cert and --tls-key, or listen on 127.0.0.1');
+  }
   opts.signal?.throwIfAborted();
   const logger = (opts.logger ?? silentLogger()).child({ module: 'webug' });
   const ctx = createContext(opts.bmdb, opts.recoveryThresholds ?? DEFAULT_RECOVERY_THRESHOLDS);
-  const server = createServer(createHandler({ ctx, token, logger, liveMs: opts.liveMs ?? 2000 }));
+  const actions = opts.allowActions ? { bmdb: opts.bmdb, tokens: opts.apiTokens ?? [] } : undefined;
+  const handler = createHandler({ ctx, token, logger, liveMs: opts.liveMs ?? 2000, actions });
+  const server = opts.tls ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' }, handler) : createServer(handler);
   server.headersTimeout = 10_000;
   server.requestTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
@@ -67,7 +86,7 @@ export async function startWebug(opts: WebugOptions): Promise<Webug> {
   });
   const bound = server.address() as AddressInfo;
   const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
-  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${bound.port}/`;
+  const url = `${opts.tls ? 'https' : 'http'}://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${bound.port}/`;
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= new Promise<void>((resolve) => {
@@ -75,7 +94,7 @@ export async function startWebug(opts: WebugOptions): Promise<Webug> {
       server.closeAllConnections();
     }));
   opts.signal?.addEventListener('abort', () => void close(), { once: true });
-  logger.info({ url, auth: token ? 'token' : 'none' }, `webug serving ${url}`);
+  logger.info({ url, auth: token ? 'token' : 'none', actions: actions ? `${actions.tokens.length} tokens` : 'off' }, `webug serving ${url}${actions ? ' with the action API' : ' (read-only)'}`);
   return { url, close };
 }
 export { WEBUG_BOUNDS, WEBUG_DEFAULTS } from './webug-options.ts';

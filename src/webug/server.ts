@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { ACTION_PATH, ConflictError, ForbiddenError, handleAction, UnauthenticatedError, type ActionApi } from './actions-api.ts';
 import { auditCsv, AUDIT_CSV_HEADER, DEFAULT_EXPORT_ROWS, loadAuditPage, MAX_EXPORT_ROWS, parseAuditFilter, streamAudit } from './audit.ts';
 import { authenticate } from './auth.ts';
 import type { WebugContext } from './context.ts';
@@ -15,6 +16,7 @@ import { auditPage } from './pages/audit-page.ts';
 import { fleetPage } from './pages/fleet-page.ts';
 import { layout, type LayoutInfo } from './pages/layout.ts';
 import { machinePage } from './pages/machine-page.ts';
+import { loadOperatorAudit } from './operator-audit.ts';
 import { sessionPage, sessionsPage } from './pages/session-page.ts';
 import { intParam, pathId } from './params.ts';
 import { listSessions, loadSession } from './sessions.ts';
@@ -30,6 +32,8 @@ export interface ServerOptions {
   readonly token: string | undefined;
   readonly logger: Logger;
   readonly liveMs: number;
+  /** Set with --allow-actions: POST /api/machines/<id>/actions/<action> (actions-api.ts). Absent: read-only. */
+  readonly actions?: ActionApi | undefined;
 }
 
 interface Request {
@@ -80,6 +84,7 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
     [/^\/api\/sessions$/, (r) => listSessions(ctx, r.signal)],
     [/^\/api\/sessions\/[^/]+$/, (r) => loadSession(ctx, machineId(r, '/api/sessions/'), r.signal)],
     [/^\/api\/audit$/, (r) => loadAuditPage(ctx, parseAuditFilter(r.url.searchParams), r.signal)],
+    [/^\/api\/audit\/actions$/, (r) => loadOperatorAudit(ctx, r.url.searchParams, r.signal)],
   ];
 
   const pages: Array<[RegExp, Page]> = [
@@ -100,7 +105,8 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
     }],
     [/^\/audit$/, async (r) => {
       const f = parseAuditFilter(r.url.searchParams);
-      return { title: 'Audit', nav: 'audit', body: auditPage(f, await loadAuditPage(ctx, f, r.signal)) };
+      const actions = await loadOperatorAudit(ctx, new URLSearchParams(f.machine ? { machine: f.machine } : {}), r.signal);
+      return { title: 'Audit', nav: 'audit', body: auditPage(f, await loadAuditPage(ctx, f, r.signal), actions.rows) };
     }],
   ];
 
@@ -161,9 +167,16 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, r: Request): Promise<void> {
+    if (opts.actions && req.method === 'POST' && ACTION_PATH.test(r.url.pathname)) {
+      // Actions carry their own bearer token (the tokens file), whatever the read token is.
+      if ((await ctx.schema(r.signal)).schemaVersion === 0) throw new SchemaMissingError(`${ctx.database} has no BMDB schema yet: run \`bmaas migrate up\``);
+      const outcome = await handleAction(opts.actions, req, r.url.pathname, r.signal);
+      logger.info({ requestId: r.id, machineId: outcome.machineId, action: outcome.action, dryRun: outcome.dryRun, auditId: outcome.auditId }, 'action applied');
+      return send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify(outcome)}\n`);
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
-      return send(res, 405, 'text/plain; charset=utf-8', 'webug is read-only: only GET and HEAD\n');
+      return send(res, 405, 'text/plain; charset=utf-8', opts.actions ? 'only GET and HEAD here; actions are POST /api/machines/<id>/actions/<action>\n' : 'webug is read-only: only GET and HEAD\n');
     }
     const auth = authenticate(req, r.url, opts.token);
     if (auth.kind === 'denied') {
@@ -187,7 +200,15 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
   }
 
   function fail(res: ServerResponse, r: Request, err: unknown): void {
-    const status = err instanceof BadRequestError ? 400 : err instanceof NotFoundError ? 404 : err instanceof SchemaMissingError ? 503 : 500;
+    const status =
+      err instanceof BadRequestError ? 400
+      : err instanceof UnauthenticatedError ? 401
+      : err instanceof ForbiddenError ? 403
+      : err instanceof NotFoundError ? 404
+      : err instanceof ConflictError ? 409
+      : err instanceof SchemaMissingError ? 503
+      : 500;
+    if (status === 401 && !res.headersSent) res.setHeader('WWW-Authenticate', 'Bearer realm="webug actions"');
     const log = { requestId: r.id, path: r.url.pathname, status };
     // The details of a 500 (often the database's own words) go to the log only.
     if (status === 500) logger.error({ ...log, err }, 'request failed');

@@ -2,6 +2,7 @@
 // `Queryable` first; `bindQueries` turns the set into methods bound to one
 // transaction (what the Go code called `model.Queries`).
 import type { Queryable } from '../driver.ts';
+import * as audit from './audit.ts';
 import * as candidates from './candidates.ts';
 import * as fleetState from './fleet-state.ts';
 import * as heartbeats from './heartbeats.ts';
@@ -9,6 +10,7 @@ import * as history from './history.ts';
 import * as hostKeys from './host-keys.ts';
 import * as machines from './machines.ts';
 import * as machineState from './machine-state.ts';
+import * as operator from './operator.ts';
 import * as quarantine from './quarantine.ts';
 import * as stats from './stats.ts';
 import * as stormGuard from './storm-guard.ts';
@@ -16,6 +18,7 @@ import * as tags from './tags.ts';
 import * as workDue from './work-due.ts';
 
 const all = {
+  ...audit,
   ...candidates,
   ...fleetState,
   ...heartbeats,
@@ -23,6 +26,7 @@ const all = {
   ...hostKeys,
   ...machines,
   ...machineState,
+  ...operator,
   ...quarantine,
   ...stats,
   ...stormGuard,
@@ -47,6 +51,7 @@ export function bindQueries(db: Queryable): Queries {
 }
 
 export * from './actors.ts';
+export * from './audit.ts';
 export * from './candidates.ts';
 export * from './fleet-state.ts';
 export * from './heartbeats.ts';
@@ -54,6 +59,7 @@ export * from './history.ts';
 export * from './host-keys.ts';
 export * from './machines.ts';
 export * from './machine-state.ts';
+export * from './operator.ts';
 export * from './machine-state-limits.ts';
 export * from './predicates.ts';
 export * from './quarantine.ts';

@@ -1,13 +1,14 @@
 // bmaas webug: serve the operator's read-only web UI over the BMDB until
 // interrupted.
+import { readFileSync } from 'node:fs';
 import type { Command } from '../command.ts';
 import { BMDB_FLAGS, LOG_FLAGS, openBmdbFromFlags, RECOVERY_THRESHOLD_FLAGS, recoveryThresholdsFromFlags } from '../common-flags.ts';
 import { durationFlagBounds, UsageError } from '../../lib/flags.ts';
-import { DEFAULT_WEBUG_LISTEN_ADDRESS, startWebug, WEBUG_BOUNDS, WEBUG_DEFAULTS, WEBUG_TOKEN_ENV, WebugConfigError } from '../../webug/index.ts';
+import { DEFAULT_WEBUG_LISTEN_ADDRESS, loadApiTokensFile, startWebug, WEBUG_BOUNDS, WEBUG_DEFAULTS, WEBUG_TOKEN_ENV, WebugConfigError } from '../../webug/index.ts';
 
 export const command: Command = {
   name: 'webug',
-  summary: 'serve the read-only operator web UI over the BMDB',
+  summary: 'serve the operator web UI over the BMDB (read-only unless --allow-actions)',
   usage: '[--bmdb-url URL] [--listen-address HOST:PORT] [--webug-token TOKEN]',
   description:
     'Fleet list, machine detail with explain, sessions and audit trail, with a JSON API under /api/. ' +
@@ -20,10 +21,33 @@ export const command: Command = {
     { name: 'refresh', type: 'duration', default: WEBUG_DEFAULTS.liveMs, ...durationFlagBounds(WEBUG_BOUNDS.liveMs), description: 'how often live pages refresh' },
     // The "why (not) a recovery candidate" explanation uses these; give the shepherd's values.
     ...RECOVERY_THRESHOLD_FLAGS,
+    { name: 'allow-actions', type: 'boolean', description: 'serve the action API (POST /api/machines/<id>/actions/<action>); needs --tokens-file, and TLS off loopback. Off: read-only' },
+    { name: 'tokens-file', type: 'string', placeholder: 'PATH', description: 'action API tokens, one "<viewer|operator> <name> <sha256 hex of the token>" a line' },
+    { name: 'tls-cert', type: 'string', placeholder: 'PATH', description: 'serve HTTPS with this PEM certificate chain (with --tls-key)' },
+    { name: 'tls-key', type: 'string', placeholder: 'PATH', description: 'the PEM private key of --tls-cert' },
     ...LOG_FLAGS,
   ],
   async run(flags, ctx) {
     const recoveryThresholds = recoveryThresholdsFromFlags(flags);
+    const readPem = (name: string): Buffer => {
+      const file = flags.string(name)!;
+      try {
+        return readFileSync(file);
+      } catch (err) {
+        throw new UsageError(`cannot read --${name} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+    };
+    if ((flags.string('tls-cert') === undefined) !== (flags.string('tls-key') === undefined)) throw new UsageError('give --tls-cert and --tls-key together');
+    const tls = flags.string('tls-cert') !== undefined ? { cert: readPem('tls-cert'), key: readPem('tls-key') } : undefined;
+    const tokensFile = flags.string('tokens-file');
+    if (tokensFile !== undefined && !flags.boolean('allow-actions')) throw new UsageError('--tokens-file is for the action API: give --allow-actions too');
+    let apiTokens;
+    try {
+      apiTokens = tokensFile !== undefined ? loadApiTokensFile(tokensFile) : undefined;
+    } catch (err) {
+      if (err instanceof WebugConfigError) throw new UsageError(err.message);
+      throw err;
+    }
     // Read-only: it never migrates; it reads whatever schema version it finds.
     const bmdb = await openBmdbFromFlags(flags, { logger: ctx.logger, migrate: false, signal: ctx.signal });
     try {
@@ -35,6 +59,9 @@ export const command: Command = {
           token: flags.string('webug-token'),
           liveMs: flags.number('refresh'),
           recoveryThresholds,
+          allowActions: flags.boolean('allow-actions'),
+          apiTokens,
+          tls,
           logger: ctx.logger,
           signal: ctx.signal,
         });

@@ -1,5 +1,5 @@
 // The audit trail: filters, a page of history rows, exports.
-import { PROCESSES, WORK_HISTORY_EVENTS } from '../../bmdb/index.ts';
+import { PROCESSES, WORK_HISTORY_EVENTS, type AuditEntry } from '../../bmdb/index.ts';
 import { auditFilterQuery, type AuditFilter, type AuditRow } from '../audit.ts';
 import { html, href, type SafeHtml } from '../html.ts';
 import { badge, isoSeconds, machineLink, muted } from './format.ts';
@@ -7,7 +7,16 @@ import { badge, isoSeconds, machineLink, muted } from './format.ts';
 const select = (name: string, values: readonly string[], selected: string | undefined) =>
   html`<select name="${name}"><option value="">any</option>${values.map((v) => html`<option value="${v}" ${v === selected ? html`selected` : ''}>${v}</option>`)}</select>`;
 
-export function auditPage(f: AuditFilter, page: { rows: readonly AuditRow[]; next: string | null }): SafeHtml {
+function operatorActions(rows: readonly AuditEntry[], machine: string | undefined): SafeHtml {
+  return html`<h2>Operator actions</h2>
+  <table class="operator-audit" id="operator-actions"><thead><tr><th>time</th><th>machine</th><th>provider id</th><th>actor</th><th>action</th><th>arguments</th><th>reason</th><th>result</th></tr></thead><tbody>
+  ${rows.length ? rows.map((a) => html`<tr><td class="mono">${isoSeconds(a.at)}</td><td>${a.machineId ? machineLink(a.machineId) : ''}</td><td>${a.providerId ?? ''}</td><td>${a.actor}</td><td>${a.action}</td>
+     <td class="mono">${Object.keys(a.arguments).length ? JSON.stringify(a.arguments) : ''}</td><td>${a.reason ?? ''}</td><td class="cause">${a.result}</td></tr>`) : html`<tr><td colspan="8" class="muted">no operator actions${machine ? ' on this machine' : ''}</td></tr>`}
+  </tbody></table>
+  <div class="pager"><a class="meta" href="${href('/api/audit/actions', { machine })}">JSON</a></div>`;
+}
+
+export function auditPage(f: AuditFilter, page: { rows: readonly AuditRow[]; next: string | null }, actions: readonly AuditEntry[] = []): SafeHtml {
   const q = auditFilterQuery(f);
   return html`<h1>Audit trail</h1>
   <form class="filters" method="get" action="/audit">
@@ -25,5 +34,6 @@ export function auditPage(f: AuditFilter, page: { rows: readonly AuditRow[]; nex
   </tbody></table>
   <div class="pager">${f.before ? html`<a href="${href('/audit', q)}">« newest</a>` : ''}
     ${page.next ? html`<a rel="next" href="${href('/audit', { ...q, before: page.next })}">older »</a>` : muted('oldest reached')}
-    <a class="meta" href="${href('/api/audit', q)}">JSON</a></div>`;
+    <a class="meta" href="${href('/api/audit', q)}">JSON</a></div>
+  ${operatorActions(actions, f.machine)}`;
 }

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
+import { openBmdb } from '../bmdb/index.ts';
+import { parseFlags } from '../lib/flags.ts';
+import { command } from './commands/machines.ts';
+
+async function run(url: string, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c: Buffer) => (out += c.toString()));
+  stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const flags = parseFlags(command.flags, [...argv, '--bmdb-url', url], { positionals: command.positionals ?? 0, env: {} });
+  let code: number;
+  try {
+    code = (await command.run(flags, { signal: new AbortController().signal, logger: pino({ level: 'silent' }), stdout, stderr })) ?? 0;
+  } catch (e) {
+    err += (e as Error).message;
+    code = (e as Error).name === 'UsageError' ? 2 : 1;
+  }
+  return { code, out, err };
+}
+
+describe('bmaas machines', () => {
+  let dir: string;
+  let url: string;
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'bmaas-machines-'));
+    url = `pglite://${dir}`;
+    const bmdb = await openBmdb({ url, migrate: true });
+    await bmdb.transact('unittest', async (q) => {
+      for (let i = 0; i < 3; i++) {
+        const m = await q.newMachine();
+        await q.addProvided({ machineId: m.machineId, provider: 'None', providerId: `node-${i}` });
+        if (i < 2) await q.setAgentStarted({ machineId: m.machineId, publicKey: new Uint8Array(32) });
+      }
+    });
+    await bmdb.close();
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('selects in bulk by filters, lists in --dry-run and changes nothing', async () => {
+    const dry = await run(url, 'reinit', '--has', 'agent_started', '--all', '--dry-run', '--json');
+    assert.equal(dry.code, 0, dry.err);
+    const body = JSON.parse(dry.out) as { dryRun: boolean; machines: Array<{ providerId: string; ok: boolean; result: string }> };
+    assert.equal(body.dryRun, true);
+    assert.deepEqual(body.machines.map((m) => m.providerId).sort(), ['node-0', 'node-1']);
+    assert.ok(body.machines.every((m) => m.ok && m.result.startsWith('would: ')));
+    const list = await run(url, 'list', '--has', 'agent_started', '--json');
+    assert.equal((JSON.parse(list.out) as unknown[]).length, 2, 'still two machines with an agent');
+  });
+
+  it('refuses bulk actions without --yes when stdin is not a terminal, and without --all for filters', async () => {
+    const r = await run(url, 'reinit', '--has', 'agent_started', '--all');
+    assert.equal(r.code, 2);
+    assert.match(r.err, /stdin is not a terminal, so give --yes/);
+    const noAll = await run(url, 'reinit', '--has', 'agent_started', '--yes');
+    assert.equal(noAll.code, 2);
+    assert.match(noAll.err, /--all/);
+  });
+
+  it('acts on one machine by provider id, audits it, refuses a second time, and shows it in history', async () => {
+    const r = await run(url, 'reinit', 'node-0', '--reason', 'kernel panic', '--actor', 'bob');
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /node-0\): AgentStarted .* dropped/);
+    const again = await run(url, 'reinit', 'node-0');
+    assert.equal(again.code, 1);
+    assert.match(again.out, /refused: no agent was started/);
+    const h = await run(url, 'history', 'node-0', '--json');
+    const rows = JSON.parse(h.out) as Array<{ kind: string; what: string; detail: string }>;
+    assert.deepEqual(rows.map((x) => [x.kind, x.what]), [['audit', 'reinit by bob']]);
+    assert.match(rows[0]!.detail, /reason: kernel panic/);
+    const unknown = await run(url, 'show', 'node-9');
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.err, /no machine matches "node-9"/);
+    const wrongFlag = await run(url, 'reinit', 'node-1', '--bundle-url', 'https://x/');
+    assert.equal(wrongFlag.code, 2);
+  });
+});
