@@ -1,13 +1,13 @@
 // Claim throughput: Work + finish cycles per second over 5,000 agent-start
-// candidates, with 1 and with 16 workers (each with its own session), on a
+// candidates, with 1 and with 16 workers (sharing one session, as a control
+// loop runner's do; bench/claim-cycles.ts), on a
 // throw-away local PostgreSQL; plus that cluster's single-row commit rate as
 // the baseline, measured in the same run. Prints one JSON line per figure.
 import os from 'node:os';
 import pg from 'pg';
-import { Registry } from 'prom-client';
-import { NothingToDoError, openBmdb, WorkConflictError, type Bmdb } from '../src/bmdb/index.ts';
 import { startPgCluster } from '../test/pg-cluster.ts';
 import { createDatabase, emit, median } from './bench-lib.ts';
+import { runClaimCycles } from './claim-cycles.ts';
 
 const MACHINES = Number(process.env.BENCH_MACHINES ?? 5000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -47,51 +47,15 @@ try {
   emit({ bench: 'baseline', figure: 'single_row_commits_per_s', connections: 1, median: Math.round(median(base1)), runs: base1.map(Math.round), cpus: os.availableParallelism() });
   emit({ bench: 'baseline', figure: 'single_row_commits_per_s', connections: 16, median: Math.round(median(base16)), runs: base16.map(Math.round) });
 
-  const seed = async (bmdb: Bmdb) => {
-    await bmdb.driver.query(`INSERT INTO machines (machine_id) SELECT gen_random_uuid() FROM generate_series(1, $1)`, [MACHINES]);
-    await bmdb.driver.query(`INSERT INTO machine_provided (machine_id, provider, provider_id) SELECT machine_id, 'None', machine_id::text FROM machines`);
-    await bmdb.driver.query('ANALYZE');
-  };
-
-  const claims = async (workers: number) => {
-    const bmdb = await openBmdb({ url: await freshDb(), migrate: true, maxConnections: workers + 4, metricsRegistry: new Registry() });
-    await seed(bmdb);
-    const sessions = await Promise.all(Array.from({ length: workers }, (_, i) => bmdb.startSession({ component: `bench-${i}`, processor: 'bench' })));
-    const key = new Uint8Array(32);
-    let done = 0;
-    let conflicts = 0;
-    const start = performance.now();
-    await Promise.all(
-      sessions.map(async (s) => {
-        for (;;) {
-          try {
-            const w = await s.work('ShepherdAgentStart', async (q) => (await q.getAgentStartCandidates({ provider: 'None', limit: 1 }))[0]);
-            await w.finish((q) => q.setAgentStarted({ machineId: w.machineId, publicKey: key }));
-            done++;
-          } catch (err) {
-            if (err instanceof NothingToDoError) return;
-            if (err instanceof WorkConflictError) {
-              conflicts++;
-              continue;
-            }
-            throw err;
-          }
-        }
-      }),
-    );
-    const seconds = (performance.now() - start) / 1000;
-    for (const s of sessions) await s.close();
-    await bmdb.close();
-    if (done !== MACHINES) throw new Error(`expected ${MACHINES} cycles, did ${done}`);
-    return { rate: done / seconds, conflicts };
-  };
   for (const workers of [1, 16]) {
     const rates: number[] = [];
     let conflicts = 0;
+    let retried = 0;
     for (let i = 0; i < RUNS; i++) {
-      const r = await claims(workers);
+      const r = await runClaimCycles(await freshDb(), workers, MACHINES);
       rates.push(r.rate);
       conflicts += r.conflicts;
+      retried += r.retried;
       process.stderr.write(`bench: ${workers} workers run ${i + 1}: ${Math.round(r.rate)} cycles/s\n`);
     }
     emit({
@@ -102,6 +66,7 @@ try {
       median: Math.round(median(rates)),
       runs: rates.map(Math.round),
       conflicts,
+      retried,
       ratio_to_baseline_1conn: Number((median(rates) / median(base1)).toFixed(3)),
     });
   }

@@ -1,10 +1,10 @@
 // The Work + finish cycle the claim benches measure, in one place: a fleet of
-// agent-start candidates seeded in bulk, and N workers (each with a session of
-// its own) claiming a candidate, setting AgentStarted and finishing, until
-// nothing is left. Used by claims-vs-graphile-worker.bench.ts; meant for
-// bmdb-claims.bench.ts too once the session.work API settles.
+// agent-start candidates seeded in bulk, and N workers sharing one session (as
+// a control loop runner's workers do) claiming a candidate, setting
+// AgentStarted and finishing, until nothing is left. Used by
+// claims-vs-graphile-worker.bench.ts and bmdb-claims.bench.ts.
 import { Registry } from 'prom-client';
-import { NothingToDoError, openBmdb, WorkConflictError, type Bmdb } from '../src/bmdb/index.ts';
+import { NothingToDoError, openBmdb, WorkConflictError, type Bmdb, type IsolationLevel } from '../src/bmdb/index.ts';
 
 /** `machines` provided machines of provider None without an agent: all agent-start candidates. */
 export async function seedAgentStartCandidates(bmdb: Bmdb, machines: number): Promise<void> {
@@ -18,21 +18,26 @@ export interface ClaimRun {
   readonly rate: number;
   /** Claims lost to another worker and retried. */
   readonly conflicts: number;
+  /** Transactions retried after a serialization failure or deadlock. */
+  readonly retried: number;
 }
 
-/** Opens a BMDB on `url` (an empty database), seeds it and works every machine off with `workers` sessions. */
-export async function runClaimCycles(url: string, workers: number, machines: number): Promise<ClaimRun> {
-  const bmdb = await openBmdb({ url, migrate: true, maxConnections: workers + 4, metricsRegistry: new Registry() });
+/**
+ * Opens a BMDB on `url` (an empty database), seeds it and works every machine
+ * off with `workers` workers on one shared session.
+ */
+export async function runClaimCycles(url: string, workers: number, machines: number, opts: { isolation?: IsolationLevel } = {}): Promise<ClaimRun> {
+  const bmdb = await openBmdb({ url, migrate: true, maxConnections: workers + 4, metricsRegistry: new Registry(), isolation: opts.isolation });
   try {
     await seedAgentStartCandidates(bmdb, machines);
-    const sessions = await Promise.all(Array.from({ length: workers }, (_, i) => bmdb.startSession({ component: `bench-${i}`, processor: 'bench' })));
+    const session = await bmdb.startSession({ component: 'bench', processor: 'bench' });
     const publicKey = new Uint8Array(32);
     let done = 0;
     let conflicts = 0;
-    const worker = async (s: (typeof sessions)[number]) => {
+    const worker = async () => {
       for (;;) {
         try {
-          const w = await s.work('ShepherdAgentStart', async (q) => (await q.getAgentStartCandidates({ provider: 'None', limit: 1 }))[0]);
+          const w = await session.work('ShepherdAgentStart', async (q) => (await q.getAgentStartCandidates({ provider: 'None', limit: 1 }))[0]);
           await w.finish((q) => q.setAgentStarted({ machineId: w.machineId, publicKey }));
           done++;
         } catch (err) {
@@ -43,11 +48,12 @@ export async function runClaimCycles(url: string, workers: number, machines: num
       }
     };
     const start = performance.now();
-    await Promise.all(sessions.map(worker));
+    await Promise.all(Array.from({ length: workers }, worker));
     const seconds = (performance.now() - start) / 1000;
-    for (const s of sessions) await s.close();
+    await session.close();
     if (done !== machines) throw new Error(`expected ${machines} cycles, did ${done}`);
-    return { rate: done / seconds, conflicts };
+    const retried = (await bmdb.metrics.transactionRetried.get()).values.reduce((n, v) => n + v.value, 0);
+    return { rate: done / seconds, conflicts, retried };
   } finally {
     await bmdb.close();
   }

@@ -1,6 +1,6 @@
 // bmaas claims next to a job queue (issue 15): graphile-worker 0.18 working off
 // N no-op jobs with concurrency 16, and bmaas's Work + finish cycle with 16
-// workers over 5,000 agent-start candidates, on the same throw-away cluster in
+// workers on one session over 5,000 agent-start candidates, on the same throw-away cluster in
 // the same run (each in a database of its own), alternating so both see the
 // same noise; then the ratio of the medians and the commit baseline.
 //
@@ -80,12 +80,14 @@ try {
   const gw: number[] = [];
   const bm: number[] = [];
   let conflicts = 0;
+  let retried = 0;
   for (let i = 0; i < RUNS; i++) {
     gw.push(await graphileWorkerRate(await createDatabase(admin, cluster.adminUrl, `gw_${i}`)));
     progress(`graphile-worker run ${i + 1}: ${Math.round(gw.at(-1)!)} jobs/s`);
     const r = await runClaimCycles(await createDatabase(admin, cluster.adminUrl, `claims_${i}`), CONCURRENCY, MACHINES);
     bm.push(r.rate);
     conflicts += r.conflicts;
+    retried += r.retried;
     progress(`bmaas run ${i + 1}: ${Math.round(r.rate)} cycles/s`);
   }
   emit({
@@ -107,6 +109,7 @@ try {
     median: Math.round(median(bm)),
     runs: bm.map(Math.round),
     conflicts,
+    retried,
     ratio_to_baseline_1conn: Number((median(bm) / base.commits1).toFixed(3)),
   });
   emit({ bench: 'claims_vs_graphile_worker', figure: 'ratio', bmaas_cycles_per_s: Math.round(median(bm)), graphile_worker_jobs_per_s: Math.round(median(gw)), ratio: Number((median(bm) / median(gw)).toFixed(2)) });

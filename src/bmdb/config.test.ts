@@ -4,7 +4,7 @@ import { Registry } from 'prom-client';
 import { resolveBmdbOptions } from './connection.ts';
 import { BmdbConfigError } from './errors.ts';
 import { bmdbMetrics } from './metrics.ts';
-import { isRetryable, retryDelayMs } from './retry.ts';
+import { DEFAULT_RETRY_POLICY, isRetryable, nextRetryDelayMs, retryDelayMs } from './retry.ts';
 import { parseBmdbUrl } from './url.ts';
 
 describe('BMDB URL and options', () => {
@@ -36,11 +36,26 @@ describe('transaction retry policy', () => {
     assert.equal(isRetryable(new Error('x')), false);
   });
   it('waits a jittered, growing, capped delay', () => {
-    const policy = { maxAttempts: 10, baseDelayMs: 5, maxDelayMs: 100 };
+    const policy = { maxAttempts: 10, baseDelayMs: 5, maxDelayMs: 100, budgetMs: 1000 };
     assert.equal(retryDelayMs(1, policy, () => 1), 5);
     assert.equal(retryDelayMs(3, policy, () => 1), 20);
     assert.equal(retryDelayMs(10, policy, () => 1), 100);
     assert.equal(retryDelayMs(10, policy, () => 0), 0);
+  });
+  it('stops retrying when the attempts or the time budget are used up', () => {
+    const policy = { maxAttempts: 10, baseDelayMs: 5, maxDelayMs: 100, budgetMs: 1000 };
+    assert.equal(nextRetryDelayMs(9, 0, policy, () => 1), 100);
+    assert.equal(nextRetryDelayMs(10, 0, policy, () => 1), undefined);
+    assert.equal(nextRetryDelayMs(5, 900, policy, () => 1), 80);
+    assert.equal(nextRetryDelayMs(5, 950, policy, () => 1), undefined, 'the wait would end past the budget');
+    assert.equal(nextRetryDelayMs(5, 950, policy, () => 0), 0);
+  });
+  it('defaults to many short delays within a time budget, and takes a budget option', () => {
+    assert.ok(DEFAULT_RETRY_POLICY.maxDelayMs <= 250);
+    assert.ok(DEFAULT_RETRY_POLICY.budgetMs >= 10_000);
+    assert.equal(resolveBmdbOptions({ retry: { budgetMs: 500 } }).retry.budgetMs, 500);
+    assert.equal(resolveBmdbOptions({}).retry.budgetMs, DEFAULT_RETRY_POLICY.budgetMs);
+    assert.throws(() => resolveBmdbOptions({ retry: { budgetMs: -1 } }), /budgetMs/);
   });
 });
 

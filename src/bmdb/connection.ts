@@ -46,6 +46,7 @@ const optionsSchema = z.object({
       maxAttempts: z.number().int().min(1).default(DEFAULT_RETRY_POLICY.maxAttempts),
       baseDelayMs: z.number().min(0).default(DEFAULT_RETRY_POLICY.baseDelayMs),
       maxDelayMs: z.number().min(0).default(DEFAULT_RETRY_POLICY.maxDelayMs),
+      budgetMs: z.number().min(0).default(DEFAULT_RETRY_POLICY.budgetMs),
     })
     .default(DEFAULT_RETRY_POLICY),
 });

@@ -41,23 +41,48 @@ const COLLECT_WORK = `WITH dead AS (
 )
 INSERT INTO work_history (machine_id, process, event, failed_cause, timestamp)
 SELECT machine_id, process, 'Canceled', 'session expired and was collected', clock_timestamp() FROM gone`;
-// Claims (machine, process) for this session, writes `Started`, and reads the
-// backoff in force. No row back means another session holds the work.
-const CLAIM_WORK = `WITH claimed AS (
-  INSERT INTO work (machine_id, session_id, process) VALUES ($1, $2, $3)
+// Claims (machine, process) for this session, writes `Started`, and reads
+// the backoff in force, in one round trip, after checking that the session is
+// alive and (with `staleCheck`, see Session.work) that retrieve's view was not
+// stale. Always one row: `live` false means the session's deadline passed,
+// `stale` true that the work ended since the transaction began (nothing was
+// written either way); a null machine_id means another session holds the work.
+function claimSql(staleCheck: boolean): string {
+  const stale = staleCheck
+    ? `, held AS (
+  SELECT 1 FROM work WHERE machine_id = $1 AND process = $3
+), ended AS (
+  SELECT 1 FROM work_history WHERE machine_id = $1 AND process = $3 AND event <> 'Started' AND timestamp > now() LIMIT 1
+)`
+    : '';
+  return `WITH live AS (
+  SELECT 1 FROM sessions WHERE session_id = $2 AND session_deadline > now()
+)${stale}, claimed AS (
+  INSERT INTO work (machine_id, session_id, process) SELECT $1::uuid, $2::uuid, $3::process FROM live
+  ${staleCheck ? 'WHERE NOT EXISTS (SELECT 1 FROM held) AND NOT EXISTS (SELECT 1 FROM ended)' : ''}
   ON CONFLICT (machine_id, process) DO NOTHING RETURNING machine_id, process
 ), hist AS (
   INSERT INTO work_history (machine_id, process, event, timestamp) SELECT machine_id, process, 'Started', clock_timestamp() FROM claimed
 )
-SELECT c.machine_id, b.until, b.cause, b.last_interval_seconds FROM claimed c
+SELECT EXISTS (SELECT 1 FROM live) AS live, ${staleCheck ? 'EXISTS (SELECT 1 FROM ended)' : 'false'} AS stale,
+  c.machine_id, b.until, b.cause, b.last_interval_seconds
+FROM (SELECT 1) AS one
+LEFT JOIN claimed c ON true
 LEFT JOIN work_backoff b ON b.machine_id = c.machine_id AND b.process = c.process`;
-
-// Whether this work ended after the given clock reading (see Session.work).
-const STALE_VIEW = `SELECT 1 FROM work_history WHERE machine_id = $1 AND process = $2 AND event <> 'Started' AND timestamp > $3::timestamptz LIMIT 1`;
+}
+const CLAIM_WORK_CHECKED = claimSql(true);
+const CLAIM_WORK = claimSql(false);
 
 const COLLECT_SESSIONS = `DELETE FROM sessions WHERE session_deadline < now() - $1::int * interval '1 millisecond'`;
 
-/** Deletes expired sessions (and their work) past the grace period; returns how many. */
+/**
+ * Deletes expired sessions (and their work) past the grace period; returns how many.
+ * Always at READ COMMITTED: the rows it removes belong to sessions that can no
+ * longer write (their own statements check the deadline), so there is nothing
+ * to serialize against, while at SERIALIZABLE its scans of sessions and work
+ * would conflict with every claim running meanwhile. Both statements use the
+ * transaction's now(), so they agree on which sessions are dead.
+ */
 export async function collectExpiredSessions(ctx: SessionContext, processor: Processor, opts: { signal?: AbortSignal } = {}): Promise<number> {
   return runTransaction(
     ctx,
@@ -67,7 +92,7 @@ export async function collectExpiredSessions(ctx: SessionContext, processor: Pro
       const r = await tx.query(COLLECT_SESSIONS, [ctx.graceMs], opts);
       return r.rowCount;
     },
-    opts,
+    { ...opts, isolation: 'read committed' },
   );
 }
 
@@ -193,17 +218,11 @@ export class Session implements AsyncDisposable {
     }
   }
 
-  /**
-   * The liveness check every session transaction starts with. Returns the
-   * database's clock at the check, which the claim uses as "before retrieve".
-   * As text, because a JavaScript Date would cut the microseconds and make an
-   * end written in the same millisecond look later than the check.
-   */
-  async #check(tx: Queryable, signal?: AbortSignal): Promise<string> {
+  /** The liveness check every session transaction (but a claim's, which has it built in) starts with. */
+  async #check(tx: Queryable, signal?: AbortSignal): Promise<void> {
     this.#throwIfExpired();
-    const r = await tx.query('SELECT clock_timestamp()::text AS t FROM sessions WHERE session_id = $1 AND session_deadline > now()', [this.sessionId], { signal });
+    const r = await tx.query('SELECT 1 FROM sessions WHERE session_id = $1 AND session_deadline > now()', [this.sessionId], { signal });
     if (r.rowCount === 0) this.#expiredByDeadline();
-    return String(r.rows[0]!.t);
   }
 
   #expiredByDeadline(): never {
@@ -222,9 +241,7 @@ export class Session implements AsyncDisposable {
     return runTransaction(this.#ctx, this.processor, (tx) => fn(bindQueries(tx)), {
       signal: opts.signal,
       isolation: opts.isolation,
-      check: async (tx) => {
-        await this.#check(tx, opts.signal);
-      },
+      check: (tx) => this.#check(tx, opts.signal),
     });
   }
 
@@ -238,32 +255,37 @@ export class Session implements AsyncDisposable {
    */
   async work<R extends ClaimedRow>(process: Process, retrieve: (q: Queries) => Promise<R | undefined>, opts: { signal?: AbortSignal } = {}): Promise<Work<R>> {
     this.#throwIfExpired();
-    // The liveness check's clock is taken before retrieve's snapshot: see the stale-view check below.
-    let before!: string;
-    const check = async (tx: Queryable): Promise<void> => {
-      before = await this.#check(tx, opts.signal);
-    };
+    // At READ COMMITTED, retrieve's snapshot may predate another session's
+    // claim *and* end of this very work (the row lock retrieve took with SKIP
+    // LOCKED was free again by then), so the machine may no longer be a
+    // candidate. That other claim committed before retrieve got the row lock,
+    // so the claim statement's fresh snapshot sees either its work row (the
+    // work is still held) or an end of this work strictly later than the
+    // transaction's start, which precedes retrieve's snapshot. Either way the
+    // claim is a lost race, retried by the caller; rarely the end check flags
+    // a view that was fine. Strictly later: such an end comes after that
+    // other claim, which committed after our start, so it is later by at
+    // least a commit, while an end at the very same clock reading is one we
+    // saw (PGlite's clock may tick in whole milliseconds; it runs one
+    // transaction at a time). At SERIALIZABLE the database itself rules such
+    // a claim out: it read "no work, still a candidate" where a transaction
+    // that committed meanwhile wrote otherwise, a serialization failure
+    // retried like any other, so the statement does without these reads.
+    const sql = this.#ctx.isolation === 'serializable' ? CLAIM_WORK : CLAIM_WORK_CHECKED;
     const claimed = await runTransaction(this.#ctx, this.processor, async (tx) => {
       const q = bindQueries(tx);
       const row = await retrieve(q);
-      if (row === undefined) throw new NothingToDoError();
+      if (row === undefined) {
+        // A dead session learns it here rather than being told there is nothing to do.
+        await this.#check(tx, opts.signal);
+        throw new NothingToDoError();
+      }
       const { machineId } = row;
-      const r = await tx.query(CLAIM_WORK, [machineId, this.sessionId, process], opts);
-      const lock = r.rows[0];
-      if (!lock) throw new WorkConflictError(`${process} work on ${machineId} is already held by another session`);
-      // At READ COMMITTED, retrieve's snapshot may predate another session's
-      // claim *and* end of this very work (the row lock it took with SKIP
-      // LOCKED was free again by then), so the machine may no longer be a
-      // candidate. This statement has a fresh snapshot (taken after the insert
-      // above waited out any concurrent end): any end of this work since
-      // before retrieve means our view was stale. Rarely it flags a view that
-      // was fine; either way it is a lost race, retried by the caller.
-      // Strictly later: such an end comes after another session's claim that
-      // committed after our check, so it is later by at least a commit, while
-      // an end at the very same clock reading is one we saw (PGlite's clock
-      // may tick in whole milliseconds; it runs one transaction at a time).
-      const ended = await tx.query(STALE_VIEW, [machineId, process, before], opts);
-      if (ended.rowCount > 0) throw new StaleClaimError(`${process} work on ${machineId} ended concurrently; its candidacy must be re-read`);
+      const r = await tx.query(sql, [machineId, this.sessionId, process], opts);
+      const lock = r.rows[0]!;
+      if (!lock.live) this.#expiredByDeadline();
+      if (lock.stale) throw new StaleClaimError(`${process} work on ${machineId} ended concurrently; its candidacy must be re-read`);
+      if (lock.machine_id === null || lock.machine_id === undefined) throw new WorkConflictError(`${process} work on ${machineId} is already held by another session`);
       const backoff: ExistingBackoff | null =
         lock.until === null || lock.until === undefined
           ? null
@@ -273,7 +295,7 @@ export class Session implements AsyncDisposable {
               lastIntervalSeconds: lock.last_interval_seconds === null ? null : Number(lock.last_interval_seconds),
             };
       return { row, backoff };
-    }, { signal: opts.signal, check });
+    }, { signal: opts.signal });
     const work = new Work(this.#binding, claimed.row, process, claimed.backoff);
     this.#works.add(work);
     this.#ctx.metrics.workStarted.inc({ processor: this.processor, process });

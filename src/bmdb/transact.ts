@@ -5,7 +5,7 @@ import { sleep } from '../lib/sleep.ts';
 import type { Driver, IsolationLevel, Queryable } from './driver.ts';
 import type { BmdbMetrics } from './metrics.ts';
 import type { Processor } from './model.ts';
-import { isRetryable, retryDelayMs, type RetryPolicy } from './retry.ts';
+import { isRetryable, nextRetryDelayMs, type RetryPolicy } from './retry.ts';
 
 export interface TransactContext {
   readonly driver: Driver;
@@ -17,8 +17,9 @@ export interface TransactContext {
 
 /**
  * Runs `fn` in a transaction, after `check` (if given) in the same
- * transaction. Retried from the start on SQLSTATE 40001/40P01, so `fn` must
- * have no side effects outside the database.
+ * transaction. Retried from the start on SQLSTATE 40001/40P01 within the
+ * retry policy's attempts and time budget, so `fn` must have no side effects
+ * outside the database.
  */
 export async function runTransaction<T>(
   ctx: TransactContext,
@@ -27,6 +28,7 @@ export async function runTransaction<T>(
   opts: { signal?: AbortSignal | undefined; check?: (tx: Queryable) => Promise<void>; isolation?: IsolationLevel } = {},
 ): Promise<T> {
   const labels = { processor };
+  const started = performance.now();
   for (let attempt = 1; ; attempt++) {
     ctx.metrics.transactionExecuted.inc(labels);
     try {
@@ -38,17 +40,19 @@ export async function runTransaction<T>(
         { isolation: opts.isolation ?? ctx.isolation, signal: opts.signal },
       );
     } catch (err) {
-      if (isRetryable(err) && attempt < ctx.retry.maxAttempts && !opts.signal?.aborted) {
+      const retryable = isRetryable(err) && !opts.signal?.aborted;
+      const elapsedMs = performance.now() - started;
+      const delay = retryable ? nextRetryDelayMs(attempt, elapsedMs, ctx.retry) : undefined;
+      if (delay !== undefined) {
         ctx.metrics.transactionRetried.inc(labels);
-        const delay = retryDelayMs(attempt, ctx.retry);
         ctx.logger.debug({ err, attempt, delay }, 'retrying transaction');
         await sleep(delay, opts.signal);
         continue;
       }
       ctx.metrics.transactionFailed.inc(labels);
-      if (isRetryable(err) && attempt >= ctx.retry.maxAttempts) {
+      if (retryable) {
         ctx.metrics.transactionRetriesExhausted.inc(labels);
-        ctx.logger.warn({ attempts: attempt, sqlState: (err as { code?: string }).code }, 'transaction ran out of retries');
+        ctx.logger.warn({ attempts: attempt, elapsedMs: Math.round(elapsedMs), sqlState: (err as { code?: string }).code }, 'transaction ran out of retries');
       }
       throw err;
     }
