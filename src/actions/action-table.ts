@@ -16,6 +16,13 @@ export interface ActionArgumentSpec {
   readonly oneOf?: readonly string[];
 }
 
+/** What apply gets besides the machine: who acts and why (also written to the audit trail). */
+export interface ApplyContext {
+  readonly actor: string;
+  readonly reason: string | null;
+  readonly signal?: AbortSignal | undefined;
+}
+
 export interface ActionDefinition<A = Record<string, unknown>> {
   readonly name: string;
   readonly summary: string;
@@ -25,7 +32,7 @@ export interface ActionDefinition<A = Record<string, unknown>> {
   /** What the action will do to this machine, in one line; or the reason it does not apply. */
   plan(m: MachineFacts, args: A): { refused: string } | { change: string };
   /** Makes the change; runs in the transaction that locked the machine and `plan` approved. */
-  apply(q: Queries, m: MachineFacts, args: A, opts: { signal?: AbortSignal | undefined }): Promise<void>;
+  apply(q: Queries, m: MachineFacts, args: A, opts: ApplyContext): Promise<void>;
 }
 
 /** Checks a raw argument object against the specs: only known names, required ones present, strings within bounds. */
@@ -195,12 +202,37 @@ const decommission: ActionDefinition = {
   },
 };
 
-/**
- * Every action by name. `quarantine` and `release` join as one entry each
- * once the Quarantined tag's queries land (docs/architecture.md#recovery-guards).
- */
+const quarantine: ActionDefinition = {
+  name: 'quarantine',
+  summary: 'take the machine out of every shepherd workflow until it is released (docs/architecture.md#recovery-guards)',
+  arguments: [],
+  parseArguments: noArguments([]),
+  plan(m) {
+    if (m.quarantined) return { refused: 'the machine is already quarantined' };
+    return { change: 'add a Quarantined tag: no shepherd process touches the machine until it is released' };
+  },
+  async apply(q, m, _args, opts) {
+    await q.quarantineMachine({ machineId: m.machineId, reason: opts.reason ?? `quarantined by ${opts.actor}`, by: opts.actor }, { signal: opts.signal });
+  },
+};
+
+const release: ActionDefinition = {
+  name: 'release',
+  summary: 'remove the Quarantined tag and clear the recovery and agent-start attempt counters',
+  arguments: [],
+  parseArguments: noArguments([]),
+  plan(m) {
+    if (!m.quarantined) return { refused: 'the machine is not quarantined' };
+    return { change: 'remove the Quarantined tag and clear the attempt counters: the shepherd handles the machine again' };
+  },
+  async apply(q, m, _args, opts) {
+    await q.releaseMachine({ machineId: m.machineId, by: opts.actor, ...(opts.reason ? { reason: opts.reason } : {}) }, { signal: opts.signal });
+  },
+};
+
+/** Every action by name. */
 export const ACTIONS: Readonly<Record<string, ActionDefinition<unknown>>> = Object.freeze(
-  Object.fromEntries(([recover, reinit, clearBackoff, acceptHostKey, install, cancelInstall, decommission] as ActionDefinition<unknown>[]).map((a) => [a.name, a])),
+  Object.fromEntries(([quarantine, release, recover, reinit, clearBackoff, acceptHostKey, install, cancelInstall, decommission] as ActionDefinition<unknown>[]).map((a) => [a.name, a])),
 );
 
 export const ACTION_NAMES: readonly string[] = Object.freeze(Object.keys(ACTIONS));

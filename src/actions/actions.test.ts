@@ -42,6 +42,22 @@ describeBmdb('operator actions', ({ open }) => {
     assert.deepEqual([entry!.actor, entry!.action, entry!.reason, entry!.providerId, entry!.result], [actor, 'recover', 'stuck kernel', 'p-0', out.result]);
   });
 
+  it('quarantine takes the machine out of every candidate query and release brings it back with its counters cleared; both audited, both refuse the wrong state', async () => {
+    const bmdb = await open();
+    const [m] = await provideMachines(bmdb, 1);
+    const agentStart = () => bmdb.transact('unittest', (q) => q.getAgentStartCandidates({ provider: 'None', limit: 10 }));
+    assert.equal((await agentStart()).length, 1);
+    await assert.rejects(runAction(bmdb, { action: 'release', machineId: m!, actor }), /not quarantined/);
+    await runAction(bmdb, { action: 'quarantine', machineId: m!, actor, reason: 'bad DIMM' });
+    assert.equal((await agentStart()).length, 0);
+    const q = await bmdb.transact('unittest', (tx) => tx.getQuarantine({ machineId: m! }));
+    assert.deepEqual([q!.reason, q!.by], ['bad DIMM', actor]);
+    await assert.rejects(runAction(bmdb, { action: 'quarantine', machineId: m!, actor }), /already quarantined/);
+    await runAction(bmdb, { action: 'release', machineId: m!, actor, reason: 'DIMM replaced' });
+    assert.equal((await agentStart()).length, 1);
+    assert.deepEqual((await audit(bmdb, m!)).map((e) => [e.action, e.reason]).sort(), [['quarantine', 'bad DIMM'], ['release', 'DIMM replaced']]);
+  });
+
   it('recover and reinit refuse a machine with no agent, and anything refuses an unknown machine', async () => {
     const bmdb = await open();
     const [m] = await provideMachines(bmdb, 1);

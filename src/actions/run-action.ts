@@ -73,7 +73,7 @@ export async function runAction(bmdb: Bmdb, req: ActionRequest, opts: RunActionO
       if ('refused' in plan) throw new ActionRefusedError(def.name, machineId, plan.refused);
       const base = { action: def.name, machineId, providerId: facts.providerId, result: plan.change, dryRun };
       if (dryRun) return base;
-      await def.apply(q, facts, args, { signal });
+      await def.apply(q, facts, args, { actor, reason, signal });
       const entry = await q.insertAuditEntry(
         { actor, action: def.name, machineId, providerId: facts.providerId, arguments: { ...rawArgs }, reason, result: plan.change },
         { signal },
