@@ -1,10 +1,10 @@
 // `bmaas server --dev-certs`: a local CA and a server certificate for
 // 127.0.0.1/localhost, created once and reused, so agents taken over with
 // the CA keep trusting the server across restarts.
-import { X509Certificate, createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createCertificate, toPem } from '../lib/index.ts';
+import { createLoopbackCa, toPem } from '../lib/index.ts';
 
 export const DEFAULT_DEV_CERTS_DIR = '.bmaas/dev-certs';
 
@@ -52,26 +52,18 @@ export async function ensureDevCertificates(dir: string, opts: { signal?: AbortS
   const existing = await readExisting(abs, opts.signal);
   if (existing) return { ...existing, created: false };
   await mkdir(abs, { recursive: true, mode: 0o700 });
-  const ca = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const srv = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const caDer = await createCertificate({ subject: CA_NAME, publicKey: ca.publicKey, signingKey: ca.privateKey, isCa: true });
-  const leafDer = await createCertificate({
-    subject: { commonName: 'localhost', organization: 'bmaas' },
-    publicKey: srv.publicKey,
-    signingKey: ca.privateKey,
-    issuer: CA_NAME,
-    issuerPublicKey: ca.publicKey,
-    serverAuth: true,
-    dnsNames: ['localhost'],
+  const { caDer, caPrivateKey, serverDer: leafDer, serverPrivateKey } = await createLoopbackCa({
+    caName: CA_NAME,
+    organization: 'bmaas',
     ipAddresses: ['127.0.0.1', '::1'],
     notAfter: new Date(Date.now() + 2 * 365 * 24 * 3600 * 1000),
   });
   const caCertPath = path.join(abs, 'ca.pem');
   const certPath = path.join(abs, 'server.pem');
   const keyPath = path.join(abs, 'server-key.pem');
-  const key = srv.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const key = serverPrivateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const cert = toPem(leafDer, 'CERTIFICATE');
-  await writePrivate(path.join(abs, 'ca-key.pem'), ca.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+  await writePrivate(path.join(abs, 'ca-key.pem'), caPrivateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
   await writePrivate(keyPath, key);
   await writeFile(path.join(abs, 'ca.der'), caDer);
   await writeFile(caCertPath, toPem(caDer, 'CERTIFICATE'));

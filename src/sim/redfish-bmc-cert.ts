@@ -1,8 +1,8 @@
 // The fake Redfish BMC's TLS identity: a private CA and a certificate for
 // 127.0.0.1/localhost it signs, made in memory like a BMC's factory certificate,
 // which no system root trusts.
-import { createHash, generateKeyPairSync } from 'node:crypto';
-import { createCertificate, toPem } from '../lib/x509/index.ts';
+import { createHash } from 'node:crypto';
+import { createLoopbackCa, toPem } from '../lib/index.ts';
 
 export interface BmcCertificate {
   /** PEM of the issuing CA (what `{ caCertificate }` trusts). */
@@ -14,25 +14,16 @@ export interface BmcCertificate {
 }
 
 export async function createBmcCertificate(name = 'fake Redfish BMC'): Promise<BmcCertificate> {
-  const ca = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const leaf = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const caName = { commonName: `${name} CA`, organization: 'bmaas sim' };
-  const caDer = await createCertificate({ subject: caName, publicKey: ca.publicKey, signingKey: ca.privateKey, isCa: true });
-  const leafDer = await createCertificate({
-    subject: { commonName: 'localhost', organization: 'bmaas sim' },
-    publicKey: leaf.publicKey,
-    signingKey: ca.privateKey,
-    issuer: caName,
-    issuerPublicKey: ca.publicKey,
-    serverAuth: true,
-    dnsNames: ['localhost'],
+  const { caDer, serverDer: leafDer, serverPrivateKey } = await createLoopbackCa({
+    caName: { commonName: `${name} CA`, organization: 'bmaas sim' },
+    organization: 'bmaas sim',
     ipAddresses: ['127.0.0.1'],
   });
   const hex = createHash('sha256').update(leafDer).digest('hex').toUpperCase();
   return {
     caPem: toPem(caDer, 'CERTIFICATE'),
     certPem: toPem(leafDer, 'CERTIFICATE'),
-    keyPem: leaf.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    keyPem: serverPrivateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     fingerprint: `SHA256:${hex.match(/../g)!.join(':')}`,
   };
 }

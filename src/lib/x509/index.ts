@@ -2,3 +2,4 @@
 export { createCertificate, toPem, InvalidSubjectNameError, UnsupportedKeyError } from './certificate.ts';
 export type { CertificateOptions, DistinguishedName } from './certificate.ts';
 export { ed25519RawPublicKey } from './raw-public-key.ts';
+export { createLoopbackCa, type LoopbackCa, type LoopbackCaOptions } from './loopback-ca.ts';
