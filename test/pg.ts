@@ -39,10 +39,6 @@ export function postgresUnavailableReason(): string | undefined {
   return undefined;
 }
 
-export function postgresAvailable(): boolean {
-  return postgresUnavailableReason() === undefined;
-}
-
 /** CI and developers who ask for it get a failure, not a skip, when PostgreSQL is missing. */
 export function postgresRequired(): boolean {
   return process.env.CI === 'true' || process.env.BMAAS_REQUIRE_PG === '1';

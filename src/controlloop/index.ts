@@ -1,6 +1,6 @@
 // Public surface of the control loop runner.
 export type { ControlLoop, Task } from './control-loop.ts';
-export { ControlLoopRunner, runControlLoop } from './runner.ts';
+export { ControlLoopRunner } from './runner.ts';
 export type { ControlLoopRunnerOptions, RunnerState } from './runner.ts';
 export { describeError, ShutdownGraceExpiredError } from './errors.ts';
 export { parseRate, TokenBucket } from '../lib/rate.ts';

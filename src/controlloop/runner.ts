@@ -222,8 +222,3 @@ export class ControlLoopRunner {
     }
   }
 }
-
-/** Runs `loop` until `signal` aborts; see ControlLoopRunner.run. */
-export function runControlLoop(bmdb: Bmdb, loop: ControlLoop, options: ControlLoopRunnerOptions & { signal: AbortSignal }): Promise<void> {
-  return new ControlLoopRunner(bmdb, loop, options).run(options.signal);
-}

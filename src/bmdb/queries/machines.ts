@@ -64,9 +64,3 @@ export async function getProvidedMachines(db: Queryable, a: { provider: Provider
   const r = await db.query(`SELECT ${PROVIDED_COLUMNS} FROM machine_provided mp WHERE mp.provider = $1 ORDER BY mp.machine_id`, [a.provider], opts);
   return r.rows.map(toMachineProvided);
 }
-
-/** The Provided tag of one machine, or null. */
-export async function getProvidedMachine(db: Queryable, a: { machineId: string }, opts?: QueryOptions): Promise<MachineProvided | null> {
-  const r = await db.query(`SELECT ${PROVIDED_COLUMNS} FROM machine_provided mp WHERE mp.machine_id = $1`, [a.machineId], opts);
-  return r.rows[0] ? toMachineProvided(r.rows[0]) : null;
-}
