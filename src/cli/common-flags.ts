@@ -2,7 +2,9 @@
 // them into an open connection.
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry as PromRegistry, type Registry } from 'prom-client';
+import { HostPortError, parseListenAddress, type HostPort } from '../lib/index.ts';
+import { serveMetrics, type MetricsServer } from '../lib/metrics-http.ts';
 import { openBmdb, type Bmdb, type RecoveryThresholds } from '../bmdb/index.ts';
 import { durationFlagBounds, UsageError, type FlagSpec, type ParsedFlags } from '../lib/flags.ts';
 import { SHEPHERD_BOUNDS, SHEPHERD_DEFAULTS } from '../shepherd/index.ts';
@@ -85,4 +87,46 @@ export const RECOVERY_THRESHOLD_FLAGS: readonly FlagSpec[] = [
 export function recoveryThresholdsFromFlags(flags: ParsedFlags): RecoveryThresholds {
   const seconds = (name: string): number => Math.ceil(flags.number(name)! / 1000);
   return { noHeartbeatAfterStartSeconds: seconds('recoverer-first-heartbeat-timeout'), silenceSeconds: seconds('recoverer-silence-timeout') };
+}
+
+/** `--metrics-listen-address`, off unless given (every long-running command but scruffy, which always serves). */
+export const METRICS_FLAGS: readonly FlagSpec[] = [
+  {
+    name: 'metrics-listen-address',
+    type: 'string',
+    placeholder: 'HOST:PORT',
+    description: 'serve Prometheus metrics (process, Node.js, BMDB client and component metrics) on http://HOST:PORT/metrics; off unless given',
+  },
+];
+
+/** A registry with the process and Node.js default metrics, for a command to count into. */
+export function commandRegistry(): Registry {
+  const registry = new PromRegistry();
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+/** Where --metrics-listen-address asks to serve, checked before anything starts (a bad address is a UsageError). */
+export function metricsAddressFromFlags(flags: ParsedFlags): HostPort | undefined {
+  const text = flags.string('metrics-listen-address');
+  if (text === undefined) return undefined;
+  try {
+    return parseListenAddress(text);
+  } catch (err) {
+    if (err instanceof HostPortError) throw new UsageError(`invalid value for --metrics-listen-address: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Serves `registry` where --metrics-listen-address says, printing the URL; undefined when the flag is not given. */
+export async function serveMetricsFromFlags(
+  flags: ParsedFlags,
+  registry: Registry,
+  ctx: { stdout: NodeJS.WritableStream; signal: AbortSignal },
+): Promise<MetricsServer | undefined> {
+  const at = metricsAddressFromFlags(flags);
+  if (at === undefined) return undefined;
+  const server = await serveMetrics(registry, { ...at, signal: ctx.signal });
+  ctx.stdout.write(`metrics on http://${server.address}/metrics\n`);
+  return server;
 }

@@ -1,10 +1,9 @@
 // bmaas server: the agent callback server ("bmsrv").
 import { readFile } from 'node:fs/promises';
-import http from 'node:http';
 import { once } from 'node:events';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { MetricsServer } from '../../lib/metrics-http.ts';
 import type { Command } from '../command.ts';
-import { BMDB_FLAGS, LOG_FLAGS, openBmdbFromFlags } from '../common-flags.ts';
+import { BMDB_FLAGS, commandRegistry, LOG_FLAGS, METRICS_FLAGS, metricsAddressFromFlags, openBmdbFromFlags, serveMetricsFromFlags } from '../common-flags.ts';
 import { durationFlagBounds, UsageError } from '../../lib/flags.ts';
 import { AgentCallbackServer, CALLBACK_SERVER_BOUNDS, CALLBACK_SERVER_DEFAULTS, DEFAULT_DEV_CERTS_DIR, ensureDevCertificates } from '../../server/index.ts';
 import { HostPortError, parseListenAddress } from '../../lib/index.ts';
@@ -16,7 +15,6 @@ export const command: Command = {
   description: 'Agents authenticate with the Ed25519 key recorded when they were taken over. --dev-certs creates (once) a local CA and a certificate for 127.0.0.1/localhost; hand the CA (ca.der) to the shepherd so agents trust the server.',
   flags: [
     ...BMDB_FLAGS,
-    // TODO(lead): validate HOST:PORT (ports included) with the one host:port parser of src/lib/host-port.ts once it lands.
     { name: 'listen-address', type: 'string', default: CALLBACK_SERVER_DEFAULTS.listenAddress, placeholder: 'HOST:PORT', description: 'where agents connect' },
     { name: 'tls-cert', type: 'string', placeholder: 'PATH', description: 'PEM server certificate (chain)' },
     { name: 'tls-key', type: 'string', placeholder: 'PATH', description: 'PEM private key of --tls-cert' },
@@ -29,7 +27,7 @@ export const command: Command = {
       ...durationFlagBounds(CALLBACK_SERVER_BOUNDS.callTimeoutMs),
       description: 'longest time one heartbeat may take on the server',
     },
-    { name: 'metrics-listen-address', type: 'string', placeholder: 'HOST:PORT', description: 'serve Prometheus metrics on http://HOST:PORT/metrics' },
+    ...METRICS_FLAGS,
     {
       name: 'shutdown-grace',
       type: 'duration',
@@ -43,12 +41,11 @@ export const command: Command = {
     const listenAddress = flags.string('listen-address')!;
     try {
       parseListenAddress(listenAddress);
-      const m = flags.string('metrics-listen-address');
-      if (m) parseListenAddress(m);
     } catch (err) {
       if (err instanceof HostPortError) throw new UsageError(err.message);
       throw err;
     }
+    metricsAddressFromFlags(flags);
     const certPath = flags.string('tls-cert');
     const keyPath = flags.string('tls-key');
     const dev = flags.boolean('dev-certs');
@@ -64,34 +61,17 @@ export const command: Command = {
       tls = { cert: await readFile(certPath!, 'utf8'), key: await readFile(keyPath!, 'utf8') };
     }
 
-    const registry = new Registry();
-    collectDefaultMetrics({ register: registry });
+    const registry = commandRegistry();
     const bmdb = await openBmdbFromFlags(flags, { logger: ctx.logger, metricsRegistry: registry, signal: ctx.signal });
-    let metricsServer: http.Server | undefined;
+    let metricsServer: MetricsServer | undefined;
     try {
       const server = await AgentCallbackServer.start({ bmdb, listenAddress, tls, logger: ctx.logger, metricsRegistry: registry, callTimeoutMs: flags.number('call-timeout')! });
       ctx.stdout.write(`agent callback server listening on ${server.address}\n`);
-      const metricsAddress = flags.string('metrics-listen-address');
-      if (metricsAddress) {
-        const { host, port } = parseListenAddress(metricsAddress);
-        metricsServer = http.createServer((req, res) => {
-          if (req.url !== '/metrics') {
-            res.writeHead(404).end();
-            return;
-          }
-          registry.metrics().then(
-            (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
-            (err: Error) => res.writeHead(500).end(err.message),
-          );
-        });
-        metricsServer.listen(port, host);
-        await once(metricsServer, 'listening');
-        ctx.stdout.write(`metrics on http://${metricsAddress}/metrics\n`);
-      }
+      metricsServer = await serveMetricsFromFlags(flags, registry, ctx);
       if (!ctx.signal.aborted) await once(ctx.signal, 'abort');
       await server.close({ graceMs: flags.number('shutdown-grace')! });
     } finally {
-      metricsServer?.close();
+      await metricsServer?.close();
       await bmdb.close();
     }
   },

@@ -9,7 +9,18 @@ import { Ssh2Client, SshCredentialsError, loadOrCreateSshKey, readPasswordFile, 
 import { addressProblem, DeviceListError, MiniProvider } from '../../shepherd/providers/mini/index.ts';
 import { AgentExecutableError, resolveAgentExecutable, runShepherd, SHEPHERD_BOUNDS, SHEPHERD_DEFAULTS, type CountBounds, type StormGuardOptions } from '../../shepherd/index.ts';
 import type { Command } from '../command.ts';
-import { BMDB_FLAGS, LOG_FLAGS, openBmdbFromFlags, RECOVERY_THRESHOLD_FLAGS, recoveryThresholdsFromFlags } from '../common-flags.ts';
+import type { MetricsServer } from '../../lib/metrics-http.ts';
+import {
+  BMDB_FLAGS,
+  commandRegistry,
+  LOG_FLAGS,
+  METRICS_FLAGS,
+  metricsAddressFromFlags,
+  openBmdbFromFlags,
+  RECOVERY_THRESHOLD_FLAGS,
+  recoveryThresholdsFromFlags,
+  serveMetricsFromFlags,
+} from '../common-flags.ts';
 import { durationFlagBounds, formatPerWindow, parsePerWindow, UsageError, type FlagSpec, type ParsedFlags } from '../../lib/flags.ts';
 
 const D = SHEPHERD_DEFAULTS;
@@ -40,6 +51,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'recoverer-db-query-rate', type: 'rate', default: D.dbQueryRate, placeholder: 'DURATION,COUNT', description: 'rate of the recoverer\'s BMDB candidate queries' },
   { name: 'recoverer-loop-parallelism', type: 'int', default: D.parallelism, ...count(B.parallelism), placeholder: 'N', description: 'how many machines the recoverer handles at once' },
   ...RECOVERY_THRESHOLD_FLAGS,
+  ...METRICS_FLAGS,
   { name: 'initializer-max-attempts', type: 'int', default: D.initializer.maxAttempts, ...count(B.maxAttempts), placeholder: 'N', description: 'failed agent starts in a row after which a machine is quarantined' },
   { name: 'recoverer-max-attempts', type: 'int', default: D.recovererMaxAttempts, ...count(B.maxAttempts), placeholder: 'N', description: 'reboots without a heartbeat in between after which a machine is quarantined' },
   { name: 'recoverer-storm-guard', type: 'string', default: 'on', placeholder: 'on|off', description: 'pause recovery when the fleet looks like an outage and cap reboots; off (for a lab) disables all three checks' },
@@ -166,6 +178,7 @@ export const command: Command = {
     const initializerBackoff = backoffFromFlags(flags, 'initializer', D.initializerBackoff);
     const recovererBackoff = backoffFromFlags(flags, 'recoverer', D.recovererBackoff);
     const stormGuard = stormGuardFromFlags(flags);
+    metricsAddressFromFlags(flags);
     const sshAuth = await sshAuthFromFlags(flags, ctx);
 
     let provider: MiniProvider;
@@ -176,7 +189,9 @@ export const command: Command = {
       throw err;
     }
 
-    const bmdb = await openBmdbFromFlags(flags, { logger: log, signal: ctx.signal });
+    const registry = commandRegistry();
+    const bmdb = await openBmdbFromFlags(flags, { logger: log, metricsRegistry: registry, signal: ctx.signal });
+    let metrics: MetricsServer | undefined;
     const onHangup = (): void => {
       log.info('SIGHUP received: re-reading the device list');
       void provider.reload({ signal: ctx.signal });
@@ -185,12 +200,14 @@ export const command: Command = {
     try {
       const hostKeyMode = flags.boolean('ssh-insecure-ignore-host-key') ? 'insecure-ignore' : 'tofu';
       if (hostKeyMode === 'insecure-ignore') log.warn('--ssh-insecure-ignore-host-key: SSH host keys are not checked');
+      metrics = await serveMetricsFromFlags(flags, registry, ctx);
       log.info({ provider: provider.name, providerType, deviceListUrl, agentExecutablePath }, 'shepherd starting');
       await runShepherd(
         {
           bmdb,
           provider,
           logger: log,
+          metricsRegistry: registry,
           shutdownGraceMs: flags.number('shutdown-grace')!,
           provisioner: {
             maxCount,
@@ -229,6 +246,7 @@ export const command: Command = {
     } finally {
       process.off('SIGHUP', onHangup);
       await provider.close(); // BMC drivers: no Redfish session is left behind
+      await metrics?.close();
       await bmdb.close();
     }
     return 0;

@@ -2,7 +2,18 @@
 // interrupted.
 import { readFileSync } from 'node:fs';
 import type { Command } from '../command.ts';
-import { BMDB_FLAGS, LOG_FLAGS, openBmdbFromFlags, RECOVERY_THRESHOLD_FLAGS, recoveryThresholdsFromFlags } from '../common-flags.ts';
+import type { MetricsServer } from '../../lib/metrics-http.ts';
+import {
+  BMDB_FLAGS,
+  commandRegistry,
+  LOG_FLAGS,
+  METRICS_FLAGS,
+  metricsAddressFromFlags,
+  openBmdbFromFlags,
+  RECOVERY_THRESHOLD_FLAGS,
+  recoveryThresholdsFromFlags,
+  serveMetricsFromFlags,
+} from '../common-flags.ts';
 import { durationFlagBounds, UsageError } from '../../lib/flags.ts';
 import { DEFAULT_WEBUG_LISTEN_ADDRESS, loadApiTokensFile, startWebug, WEBUG_BOUNDS, WEBUG_DEFAULTS, WEBUG_TOKEN_ENV, WebugConfigError } from '../../webug/index.ts';
 
@@ -21,6 +32,7 @@ export const command: Command = {
     { name: 'refresh', type: 'duration', default: WEBUG_DEFAULTS.liveMs, ...durationFlagBounds(WEBUG_BOUNDS.liveMs), description: 'how often live pages refresh' },
     // The "why (not) a recovery candidate" explanation uses these; give the shepherd's values.
     ...RECOVERY_THRESHOLD_FLAGS,
+    ...METRICS_FLAGS,
     { name: 'allow-actions', type: 'boolean', description: 'serve the action API (POST /api/machines/<id>/actions/<action>); needs --tokens-file, and TLS off loopback. Off: read-only' },
     { name: 'tokens-file', type: 'string', placeholder: 'PATH', description: 'action API tokens, one "<viewer|operator> <name> <sha256 hex of the token>" a line' },
     { name: 'tls-cert', type: 'string', placeholder: 'PATH', description: 'serve HTTPS with this PEM certificate chain (with --tls-key)' },
@@ -49,7 +61,10 @@ export const command: Command = {
       throw err;
     }
     // Read-only: it never migrates; it reads whatever schema version it finds.
-    const bmdb = await openBmdbFromFlags(flags, { logger: ctx.logger, migrate: false, signal: ctx.signal });
+    metricsAddressFromFlags(flags);
+    const registry = commandRegistry();
+    const bmdb = await openBmdbFromFlags(flags, { logger: ctx.logger, migrate: false, metricsRegistry: registry, signal: ctx.signal });
+    let metrics: MetricsServer | undefined;
     try {
       let webug;
       try {
@@ -70,12 +85,14 @@ export const command: Command = {
         throw err;
       }
       ctx.stdout.write(`webug: ${webug.url}\n`);
+      metrics = await serveMetricsFromFlags(flags, registry, ctx);
       await new Promise<void>((resolve) => {
         if (ctx.signal.aborted) resolve();
         ctx.signal.addEventListener('abort', () => resolve(), { once: true });
       });
       await webug.close();
     } finally {
+      await metrics?.close();
       await bmdb.close();
     }
   },
