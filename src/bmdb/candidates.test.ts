@@ -14,6 +14,8 @@ interface Setup {
   backoff?: { process: Process; expired?: boolean };
   installation?: { request: number; report?: number; result?: 'Success' | 'Error' };
   provider?: 'Equinix';
+  /** The provider cannot reboot it (a device-list entry without a BMC). */
+  notRebootable?: boolean;
 }
 
 async function apply(bmdb: Bmdb, machineId: string, s: Setup, sessionId: string): Promise<void> {
@@ -21,6 +23,7 @@ async function apply(bmdb: Bmdb, machineId: string, s: Setup, sessionId: string)
   const minsAgo = (m: number) => new Date(Date.now() - m * 60_000);
   if (s.agentStartedAgoMin !== undefined) await q.setAgentStarted({ machineId, startedAt: minsAgo(s.agentStartedAgoMin), publicKey: new Uint8Array(32) });
   if (s.heartbeatAgoMin !== undefined) await q.setAgentHeartbeat({ machineId, at: minsAgo(s.heartbeatAgoMin) });
+  if (s.notRebootable) await bmdb.driver.query('UPDATE machine_provided SET provider_rebootable = false WHERE machine_id = $1', [machineId]);
   if (s.work) await bmdb.driver.query('INSERT INTO work (machine_id, session_id, process) VALUES ($1, $2, $3)', [machineId, sessionId, s.work]);
   if (s.backoff) {
     await bmdb.driver.query(`INSERT INTO work_backoff (machine_id, process, until, cause) VALUES ($1, $2, now() + $3::int * interval '1 hour', 'test')`, [
@@ -52,6 +55,7 @@ const agentStartTable: Array<[string, Setup, boolean]> = [
   ['installation fulfilled with an error', { installation: { request: 1, report: 1, result: 'Error' } }, false],
   ['installation report of an older generation', { installation: { request: 2, report: 1 } }, true],
   ['provided by another provider', { provider: 'Equinix' }, false],
+  ['not rebootable (no BMC): the agent is still started', { notRebootable: true }, true],
 ];
 
 const recoveryTable: Array<[string, Setup, boolean]> = [
@@ -70,6 +74,8 @@ const recoveryTable: Array<[string, Setup, boolean]> = [
   ['silent, failed installation fulfilled', { agentStartedAgoMin: 600, installation: { request: 1, report: 1, result: 'Error' } }, true],
   ['silent, installation pending', { agentStartedAgoMin: 600, installation: { request: 2, report: 1 } }, true],
   ['silent, other provider', { agentStartedAgoMin: 600, provider: 'Equinix' }, false],
+  ['silent, not rebootable (no BMC)', { agentStartedAgoMin: 600, notRebootable: true }, false],
+  ['heartbeat 11 minutes ago, not rebootable (no BMC)', { agentStartedAgoMin: 600, heartbeatAgoMin: 11, notRebootable: true }, false],
 ];
 
 describeBmdb('candidacy tables', ({ open }) => {

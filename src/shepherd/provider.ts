@@ -31,6 +31,8 @@ export interface ProviderMachine {
   readonly failed: boolean;
   /** Optional facts recorded in the Provided tag when the machine is created. */
   readonly location?: string;
+  /** Whether the provider can reboot it (recorded in the Provided tag; false: never a recovery candidate). Default true. */
+  readonly rebootable?: boolean;
 }
 
 export interface CreateMachineRequest {

@@ -21,6 +21,7 @@ function provided(providerId: string): MachineProvided {
     providerIpAddress: null,
     providerLocation: null,
     providerStatus: null,
+    providerRebootable: true,
   };
 }
 
@@ -90,6 +91,21 @@ describeBmdb('provisioner', ({ open }) => {
     const ids = await providedIds(bmdb);
     assert.equal(new Set(ids).size, 10);
     for (const id of ids) assert.ok(provider.machines.has(id), `${id} is known to the provider`);
+  });
+
+  it('records whether each machine can be rebooted, and follows the provider when that changes', async () => {
+    const bmdb = await open();
+    const provider = new FakeProvider();
+    provider.addMachines(1, 'bmc', { rebootable: true });
+    const [bare] = provider.addMachines(1, 'bare', { rebootable: false });
+    const provisioner = new Provisioner(bmdb, provider, { maxCount: 0, chunkSize: 10, creationRate: FAST, reconcileRate: FAST });
+    await using session = await bmdb.startSession({ component: 'test', processor: 'shepherd-provisioner' });
+    const rebootable = async () => Object.fromEntries((await bmdb.queries.getProvidedMachines({ provider: 'None' })).map((m) => [m.providerId, m.providerRebootable]));
+    await provisioner.reconcile(session);
+    assert.deepEqual(await rebootable(), { bmc0: true, bare1: false });
+    provider.machines.set(bare!.id, { ...bare!, rebootable: true }); // a BMC was added to the entry
+    await provisioner.reconcile(session);
+    assert.deepEqual(await rebootable(), { bmc0: true, bare1: true });
   });
 
   it('desync: an unknown used provider machine stops creation; a failed one does not', async () => {

@@ -197,6 +197,7 @@ export class Provisioner {
       return { created: 0, desynced: true };
     }
     this.#log.debug({ atProvider: providerMachines.length, inBmdb: bmdbMachines.length, toCreate: plan.toCreate.length }, 'reconciled');
+    await this.#refreshRebootable(session, providerMachines, bmdbMachines, signal);
     let created = 0;
     const failed: string[] = [];
     for (const machine of plan.toCreate) {
@@ -221,5 +222,17 @@ export class Provisioner {
       }
     }
     return failed.length > 0 ? { created, desynced: false, failed } : { created, desynced: false };
+  }
+
+  /** Keeps each Provided tag's rebootable flag in line with the provider (a BMC added to or removed from an entry). */
+  async #refreshRebootable(session: Session, providerMachines: readonly ProviderMachine[], bmdbMachines: readonly MachineProvided[], signal?: AbortSignal): Promise<void> {
+    const stored = new Map(bmdbMachines.map((m) => [m.providerId, m.providerRebootable]));
+    for (const machine of providerMachines) {
+      const rebootable = machine.rebootable ?? true;
+      const was = stored.get(machine.id);
+      if (was === undefined || was === rebootable) continue;
+      await session.transact((q) => q.setProviderRebootable({ provider: this.#provider.type, providerId: machine.id, rebootable }), { signal });
+      this.#log.info({ providerId: machine.id, rebootable }, rebootable ? 'machine can now be rebooted: a recovery candidate again' : 'machine can no longer be rebooted: never a recovery candidate');
+    }
   }
 }

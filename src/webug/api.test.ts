@@ -98,6 +98,22 @@ describeBmdb('webug API', ({ open }) => {
     assert.equal((await get('/api/machines/nope')).status, 400);
   });
 
+  it('explains that a machine without a BMC is never a recovery candidate', async () => {
+    type Detail = { explain: Array<{ process: string; candidate: boolean; clauses: Array<{ id: string; holds: boolean; details: string[] }> }> };
+    await bmdb.driver.query('UPDATE machine_provided SET provider_rebootable = false WHERE machine_id = $1', [fleet.silent]);
+    try {
+      const recovery = (await json<Detail>(`/api/machines/${fleet.silent}`)).explain.find((e) => e.process === 'ShepherdRecovery')!;
+      assert.equal(recovery.candidate, false);
+      const clause = recovery.clauses.find((c) => c.id === 'rebootable')!;
+      assert.equal(clause.holds, false);
+      assert.deepEqual(clause.details, ['no BMC: cannot be rebooted, never a recovery candidate']);
+      const failing = recovery.clauses.filter((c) => !c.holds).map((c) => c.id);
+      assert.deepEqual(failing, ['rebootable'], 'the only reason it is not a candidate');
+    } finally {
+      await bmdb.driver.query('UPDATE machine_provided SET provider_rebootable = true WHERE machine_id = $1', [fleet.silent]);
+    }
+  });
+
   it('shows a session with the work it holds', async () => {
     const s = await json<{ session: { componentName: string; live: boolean }; work: Array<{ machineId: string }> }>(`/api/sessions/${fleet.session}`);
     assert.equal(s.session.componentName, 'shepherd-initializer');

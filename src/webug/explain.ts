@@ -40,7 +40,7 @@ const PROVIDED: Omit<ClauseResult, 'holds' | 'details'> = { id: 'provided', desc
 const iso = (d: Date) => d.toISOString().replace('.000Z', 'Z');
 
 /** The facts behind one clause; a new clause id fails to compile until it is handled here. */
-function details(clauseId: ClauseId, process: Process, f: ExplainFacts): string[] {
+function details(clauseId: ClauseId, process: Process, f: ExplainFacts, holds: boolean): string[] {
   switch (clauseId) {
     case 'provided':
       // Decided by whether the machine_provided row exists, before any clause.
@@ -74,6 +74,8 @@ function details(clauseId: ClauseId, process: Process, f: ExplainFacts): string[
     case 'not-quarantined':
       // The tag itself (reason, since, by) is on the machine page's tag list.
       return ['a quarantined machine is left alone by every shepherd loop until it is released'];
+    case 'rebootable':
+      return holds ? ['the provider can reboot it'] : ['no BMC: cannot be rebooted, never a recovery candidate'];
     default:
       throw new TypeError(`no explanation for clause ${String(clauseId satisfies never)}`);
   }
@@ -96,12 +98,10 @@ export async function explainMachine(
   const row = r.rows[0];
   return processes.map((proc, i) => {
     const provided: ClauseResult = { ...PROVIDED, holds: row !== undefined, details: row ? [] : ['not provided: no provider backs this machine'] };
-    const clauses = proc.clauses.map((c, j) => ({
-      id: c.id,
-      description: c.description,
-      holds: row ? row[`c${i}_${j}`] === true : false,
-      details: row ? details(c.id, proc.process, facts) : ['not evaluated: not provided'],
-    }));
+    const clauses = proc.clauses.map((c, j) => {
+      const holds = row ? row[`c${i}_${j}`] === true : false;
+      return { id: c.id, description: c.description, holds, details: row ? details(c.id, proc.process, facts, holds) : ['not evaluated: not provided'] };
+    });
     const all = [provided, ...clauses];
     return { process: proc.process, candidate: all.every((c) => c.holds), clauses: all };
   });

@@ -18,14 +18,16 @@ export async function newMachine(db: Queryable, opts?: QueryOptions): Promise<Ma
 
 export interface AddProvidedArgs extends UpdateProviderStatusArgs {
   machineId: string;
+  /** Whether the provider can reboot it; default true (a machine that cannot is never a recovery candidate). */
+  providerRebootable?: boolean;
 }
 
 /** Tags a machine as backed by a provider's machine. (provider, providerId) is unique. */
 export async function addProvided(db: Queryable, a: AddProvidedArgs, opts?: QueryOptions): Promise<void> {
   await db.query(
-    `INSERT INTO machine_provided (machine_id, provider, provider_id, provider_reservation_id, provider_ip_address, provider_location, provider_status)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-    [a.machineId, a.provider, a.providerId, a.providerReservationId ?? null, a.providerIpAddress ?? null, a.providerLocation ?? null, a.providerStatus ?? null],
+    `INSERT INTO machine_provided (machine_id, provider, provider_id, provider_reservation_id, provider_ip_address, provider_location, provider_status, provider_rebootable)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [a.machineId, a.provider, a.providerId, a.providerReservationId ?? null, a.providerIpAddress ?? null, a.providerLocation ?? null, a.providerStatus ?? null, a.providerRebootable ?? true],
     opts,
   );
   await hintProvided(db, a, opts);
@@ -63,4 +65,17 @@ export async function updateProviderStatus(db: Queryable, a: UpdateProviderStatu
 export async function getProvidedMachines(db: Queryable, a: { provider: Provider }, opts?: QueryOptions): Promise<MachineProvided[]> {
   const r = await db.query(`SELECT ${PROVIDED_COLUMNS} FROM machine_provided mp WHERE mp.provider = $1 ORDER BY mp.machine_id`, [a.provider], opts);
   return r.rows.map(toMachineProvided);
+}
+
+/**
+ * Records whether the provider can reboot the machine (it can change: a BMC
+ * added to a device-list entry). Returns whether the stored value changed.
+ */
+export async function setProviderRebootable(db: Queryable, a: { provider: Provider; providerId: string; rebootable: boolean }, opts?: QueryOptions): Promise<boolean> {
+  const r = await db.query(
+    'UPDATE machine_provided SET provider_rebootable = $3 WHERE provider = $1 AND provider_id = $2 AND provider_rebootable <> $3',
+    [a.provider, a.providerId, a.rebootable],
+    opts,
+  );
+  return r.rowCount > 0;
 }

@@ -26,6 +26,7 @@ export const CLAUSE_IDS = Object.freeze([
   'pending-installation',
   'installed',
   'not-quarantined',
+  'rebootable',
 ] as const);
 
 export type ClauseId = (typeof CLAUSE_IDS)[number];
@@ -78,6 +79,13 @@ export const notQuarantinedClause: Clause = Object.freeze({
   sql: () => 'NOT EXISTS (SELECT 1 FROM machine_quarantined mq WHERE mq.machine_id = mp.machine_id)',
 });
 
+/** The provider can reboot the machine (a device-list entry without a BMC cannot): part of the recovery predicate. */
+export const rebootableClause: Clause = Object.freeze({
+  id: 'rebootable',
+  description: 'the provider can reboot it (a BMC, or a provider that reboots every machine)',
+  sql: () => 'mp.provider_rebootable',
+});
+
 export const agentStartPredicate: readonly Clause[] = Object.freeze([
   {
     id: 'no-agent-started',
@@ -123,6 +131,7 @@ export function recoveryPredicate(t: RecoveryThresholds = DEFAULT_RECOVERY_THRES
       },
     },
     notQuarantinedClause,
+    rebootableClause,
   ];
 }
 

@@ -9,10 +9,12 @@ export interface MachineProvided {
   providerIpAddress: string | null;
   providerLocation: string | null;
   providerStatus: ProviderStatus | null;
+  /** Whether the provider can reboot it (false: a device-list entry without a BMC); never a recovery candidate when false. */
+  providerRebootable: boolean;
 }
 
 export const PROVIDED_COLUMNS = `mp.machine_id, mp.provider, mp.provider_id, mp.provider_reservation_id,
-  mp.provider_ip_address, mp.provider_location, mp.provider_status`;
+  mp.provider_ip_address, mp.provider_location, mp.provider_status, mp.provider_rebootable`;
 
 export function toMachineProvided(r: Record<string, unknown>): MachineProvided {
   return {
@@ -23,6 +25,7 @@ export function toMachineProvided(r: Record<string, unknown>): MachineProvided {
     providerIpAddress: (r.provider_ip_address as string | null) ?? null,
     providerLocation: (r.provider_location as string | null) ?? null,
     providerStatus: (r.provider_status as ProviderStatus | null) ?? null,
+    providerRebootable: r.provider_rebootable !== false,
   };
 }
 

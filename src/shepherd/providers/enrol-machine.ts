@@ -16,6 +16,7 @@ export async function enrolMachine(session: Session, provider: ProviderType, mac
       providerIpAddress: host,
       providerLocation: machine.location ?? null,
       providerStatus: 'Running',
+      providerRebootable: machine.rebootable ?? true,
     });
   }, opts);
 }

@@ -52,7 +52,7 @@ export class FakeProvider implements RecovererProvider {
     const machine = request.unusedMachine;
     await session.transact(async (q) => {
       const { machineId } = await q.newMachine();
-      await q.addProvided({ machineId, provider: this.type, providerId: machine.id, providerIpAddress: machine.address });
+      await q.addProvided({ machineId, provider: this.type, providerId: machine.id, providerIpAddress: machine.address, providerRebootable: machine.rebootable ?? true });
     }, opts);
     this.created.push(machine.id);
     return machine;

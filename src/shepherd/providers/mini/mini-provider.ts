@@ -52,6 +52,7 @@ function toMachine(device: Device): ProviderMachine {
     address: device.Addr,
     availability: Availability.PossiblyUsed,
     failed: false,
+    rebootable: device.BMC !== undefined,
     ...(device.Location === undefined ? {} : { location: device.Location }),
   });
 }

@@ -29,7 +29,7 @@ export class SimProvider implements RecovererProvider {
 
   listMachines(): Promise<readonly ProviderMachine[]> {
     // Like a static inventory: the BMDB decides which ones are already ours.
-    return Promise.resolve(this.#fleet.list().map((m) => Object.freeze({ id: m.id, address: m.address, location: m.location, availability: Availability.PossiblyUsed, failed: false })));
+    return Promise.resolve(this.#fleet.list().map((m) => Object.freeze({ id: m.id, address: m.address, location: m.location, availability: Availability.PossiblyUsed, failed: false, rebootable: true })));
   }
 
   async getMachine(id: string): Promise<ProviderMachine> {
