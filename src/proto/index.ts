@@ -7,8 +7,8 @@
 //   Node, CPU, CPU_X86_64, BlockDevice, BlockDevice_Protocol, NetworkInterface, EFISupport.
 // From proto/cloud/bmaas/server/api/agent.proto (package cloud.bmaas.server.api):
 //   AgentCallback (service), AgentHardwareReport, OSInstallationReport (+ _Success, _Error),
-//   AgentHeartbeatRequest, MetropolisInstallationRequest, OSInstallationRequest,
-//   AgentHeartbeatResponse.
+//   AgentHeartbeatRequest, OSInstallationProgress (+ _Stage), MetropolisInstallationRequest,
+//   ImageInstallationRequest, OSInstallationRequest, AgentHeartbeatResponse.
 // From ./codec.ts (ours): encode/decode helpers for the takeover exchange.
 import { AgentCallback } from './gen/cloud/bmaas/server/api/agent_pb.ts';
 
@@ -54,7 +54,10 @@ export {
   OSInstallationReport_SuccessSchema,
   OSInstallationReport_ErrorSchema,
   AgentHeartbeatRequestSchema,
+  OSInstallationProgressSchema,
+  OSInstallationProgress_Stage,
   MetropolisInstallationRequestSchema,
+  ImageInstallationRequestSchema,
   OSInstallationRequestSchema,
   AgentHeartbeatResponseSchema,
 } from './gen/cloud/bmaas/server/api/agent_pb.ts';
@@ -64,7 +67,9 @@ export type {
   OSInstallationReport_Success,
   OSInstallationReport_Error,
   AgentHeartbeatRequest,
+  OSInstallationProgress,
   MetropolisInstallationRequest,
+  ImageInstallationRequest,
   OSInstallationRequest,
   AgentHeartbeatResponse,
 } from './gen/cloud/bmaas/server/api/agent_pb.ts';

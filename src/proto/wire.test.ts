@@ -4,16 +4,20 @@
 // shows up here as a byte mismatch rather than passing a round trip.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { clone, create, createFileRegistry, fromBinary, toBinary } from '@bufbuild/protobuf';
 import type { DescMessage, MessageInitShape } from '@bufbuild/protobuf';
+import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import {
   AgentCallback,
   AgentHeartbeatRequestSchema,
   AgentHeartbeatResponseSchema,
   BlockDevice_Protocol,
   EFISupport,
+  OSInstallationProgress_Stage,
   OSInstallationReportSchema,
   OSInstallationRequestSchema,
+  file_cloud_agent_api_hwreport,
+  file_cloud_bmaas_server_api_agent,
   TakeoverInitSchema,
   TakeoverResponseSchema,
   WireDecodeError,
@@ -99,6 +103,42 @@ const installationRequestBytes: Bytes = [
   ...int(1, 7),
   ...msg(2, str(1, 'https://example.com/metropolis/bundle.zip'), len(2, nodeParameters), str(3, 'nvme0n1')),
 ];
+
+const digest: Bytes = range(0x10, 32);
+const imageRequest = {
+  generation: 8n,
+  type: {
+    case: 'image' as const,
+    value: {
+      url: 'https://images.example.com/os.img',
+      sha256: Uint8Array.from(digest),
+      targetDevice: '/dev/sda',
+      postInstallCommand: 'efibootmgr -o 0001',
+    },
+  },
+};
+const imageRequestBytes: Bytes = [
+  ...int(1, 8),
+  ...msg(3, str(1, 'https://images.example.com/os.img'), len(2, digest), str(3, '/dev/sda'), str(4, 'efibootmgr -o 0001')),
+];
+
+/**
+ * The contract as it was before the image request and the progress report:
+ * today's descriptor with field 3 of the `type` oneof and field 4 of the
+ * heartbeat request removed, i.e. what an older agent or server was built from.
+ */
+function olderContract() {
+  const proto = clone(FileDescriptorProtoSchema, file_cloud_bmaas_server_api_agent.proto);
+  const message = (name: string) => proto.messageType.find((m) => m.name === name)!;
+  message('OSInstallationRequest').field = message('OSInstallationRequest').field.filter((f) => f.number !== 3);
+  message('AgentHeartbeatRequest').field = message('AgentHeartbeatRequest').field.filter((f) => f.number !== 4);
+  proto.messageType = proto.messageType.filter((m) => m.name !== 'ImageInstallationRequest' && m.name !== 'OSInstallationProgress');
+  const registry = createFileRegistry(proto, (name) => (name === file_cloud_agent_api_hwreport.proto.name ? file_cloud_agent_api_hwreport : undefined));
+  return {
+    request: registry.getMessage('cloud.bmaas.server.api.OSInstallationRequest')!,
+    heartbeat: registry.getMessage('cloud.bmaas.server.api.AgentHeartbeatRequest')!,
+  };
+}
 
 // --- tests ------------------------------------------------------------------
 
@@ -245,6 +285,38 @@ void test('OSInstallationReport success is an empty submessage at field 2', () =
 
 void test('OSInstallationRequest with a Metropolis request carries node parameters as opaque bytes', () => {
   assertWire(OSInstallationRequestSchema, installationRequest, golden(installationRequestBytes));
+});
+
+void test('OSInstallationRequest with an image request is case 3 of the type oneof, the digest as 32 raw bytes', () => {
+  assertWire(OSInstallationRequestSchema, imageRequest, golden(imageRequestBytes));
+});
+
+void test('AgentHeartbeatRequest with installation progress carries it at field 4', () => {
+  assertWire(
+    AgentHeartbeatRequestSchema,
+    { machineId, installationProgress: { generation: 8n, stage: OSInstallationProgress_Stage.WRITING, bytesDone: 1_048_576n, bytesTotal: 4_194_304n } },
+    golden(str(1, machineId), msg(4, int(1, 8), int(2, 1), int(3, 1_048_576), int(4, 4_194_304))),
+  );
+  assert.deepEqual({ ...OSInstallationProgress_Stage }, { UNSPECIFIED: 0, WRITING: 1, VERIFYING: 2, POST_INSTALL: 3 });
+});
+
+void test('an older decoder sees an image request as a request of no known kind, keeps its generation and passes the bytes on unchanged', () => {
+  const older = olderContract();
+  const bytes = golden(imageRequestBytes);
+  const seen = fromBinary(older.request, bytes);
+  const fields = seen as unknown as { generation: bigint; type: { case: unknown } };
+  assert.equal(fields.generation, 8n, 'the generation is what the error report names');
+  assert.equal(fields.type.case, undefined, 'no case set: the agent answers "a kind this agent does not know"');
+  assert.deepEqual(toBinary(older.request, seen), bytes, 'the unknown case travels on as an unknown field');
+});
+
+void test('an older server decodes a heartbeat with progress as a plain heartbeat', () => {
+  const older = olderContract();
+  const bytes = golden(str(1, machineId), msg(4, int(1, 8), int(2, 2), int(3, 10)));
+  const seen = fromBinary(older.heartbeat, bytes);
+  assert.equal((seen as unknown as { machineId: string }).machineId, machineId);
+  assert.equal('installationProgress' in seen, false);
+  assert.deepEqual(toBinary(older.heartbeat, seen), bytes);
 });
 
 void test('AgentHeartbeatResponse with an installation request matches golden bytes', () => {

@@ -6,17 +6,17 @@
 // Agents authenticate with a TLS client certificate carrying the Ed25519 key
 // they reported at takeover.
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Node } from "../../../agent/api/hwreport_pb.ts";
 import { file_cloud_agent_api_hwreport } from "../../../agent/api/hwreport_pb.ts";
-import type { Message } from "@bufbuild/protobuf";
+import type { Message, UnknownEnum } from "@bufbuild/protobuf";
 
 /**
  * Describes the file cloud/bmaas/server/api/agent.proto.
  */
 export const file_cloud_bmaas_server_api_agent: GenFile = /*@__PURE__*/
-  fileDesc("CiJjbG91ZC9ibWFhcy9zZXJ2ZXIvYXBpL2FnZW50LnByb3RvEhZjbG91ZC5ibWFhcy5zZXJ2ZXIuYXBpIk0KE0FnZW50SGFyZHdhcmVSZXBvcnQSJQoGcmVwb3J0GAEgASgLMhUuY2xvdWQuYWdlbnQuYXBpLk5vZGUSDwoHd2FybmluZxgCIAMoCSLlAQoUT1NJbnN0YWxsYXRpb25SZXBvcnQSEgoKZ2VuZXJhdGlvbhgBIAEoAxJHCgdzdWNjZXNzGAIgASgLMjQuY2xvdWQuYm1hYXMuc2VydmVyLmFwaS5PU0luc3RhbGxhdGlvblJlcG9ydC5TdWNjZXNzSAASQwoFZXJyb3IYAyABKAsyMi5jbG91ZC5ibWFhcy5zZXJ2ZXIuYXBpLk9TSW5zdGFsbGF0aW9uUmVwb3J0LkVycm9ySAAaCQoHU3VjY2VzcxoWCgVFcnJvchINCgVlcnJvchgBIAEoCUIICgZyZXN1bHQivAEKFUFnZW50SGVhcnRiZWF0UmVxdWVzdBISCgptYWNoaW5lX2lkGAEgASgJEkQKD2hhcmR3YXJlX3JlcG9ydBgCIAEoCzIrLmNsb3VkLmJtYWFzLnNlcnZlci5hcGkuQWdlbnRIYXJkd2FyZVJlcG9ydBJJChNpbnN0YWxsYXRpb25fcmVwb3J0GAMgASgLMiwuY2xvdWQuYm1hYXMuc2VydmVyLmFwaS5PU0luc3RhbGxhdGlvblJlcG9ydCJhCh1NZXRyb3BvbGlzSW5zdGFsbGF0aW9uUmVxdWVzdBISCgpidW5kbGVfdXJsGAEgASgJEhcKD25vZGVfcGFyYW1ldGVycxgCIAEoDBITCgtyb290X2RldmljZRgDIAEoCSKAAQoVT1NJbnN0YWxsYXRpb25SZXF1ZXN0EhIKCmdlbmVyYXRpb24YASABKAMSSwoKbWV0cm9wb2xpcxgCIAEoCzI1LmNsb3VkLmJtYWFzLnNlcnZlci5hcGkuTWV0cm9wb2xpc0luc3RhbGxhdGlvblJlcXVlc3RIAEIGCgR0eXBlImUKFkFnZW50SGVhcnRiZWF0UmVzcG9uc2USSwoUaW5zdGFsbGF0aW9uX3JlcXVlc3QYASABKAsyLS5jbG91ZC5ibWFhcy5zZXJ2ZXIuYXBpLk9TSW5zdGFsbGF0aW9uUmVxdWVzdDJ7Cg1BZ2VudENhbGxiYWNrEmoKCUhlYXJ0YmVhdBItLmNsb3VkLmJtYWFzLnNlcnZlci5hcGkuQWdlbnRIZWFydGJlYXRSZXF1ZXN0Gi4uY2xvdWQuYm1hYXMuc2VydmVyLmFwaS5BZ2VudEhlYXJ0YmVhdFJlc3BvbnNlYgZwcm90bzM", [file_cloud_agent_api_hwreport]);
+  fileDesc("CiJjbG91ZC9ibWFhcy9zZXJ2ZXIvYXBpL2FnZW50LnByb3RvEhZjbG91ZC5ibWFhcy5zZXJ2ZXIuYXBpIk0KE0FnZW50SGFyZHdhcmVSZXBvcnQSJQoGcmVwb3J0GAEgASgLMhUuY2xvdWQuYWdlbnQuYXBpLk5vZGUSDwoHd2FybmluZxgCIAMoCSLlAQoUT1NJbnN0YWxsYXRpb25SZXBvcnQSEgoKZ2VuZXJhdGlvbhgBIAEoAxJHCgdzdWNjZXNzGAIgASgLMjQuY2xvdWQuYm1hYXMuc2VydmVyLmFwaS5PU0luc3RhbGxhdGlvblJlcG9ydC5TdWNjZXNzSAASQwoFZXJyb3IYAyABKAsyMi5jbG91ZC5ibWFhcy5zZXJ2ZXIuYXBpLk9TSW5zdGFsbGF0aW9uUmVwb3J0LkVycm9ySAAaCQoHU3VjY2VzcxoWCgVFcnJvchINCgVlcnJvchgBIAEoCUIICgZyZXN1bHQiiwIKFUFnZW50SGVhcnRiZWF0UmVxdWVzdBISCgptYWNoaW5lX2lkGAEgASgJEkQKD2hhcmR3YXJlX3JlcG9ydBgCIAEoCzIrLmNsb3VkLmJtYWFzLnNlcnZlci5hcGkuQWdlbnRIYXJkd2FyZVJlcG9ydBJJChNpbnN0YWxsYXRpb25fcmVwb3J0GAMgASgLMiwuY2xvdWQuYm1hYXMuc2VydmVyLmFwaS5PU0luc3RhbGxhdGlvblJlcG9ydBJNChVpbnN0YWxsYXRpb25fcHJvZ3Jlc3MYBCABKAsyLi5jbG91ZC5ibWFhcy5zZXJ2ZXIuYXBpLk9TSW5zdGFsbGF0aW9uUHJvZ3Jlc3Mi+gEKFk9TSW5zdGFsbGF0aW9uUHJvZ3Jlc3MSEgoKZ2VuZXJhdGlvbhgBIAEoAxJDCgVzdGFnZRgCIAEoDjI0LmNsb3VkLmJtYWFzLnNlcnZlci5hcGkuT1NJbnN0YWxsYXRpb25Qcm9ncmVzcy5TdGFnZRISCgpieXRlc19kb25lGAMgASgDEhMKC2J5dGVzX3RvdGFsGAQgASgDIl4KBVN0YWdlEhUKEVNUQUdFX1VOU1BFQ0lGSUVEEAASEQoNU1RBR0VfV1JJVElORxABEhMKD1NUQUdFX1ZFUklGWUlORxACEhYKElNUQUdFX1BPU1RfSU5TVEFMTBADImEKHU1ldHJvcG9saXNJbnN0YWxsYXRpb25SZXF1ZXN0EhIKCmJ1bmRsZV91cmwYASABKAkSFwoPbm9kZV9wYXJhbWV0ZXJzGAIgASgMEhMKC3Jvb3RfZGV2aWNlGAMgASgJImwKGEltYWdlSW5zdGFsbGF0aW9uUmVxdWVzdBILCgN1cmwYASABKAkSDgoGc2hhMjU2GAIgASgMEhUKDXRhcmdldF9kZXZpY2UYAyABKAkSHAoUcG9zdF9pbnN0YWxsX2NvbW1hbmQYBCABKAkiwwEKFU9TSW5zdGFsbGF0aW9uUmVxdWVzdBISCgpnZW5lcmF0aW9uGAEgASgDEksKCm1ldHJvcG9saXMYAiABKAsyNS5jbG91ZC5ibWFhcy5zZXJ2ZXIuYXBpLk1ldHJvcG9saXNJbnN0YWxsYXRpb25SZXF1ZXN0SAASQQoFaW1hZ2UYAyABKAsyMC5jbG91ZC5ibWFhcy5zZXJ2ZXIuYXBpLkltYWdlSW5zdGFsbGF0aW9uUmVxdWVzdEgAQgYKBHR5cGUiZQoWQWdlbnRIZWFydGJlYXRSZXNwb25zZRJLChRpbnN0YWxsYXRpb25fcmVxdWVzdBgBIAEoCzItLmNsb3VkLmJtYWFzLnNlcnZlci5hcGkuT1NJbnN0YWxsYXRpb25SZXF1ZXN0MnsKDUFnZW50Q2FsbGJhY2sSagoJSGVhcnRiZWF0Ei0uY2xvdWQuYm1hYXMuc2VydmVyLmFwaS5BZ2VudEhlYXJ0YmVhdFJlcXVlc3QaLi5jbG91ZC5ibWFhcy5zZXJ2ZXIuYXBpLkFnZW50SGVhcnRiZWF0UmVzcG9uc2ViBnByb3RvMw", [file_cloud_agent_api_hwreport]);
 
 /**
  * @generated from message cloud.bmaas.server.api.AgentHardwareReport
@@ -132,6 +132,14 @@ export type AgentHeartbeatRequest = Message<"cloud.bmaas.server.api.AgentHeartbe
    * @generated from field: cloud.bmaas.server.api.OSInstallationReport installation_report = 3;
    */
   installationReport?: OSInstallationReport | undefined;
+
+  /**
+   * Sent while an installation is under way (added after the original
+   * contract; an older server carries it as an unknown field).
+   *
+   * @generated from field: cloud.bmaas.server.api.OSInstallationProgress installation_progress = 4;
+   */
+  installationProgress?: OSInstallationProgress | undefined;
 };
 
 /**
@@ -140,6 +148,86 @@ export type AgentHeartbeatRequest = Message<"cloud.bmaas.server.api.AgentHeartbe
  */
 export const AgentHeartbeatRequestSchema: GenMessage<AgentHeartbeatRequest> = /*@__PURE__*/
   messageDesc(file_cloud_bmaas_server_api_agent, 2);
+
+/**
+ * How far the agent got with the request of `generation`.
+ *
+ * @generated from message cloud.bmaas.server.api.OSInstallationProgress
+ */
+export type OSInstallationProgress = Message<"cloud.bmaas.server.api.OSInstallationProgress"> & {
+  /**
+   * @generated from field: int64 generation = 1;
+   */
+  generation: bigint;
+
+  /**
+   * @generated from field: cloud.bmaas.server.api.OSInstallationProgress.Stage stage = 2;
+   */
+  stage: OSInstallationProgress_Stage;
+
+  /**
+   * Bytes written (or read back) so far.
+   *
+   * @generated from field: int64 bytes_done = 3;
+   */
+  bytesDone: bigint;
+
+  /**
+   * Size of the image as the download announced it; 0 when unknown.
+   *
+   * @generated from field: int64 bytes_total = 4;
+   */
+  bytesTotal: bigint;
+};
+
+/**
+ * Describes the message cloud.bmaas.server.api.OSInstallationProgress.
+ * Use `create(OSInstallationProgressSchema)` to create a new message.
+ */
+export const OSInstallationProgressSchema: GenMessage<OSInstallationProgress> = /*@__PURE__*/
+  messageDesc(file_cloud_bmaas_server_api_agent, 3);
+
+/**
+ * @generated from enum cloud.bmaas.server.api.OSInstallationProgress.Stage
+ */
+export const OSInstallationProgress_Stage = {
+  /**
+   * @generated from enum value: STAGE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * Streaming the image onto the device.
+   *
+   * @generated from enum value: STAGE_WRITING = 1;
+   */
+  WRITING: 1,
+
+  /**
+   * Reading the device back and checking its digest.
+   *
+   * @generated from enum value: STAGE_VERIFYING = 2;
+   */
+  VERIFYING: 2,
+
+  /**
+   * Running the post-install command.
+   *
+   * @generated from enum value: STAGE_POST_INSTALL = 3;
+   */
+  POST_INSTALL: 3,
+} as const;
+
+/**
+ * @generated from enum cloud.bmaas.server.api.OSInstallationProgress.Stage
+ */
+export type OSInstallationProgress_Stage = (typeof OSInstallationProgress_Stage)[keyof typeof OSInstallationProgress_Stage] | UnknownEnum;
+
+/**
+ * Describes the enum cloud.bmaas.server.api.OSInstallationProgress.Stage.
+ */
+export const OSInstallationProgress_StageSchema: GenEnum<OSInstallationProgress_Stage> = /*@__PURE__*/
+  enumDesc(file_cloud_bmaas_server_api_agent, 3, 0);
 
 /**
  * @generated from message cloud.bmaas.server.api.MetropolisInstallationRequest
@@ -172,7 +260,51 @@ export type MetropolisInstallationRequest = Message<"cloud.bmaas.server.api.Metr
  * Use `create(MetropolisInstallationRequestSchema)` to create a new message.
  */
 export const MetropolisInstallationRequestSchema: GenMessage<MetropolisInstallationRequest> = /*@__PURE__*/
-  messageDesc(file_cloud_bmaas_server_api_agent, 3);
+  messageDesc(file_cloud_bmaas_server_api_agent, 4);
+
+/**
+ * Write a raw disk image onto a block device, then reboot into it.
+ *
+ * @generated from message cloud.bmaas.server.api.ImageInstallationRequest
+ */
+export type ImageInstallationRequest = Message<"cloud.bmaas.server.api.ImageInstallationRequest"> & {
+  /**
+   * http or https URL of the raw image. The digest, not the transport,
+   * vouches for the content.
+   *
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * SHA-256 of the whole image: exactly 32 bytes.
+   *
+   * @generated from field: bytes sha256 = 2;
+   */
+  sha256: Uint8Array;
+
+  /**
+   * Absolute path of the block device to overwrite, e.g. /dev/sda.
+   *
+   * @generated from field: string target_device = 3;
+   */
+  targetDevice: string;
+
+  /**
+   * Run with /bin/sh -c after the image is written and verified, before the
+   * report; empty runs nothing. A non-zero exit fails the installation.
+   *
+   * @generated from field: string post_install_command = 4;
+   */
+  postInstallCommand: string;
+};
+
+/**
+ * Describes the message cloud.bmaas.server.api.ImageInstallationRequest.
+ * Use `create(ImageInstallationRequestSchema)` to create a new message.
+ */
+export const ImageInstallationRequestSchema: GenMessage<ImageInstallationRequest> = /*@__PURE__*/
+  messageDesc(file_cloud_bmaas_server_api_agent, 5);
 
 /**
  * @generated from message cloud.bmaas.server.api.OSInstallationRequest
@@ -196,6 +328,12 @@ export type OSInstallationRequest = Message<"cloud.bmaas.server.api.OSInstallati
      */
     value: MetropolisInstallationRequest;
     case: "metropolis";
+  } | {
+    /**
+     * @generated from field: cloud.bmaas.server.api.ImageInstallationRequest image = 3;
+     */
+    value: ImageInstallationRequest;
+    case: "image";
   } | { case: undefined; value?: undefined };
 };
 
@@ -204,7 +342,7 @@ export type OSInstallationRequest = Message<"cloud.bmaas.server.api.OSInstallati
  * Use `create(OSInstallationRequestSchema)` to create a new message.
  */
 export const OSInstallationRequestSchema: GenMessage<OSInstallationRequest> = /*@__PURE__*/
-  messageDesc(file_cloud_bmaas_server_api_agent, 4);
+  messageDesc(file_cloud_bmaas_server_api_agent, 6);
 
 /**
  * @generated from message cloud.bmaas.server.api.AgentHeartbeatResponse
@@ -223,7 +361,7 @@ export type AgentHeartbeatResponse = Message<"cloud.bmaas.server.api.AgentHeartb
  * Use `create(AgentHeartbeatResponseSchema)` to create a new message.
  */
 export const AgentHeartbeatResponseSchema: GenMessage<AgentHeartbeatResponse> = /*@__PURE__*/
-  messageDesc(file_cloud_bmaas_server_api_agent, 5);
+  messageDesc(file_cloud_bmaas_server_api_agent, 7);
 
 /**
  * @generated from service cloud.bmaas.server.api.AgentCallback
