@@ -4,6 +4,7 @@
 // (docs/architecture.md#recoverer: 30 min to a first heartbeat, 10 min of silence, minutes of
 // backoff) are untouched and stay what `bmaas shepherd` and friends use.
 import type { Backoff, RecoveryThresholds } from '../bmdb/index.ts';
+import { parseListenAddress } from '../lib/host-port.ts';
 import { checkDuration, type DurationBounds } from '../lib/duration.ts';
 import type { PerWindowLimit } from '../lib/flags.ts';
 import type { RateLimit } from '../lib/rate.ts';
@@ -25,6 +26,8 @@ export interface DevOptions {
   readonly serverListenAddress: string;
   /** Web UI; default 127.0.0.1:8081, falling back to a free port when taken. `off` disables it. */
   readonly webugListenAddress: string;
+  /** Prometheus metrics (and the embedded stats exporter); default 127.0.0.1:9180, falling back to a free port when taken. `off` disables them. */
+  readonly metricsListenAddress?: string;
   /** Access token of the web UI, required when it listens off loopback (at least 16 characters). */
   readonly webugToken?: string;
   /** Default: DEV_DEFAULTS.heartbeatIntervalMs, longer for a large fleet (see resolveDevTiming). */
@@ -55,6 +58,7 @@ export const DEV_DEFAULTS = Object.freeze({
   seed: 1,
   serverListenAddress: '127.0.0.1:0',
   webugListenAddress: '127.0.0.1:8081',
+  metricsListenAddress: '127.0.0.1:9180',
   heartbeatIntervalMs: 2_000,
   recovery: Object.freeze({ noHeartbeatAfterStartSeconds: 20, silenceSeconds: 10 }),
   initializerBackoff: Object.freeze({ initialMs: 5_000, maximumMs: 30_000, exponent: 1.5, jitter: 0.1 }),
@@ -204,6 +208,13 @@ export function validateDevOptions(o: DevOptions): void {
     validateFaultFractions(o.faults);
   } catch (err) {
     throw new DevOptionsError((err as Error).message, { cause: err });
+  }
+  if (o.metricsListenAddress !== undefined && o.metricsListenAddress !== 'off') {
+    try {
+      parseListenAddress(o.metricsListenAddress);
+    } catch (err) {
+      throw new DevOptionsError(`--metrics-listen-address: ${(err as Error).message}`, { cause: err });
+    }
   }
   if (!Number.isInteger(o.seed) || o.seed < DEV_COUNT_BOUNDS.seed.min || o.seed > DEV_COUNT_BOUNDS.seed.max) throw new DevOptionsError(`--seed must be a 32-bit whole number, got ${o.seed}`);
   const B = DEV_DURATION_BOUNDS;

@@ -4,6 +4,7 @@
 import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { openBmdb, type Bmdb } from '../bmdb/index.ts';
 import { sleep } from '../lib/sleep.ts';
 import { AgentCallbackServer, ensureDevCertificates } from '../server/index.ts';
@@ -14,10 +15,11 @@ import { SimFleet } from '../sim/index.ts';
 import { startWebug, type Webug } from '../webug/index.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { ensurePrivateDir, logTightened } from './private-files.ts';
-import { resolveDevTiming, validateDevOptions, type DevOptions, type DevTiming } from './dev-options.ts';
+import { DEV_DEFAULTS, resolveDevTiming, validateDevOptions, type DevOptions, type DevTiming } from './dev-options.ts';
 import { summarizeFleet, type FleetSummary } from './fleet-summary.ts';
 import { LiveSummary, type SummaryContext } from './summary-view.ts';
 import { OutageProxy } from './outage-proxy.ts';
+import { devMetricsRegistry, startDevMetrics } from './dev-metrics.ts';
 
 export type DevOutcome =
   | { readonly kind: 'converged'; readonly summary: FleetSummary; readonly elapsedMs: number }
@@ -47,7 +49,8 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
   const stack = new AsyncDisposableStack();
   try {
     stack.use(await lockDataDir(dataDir));
-    const bmdb = await openDevBmdb(o, dataDir, log, signal);
+    const registry = devMetricsRegistry();
+    const bmdb = await openDevBmdb(o, dataDir, log, signal, registry);
     stack.defer(() => bmdb.close());
     const certs = await ensureDevCertificates(path.join(dataDir, 'dev-certs'), { signal });
     const server = await AgentCallbackServer.start({
@@ -56,6 +59,7 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
       tls: { cert: certs.cert, key: certs.key },
       sessionIntervalMs: t.loop.sessionIntervalMs,
       logger: log,
+      metricsRegistry: registry,
     });
     stack.defer(() => server.close({ graceMs: 1000 }));
     // --fault-server-outage: the agents talk to the server through a proxy that goes down for a while.
@@ -94,6 +98,7 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
         bmdb,
         provider: new SimProvider(fleet),
         logger: log,
+        metricsRegistry: registry,
         shutdownGraceMs: s.shutdownGraceMs,
         sessionIntervalMs: s.sessionIntervalMs,
         provisioner: { maxCount: 0, chunkSize: s.provisionerChunkSize, reconcileRate: s.provisionerReconcileRate, creationRate: s.provisionerCreationRate },
@@ -133,9 +138,11 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
 
     const webug = await startDevWebug(o, t, bmdb, log, signal);
     if (webug) stack.defer(() => webug.close());
+    const metrics = stack.use(await startDevMetrics({ registry, listenAddress: o.metricsListenAddress ?? DEV_DEFAULTS.metricsListenAddress, bmdb, thresholds: t.recovery, logger: log, signal }));
 
     const links: Array<[string, string]> = [];
     if (webug) links.push(['web UI', webug.url]);
+    if (metrics.url) links.push(['metrics', metrics.url]);
     links.push(['agent server', `${server.address} (gRPC over TLS; CA ${certs.caCertPath})`]);
     links.push(['data', `${dataDir} (delete it to start over)`]);
     if (io.logFile) links.push(['log', io.logFile]);
@@ -177,10 +184,10 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
   }
 }
 
-async function openDevBmdb(o: DevOptions, dataDir: string, log: Logger, signal: AbortSignal): Promise<Bmdb> {
+async function openDevBmdb(o: DevOptions, dataDir: string, log: Logger, signal: AbortSignal, metricsRegistry: Registry): Promise<Bmdb> {
   const dir = path.join(dataDir, 'bmdb');
   if (!o.bmdbUrl) logTightened(log, [ensurePrivateDir(dir)]);
-  const bmdb = await openBmdb({ url: o.bmdbUrl ?? `pglite://${dir}`, migrate: true, logger: log, signal });
+  const bmdb = await openBmdb({ url: o.bmdbUrl ?? `pglite://${dir}`, migrate: true, logger: log, metricsRegistry, signal });
   log.info({ bmdb: bmdb.description }, 'connected to the BMDB');
   return bmdb;
 }

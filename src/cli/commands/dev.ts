@@ -71,6 +71,7 @@ export const command: Command = {
     { name: 'seed', type: 'int', default: DEV_DEFAULTS.seed, ...DEV_COUNT_BOUNDS.seed, placeholder: 'N', description: 'which machines get which fault' },
     { name: 'server-listen-address', type: 'string', default: DEV_DEFAULTS.serverListenAddress, placeholder: 'HOST:PORT', description: 'agent callback server (port 0: any free port)' },
     { name: 'webug-listen-address', type: 'string', default: DEV_DEFAULTS.webugListenAddress, placeholder: 'HOST:PORT', description: 'web UI; a free port is used when this one is taken; `off` to disable' },
+    { name: 'metrics-listen-address', type: 'string', default: DEV_DEFAULTS.metricsListenAddress, placeholder: 'HOST:PORT', description: 'Prometheus metrics, stats exporter included, on http://HOST:PORT/metrics; a free port is used when this one is taken; `off` to disable' },
     { name: 'webug-token', type: 'string', env: WEBUG_TOKEN_ENV, secret: true, placeholder: 'TOKEN', description: 'web UI access token (at least 16 characters); required when --webug-listen-address is not loopback' },
     duration(
       'heartbeat-interval',
@@ -158,6 +159,7 @@ function devOptionsFromFlags(flags: ParsedFlags): DevOptions {
     seed: flags.number('seed')!,
     serverListenAddress: flags.string('server-listen-address')!,
     webugListenAddress: flags.string('webug-listen-address')!,
+    metricsListenAddress: flags.string('metrics-listen-address')!,
     ...(flags.string('webug-token') ? { webugToken: flags.string('webug-token')! } : {}),
     ...(heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs }),
     recovery: {
