@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import { resolveBmdbOptions } from './connection.ts';
 import { BmdbConfigError } from './errors.ts';
 import { bmdbMetrics } from './metrics.ts';
+import { PG_TIMEOUT_DEFAULTS } from './pg-timeouts.ts';
 import { DEFAULT_RETRY_POLICY, isRetryable, nextRetryDelayMs, retryDelayMs } from './retry.ts';
 import { parseBmdbUrl } from './url.ts';
 
@@ -25,6 +26,11 @@ describe('BMDB URL and options', () => {
     assert.equal(o.sessionGraceMs, 10_000);
     assert.throws(() => resolveBmdbOptions({ maxConnections: 0 }), /maxConnections/);
     assert.throws(() => resolveBmdbOptions({ isolation: 'chaos' as never }), /isolation/);
+  });
+  it('bounds a silent PostgreSQL connection by default; the server-side statement timeout stays below the client-side one', () => {
+    assert.deepEqual(resolveBmdbOptions({}).pgTimeouts, PG_TIMEOUT_DEFAULTS);
+    assert.equal(resolveBmdbOptions({ pgTimeouts: { queryTimeoutMs: 5000, statementTimeoutMs: 4000 } }).pgTimeouts.connectTimeoutMs, PG_TIMEOUT_DEFAULTS.connectTimeoutMs);
+    assert.throws(() => resolveBmdbOptions({ pgTimeouts: { statementTimeoutMs: 30_000 } }), /statementTimeoutMs/);
   });
 });
 

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { silentLogger } from '../lib/logger.ts';
 import type { Driver, IsolationLevel } from './driver.ts';
 import { PgDriver } from './driver-pg.ts';
+import { pgTimeoutsSchema, type PgTimeouts } from './pg-timeouts.ts';
 import { PgliteDriver } from './driver-pglite.ts';
 import { BmdbConfigError } from './errors.ts';
 import { bmdbMetrics, type BmdbMetrics } from './metrics.ts';
@@ -25,6 +26,8 @@ export interface BmdbOptions {
   isolation?: IsolationLevel | undefined;
   /** Connection pool size for PostgreSQL. Default 20. */
   maxConnections?: number | undefined;
+  /** Bounds on a silent PostgreSQL connection (see pg-timeouts.ts). Default PG_TIMEOUT_DEFAULTS. */
+  pgTimeouts?: Partial<PgTimeouts> | undefined;
   /** How long after its deadline a dead session is collected. Default 10 000 ms. */
   sessionGraceMs?: number | undefined;
   /** Retry of serialization failures and deadlocks. */
@@ -40,6 +43,7 @@ const optionsSchema = z.object({
   migrate: z.boolean().default(false),
   isolation: z.enum(['read committed', 'serializable']).default('read committed'),
   maxConnections: z.number().int().min(1).max(10_000).default(20),
+  pgTimeouts: pgTimeoutsSchema,
   sessionGraceMs: z.number().int().min(0).default(10_000),
   retry: z
     .object({
@@ -137,7 +141,7 @@ export async function openBmdb(opts: BmdbOptions = {}): Promise<Bmdb> {
   const target = parseBmdbUrl(resolved.url);
   const driver: Driver =
     target.kind === 'postgres'
-      ? new PgDriver({ url: target.url, maxConnections: resolved.maxConnections, logger })
+      ? new PgDriver({ url: target.url, maxConnections: resolved.maxConnections, timeouts: resolved.pgTimeouts, logger })
       : await PgliteDriver.open(target.dataDir);
   const bmdb = new Bmdb(driver, resolved, opts.metricsRegistry ?? new Registry(), logger);
   if (resolved.migrate) {

@@ -4,6 +4,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { raceSignal } from '../lib/race-signal.ts';
 import { HostListPool, parsePgUrl, redactPgUrl } from './pg-hosts.ts';
+import { isQueryReadTimeout, PG_TIMEOUT_DEFAULTS, pgClientTimeouts, type PgTimeouts } from './pg-timeouts.ts';
 import { type Driver, type Queryable, type QueryResult, type Row, type TransactionOptions } from './driver.ts';
 
 // int8 (count(*), bigint columns) arrives as text by default; every bigint we
@@ -27,6 +28,8 @@ function statement(sql: string, params: readonly unknown[]): pg.QueryConfig {
 export interface PgDriverOptions {
   url: string;
   maxConnections: number;
+  /** Bounds on a silent connection; default PG_TIMEOUT_DEFAULTS. */
+  timeouts?: PgTimeouts;
   logger: Logger;
 }
 
@@ -43,7 +46,7 @@ export class PgDriver implements Driver {
     this.#pool = new HostListPool(parsePgUrl(opts.url), {
       max: opts.maxConnections,
       idleTimeoutMillis: 30_000,
-      connectionTimeoutMillis: 10_000,
+      ...pgClientTimeouts(opts.timeouts ?? PG_TIMEOUT_DEFAULTS),
     });
     // A server restart kills idle clients; without a listener that would crash
     // the process. The pool replaces them on next use.
@@ -73,8 +76,9 @@ export class PgDriver implements Driver {
       if (opts.signal?.aborted) connecting.then((c) => c.release(), () => {});
       throw err;
     }
-    // Set when the connection's state is unknown (aborted mid-query, failed
-    // rollback): it is destroyed instead of going back to the pool.
+    // Set when the connection's state is unknown (aborted or timed out
+    // mid-query, failed rollback): it is destroyed instead of going back to
+    // the pool, and no ROLLBACK is sent down a connection that stopped answering.
     let broken = false;
     const tx: Queryable = {
       // Without parameters node-postgres uses the simple protocol, which accepts several statements.
@@ -84,7 +88,7 @@ export class PgDriver implements Driver {
         try {
           await raceSignal(client.query(sql), signal);
         } catch (err) {
-          if (signal?.aborted) broken = true;
+          if (signal?.aborted || isQueryReadTimeout(err)) broken = true;
           throw err;
         }
       },
@@ -95,7 +99,7 @@ export class PgDriver implements Driver {
           const r = await raceSignal(client.query<R>(statement(sql, params)), signal);
           return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length };
         } catch (err) {
-          if (signal?.aborted) broken = true;
+          if (signal?.aborted || isQueryReadTimeout(err)) broken = true;
           throw err;
         }
       },

@@ -20,6 +20,7 @@ export { RETRYABLE_SQLSTATES, DEFAULT_RETRY_POLICY, isRetryable, type RetryPolic
 export { bmdbMetrics, type BmdbMetrics } from './metrics.ts';
 export { loadMigrations, migrationStatus, type Migration, type MigrationStatus } from './migrations.ts';
 export { parseBmdbUrl, type BmdbTarget } from './url.ts';
+export { PG_TIMEOUT_DEFAULTS, type PgTimeouts } from './pg-timeouts.ts';
 export type { Queryable, Driver, IsolationLevel } from './driver.ts';
 export * from './model.ts';
 export * from './queries/index.ts';

@@ -191,7 +191,9 @@ export class Session implements AsyncDisposable {
           `UPDATE sessions SET session_deadline = now() + $2::int * interval '1 second'
            WHERE session_id = $1 AND session_deadline > now()`,
           [this.sessionId, this.intervalMs / 1000],
-          { signal },
+          // Bounded by the interval: on a connection that went silent the
+          // deadline passes meanwhile, and this session must learn it then.
+          { signal: AbortSignal.any([signal, AbortSignal.timeout(this.intervalMs)]) },
         );
         if (r.rowCount === 0) {
           this.#expire('the deadline passed before it could be extended');

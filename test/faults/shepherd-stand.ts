@@ -13,16 +13,21 @@ import { createRoleDatabase, type RoleDatabase } from '../role-database.ts';
 import { startSshd, type Sshd } from '../sshd.ts';
 import { writeTakeoverStandIn } from '../takeover-stand-in.ts';
 
-/** How the remote command behaves: hang on the first run only, on every run, or never. */
-export type HangMode = 'first' | 'always' | 'never';
+/**
+ * How the remote command behaves: hang on the first run only, on every run,
+ * never, or (`gate`) wait on the first run until releaseGate() and then go on.
+ */
+export type HangMode = 'first' | 'always' | 'never' | 'gate';
 
 export interface ShepherdStand {
   readonly db: RoleDatabase;
   readonly dir: string;
   /** Admin client on the test database. */
   readonly admin: pg.Client;
-  /** Starts a shepherd under the shepherd role; extra flags are appended. */
-  spawnShepherd(extra?: readonly string[]): BmaasProcess;
+  /** Starts a shepherd under the shepherd role (at `url`, default the role's own); extra flags are appended. */
+  spawnShepherd(extra?: readonly string[], opts?: { url?: string }): BmaasProcess;
+  /** Lets a first run held by `gate` go on. */
+  releaseGate(): Promise<void>;
   /** Rewrites the device list with `n` machines (send the shepherds SIGHUP to re-read it). */
   writeDevices(n: number): Promise<void>;
   /** Lines the stand-in wrote: one per completed takeover. */
@@ -42,7 +47,14 @@ export async function startShepherdStand(opts: { machines: number; hang: HangMod
   const mark = join(dir, 'hung-once');
   const pids = join(dir, 'hung.pids');
   const hang = `echo $$ >> ${pids}; exec sleep 600`;
-  const body = opts.hang === 'always' ? hang : opts.hang === 'first' ? `if [ ! -e ${mark} ]; then : > ${mark}; ${hang}; fi\nexec ${standIn}` : `exec ${standIn}`;
+  const gate = join(dir, 'gate-open');
+  const bodies: Record<HangMode, string> = {
+    always: hang,
+    first: `if [ ! -e ${mark} ]; then : > ${mark}; ${hang}; fi\nexec ${standIn}`,
+    never: `exec ${standIn}`,
+    gate: `if [ ! -e ${mark} ]; then : > ${mark}; while [ ! -e ${gate} ]; do sleep 0.1; done; fi\nexec ${standIn}`,
+  };
+  const body = bodies[opts.hang];
   const wrapper = join(dir, 'agent.sh');
   await writeFile(wrapper, `#!/bin/sh\n${body}\n`);
   await chmod(wrapper, 0o755);
@@ -51,12 +63,12 @@ export async function startShepherdStand(opts: { machines: number; hang: HangMod
   const writeDevices = (n: number): Promise<void> => writeFile(devices, JSON.stringify(Array.from({ length: n }, (_, i) => ({ ID: `fault-${i}`, Addr: endpoint, Location: 'loopback' }))));
   await writeDevices(opts.machines);
   const procs: BmaasProcess[] = [];
-  const spawnShepherd = (extra: readonly string[] = []): BmaasProcess => {
+  const spawnShepherd = (extra: readonly string[] = [], spawnOpts: { url?: string } = {}): BmaasProcess => {
     const p = spawnBmaas([
       'shepherd',
       '--provider', 'mini',
       '--mini-device-list', `file://${devices}`,
-      '--bmdb-url', db.url('shepherd'),
+      '--bmdb-url', spawnOpts.url ?? db.url('shepherd'),
       '--agent-executable-path', wrapper,
       '--agent-target-path', join(dir, `uploaded-${procs.length}`),
       '--agent-endpoint', '127.0.0.1:9',
@@ -90,7 +102,8 @@ export async function startShepherdStand(opts: { machines: number; hang: HangMod
     await rm(dir, { recursive: true, force: true });
   };
   const completedTakeovers = async (): Promise<string[]> => (await readFile(join(dir, 'takeovers.log'), 'utf8').catch(() => '')).split('\n').filter(Boolean);
-  return { db, dir, admin, spawnShepherd, writeDevices, completedTakeovers, close };
+  const releaseGate = (): Promise<void> => writeFile(gate, '');
+  return { db, dir, admin, spawnShepherd, releaseGate, writeDevices, completedTakeovers, close };
 }
 
 /** The first row of a query on the admin client, undefined while the schema is missing. */
