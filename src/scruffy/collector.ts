@@ -2,9 +2,8 @@
 // collector's read first and applies the results only when all of them
 // succeeded, so a failed round leaves every gauge at its last value.
 //
-// Extension point: the derived machine states, stuck and quarantined machines
-// and the storm guard (another issue) become one more StatsCollector in
-// DEFAULT_COLLECTORS (collectors.ts), each with its own file.
+// Each group of gauges is one StatsCollector in its own file, listed in
+// DEFAULT_COLLECTORS (collectors.ts).
 import type { Registry } from 'prom-client';
 import type { ResolvedScruffyOptions } from './options.ts';
 import type { ReadFn } from './read-only.ts';

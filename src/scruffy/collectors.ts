@@ -1,8 +1,8 @@
-// The gauges a stats exporter maintains. New groups (derived states, stuck and
-// quarantined machines, the storm guard) are added to this list.
+// The gauges a stats exporter maintains; a new group is one more entry.
 import type { StatsCollectorFactory } from './collector.ts';
 import { hardwareStatsCollector } from './hardware-stats.ts';
 import { machineStatsCollector } from './machine-stats.ts';
 import { sessionStatsCollector } from './session-stats.ts';
+import { stateStatsCollector } from './state-stats.ts';
 
-export const DEFAULT_COLLECTORS: readonly StatsCollectorFactory[] = Object.freeze([machineStatsCollector, sessionStatsCollector, hardwareStatsCollector]);
+export const DEFAULT_COLLECTORS: readonly StatsCollectorFactory[] = Object.freeze([machineStatsCollector, stateStatsCollector, sessionStatsCollector, hardwareStatsCollector]);

@@ -1,7 +1,7 @@
 // The stats exporter's options, resolved and validated once.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { DEFAULT_RECOVERY_THRESHOLDS, type RecoveryThresholds } from '../bmdb/index.ts';
+import { DEFAULT_RECOVERY_THRESHOLDS, DEFAULT_STUCK_LIMITS, type RecoveryThresholds, type StuckLimits } from '../bmdb/index.ts';
 import { silentLogger } from '../lib/index.ts';
 
 /** How often the BMDB is read: the original's one minute. */
@@ -33,6 +33,8 @@ export interface ScruffyOptions {
   /** Must be the shepherd's, for heartbeating and pending recovery to agree with it. */
   readonly recoveryThresholds?: RecoveryThresholds | undefined;
   readonly sessionComponents?: readonly string[] | undefined;
+  /** How long a machine may stay in each derived state before it counts as stuck; default the BMDB's. */
+  readonly stuckLimits?: StuckLimits | undefined;
   readonly logger?: Logger | undefined;
 }
 
@@ -43,6 +45,7 @@ export interface ResolvedScruffyOptions {
   readonly shutdownGraceMs: number;
   readonly recoveryThresholds: RecoveryThresholds;
   readonly sessionComponents: readonly string[];
+  readonly stuckLimits: StuckLimits;
   readonly logger: Logger;
 }
 
@@ -69,6 +72,7 @@ export function resolveScruffyOptions(opts: ScruffyOptions): ResolvedScruffyOpti
     shutdownGraceMs: atLeast('shutdownGraceMs', opts.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS, 0),
     recoveryThresholds: Object.freeze({ ...thresholds }),
     sessionComponents: Object.freeze([...(opts.sessionComponents ?? DEFAULT_SESSION_COMPONENTS)]),
+    stuckLimits: opts.stuckLimits ?? DEFAULT_STUCK_LIMITS,
     logger: opts.logger ?? silentLogger(),
   });
 }
