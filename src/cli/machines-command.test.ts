@@ -82,4 +82,30 @@ describe('bmaas machines', () => {
     const wrongFlag = await run(url, 'reinit', 'node-1', '--bundle-url', 'https://x/');
     assert.equal(wrongFlag.code, 2);
   });
+
+  it('lists stuck machines (--stuck, --stuck-in) and explain says why', async () => {
+    const bmdb = await openBmdb({ url, migrate: false });
+    const hoursAgo = (h: number) => new Date(Date.now() - h * 3600_000);
+    await bmdb.transact('unittest', async (q) => {
+      const m = await q.newMachine();
+      await q.addProvided({ machineId: m.machineId, provider: 'None', providerId: 'quiet-1' });
+      await q.setAgentStarted({ machineId: m.machineId, startedAt: hoursAgo(5), publicKey: new Uint8Array(32) });
+      await q.setAgentHeartbeat({ machineId: m.machineId, at: hoursAgo(3) });
+    });
+    await bmdb.close();
+    const stuck = await run(url, 'list', '--stuck', '--json');
+    assert.equal(stuck.code, 0, stuck.err);
+    const rows = JSON.parse(stuck.out) as Array<{ providerId: string; state: { state: string; stuck: boolean } }>;
+    assert.deepEqual(rows.map((r) => [r.providerId, r.state.state, r.state.stuck]), [['quiet-1', 'silent', true]]);
+    const table = await run(url, 'list', '--stuck-in', 'silent');
+    assert.match(table.out, /quiet-1 .* silent, stuck since 3h ago/);
+    assert.doesNotMatch(table.out, /node-/);
+    assert.equal((JSON.parse((await run(url, 'list', '--stuck-in', 'backing-off', '--json')).out) as unknown[]).length, 0);
+    const bad = await run(url, 'list', '--stuck-in', 'sideways');
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /^--stuck-in/);
+    assert.equal((await run(url, 'list', '--stuck', '--stuck-in', 'silent')).code, 2);
+    const explain = await run(url, 'explain', 'quiet-1');
+    assert.match(explain.out, /^stuck: silent since \S+Z \(3h\), longer than the silent limit of 2h\n/);
+  });
 });

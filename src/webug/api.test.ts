@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { describeBmdb } from '../../test/bmdb.ts';
-import type { Bmdb } from '../bmdb/index.ts';
+import { DEFAULT_STUCK_LIMITS, type Bmdb } from '../bmdb/index.ts';
 import { startWebug, WebugConfigError, type Webug } from './index.ts';
 import { HOSTILE, seedDemoFleet, seedMachine, type DemoFleet } from './testing/seed.ts';
 
@@ -111,6 +111,35 @@ describeBmdb('webug API', ({ open }) => {
       assert.deepEqual(failing, ['rebootable'], 'the only reason it is not a candidate');
     } finally {
       await bmdb.driver.query('UPDATE machine_provided SET provider_rebootable = true WHERE machine_id = $1', [fleet.silent]);
+    }
+  });
+
+  it('filters and counts stuck machines, badges them, and says why each is stuck', async () => {
+    // The silent machine's heartbeat is 30 min old: stuck against a 10 min limit.
+    const strict = await startWebug({ bmdb, listenAddress: '127.0.0.1:0', stuckLimits: { ...DEFAULT_STUCK_LIMITS, silent: 600 } });
+    try {
+      type StuckPage = { rows: Array<{ machineId: string; state: { state: string; stuck: boolean; stuckReason: string | null } | null }>; counts: { stuck: number } };
+      const at = async <T>(path: string) => (await fetch(new URL(path, strict.url))).json() as Promise<T>;
+      const stuck = await at<StuckPage>('/api/machines?stuck=any');
+      assert.deepEqual(stuck.rows.map((r) => r.machineId), [fleet.silent]);
+      assert.equal(stuck.counts.stuck, 1);
+      assert.equal(stuck.rows[0]!.state!.state, 'silent');
+      assert.match(stuck.rows[0]!.state!.stuckReason!, /^stuck: silent since \S+Z \(30m(\d+s)?\), longer than the silent limit of 10m$/);
+      assert.deepEqual((await at<StuckPage>('/api/machines?stuck=silent')).rows.map((r) => r.machineId), [fleet.silent]);
+      assert.deepEqual((await at<StuckPage>('/api/machines?stuck=backing-off')).rows, []);
+      assert.equal((await fetch(new URL('/api/machines?stuck=sideways', strict.url))).status, 400);
+      const detail = await at<{ state: { stuck: boolean; stuckReason: string } }>(`/api/machines/${fleet.silent}`);
+      assert.equal(detail.state.stuck, true);
+      const fleetHtml = await (await fetch(new URL('/', strict.url))).text();
+      assert.match(fleetHtml, /class="badge bad stuck" title="stuck: silent since [^"]+">stuck: silent</);
+      assert.match(fleetHtml, /<a href="\/\?stuck=any">stuck<\/a><\/div><div class="v bad-text">1</);
+      const machineHtml = await (await fetch(new URL(`/machines/${fleet.silent}`, strict.url))).text();
+      assert.match(machineHtml, /class="error stuck-reason">stuck: silent since/);
+      // With the default limits (2 h silent) the same machine is not stuck.
+      assert.equal((await json<StuckPage>('/api/machines?stuck=any')).counts.stuck, 0);
+      assert.equal((await json<{ state: { stuck: boolean; stuckReason: null } }>(`/api/machines/${fleet.silent}`)).state.stuckReason, null);
+    } finally {
+      await strict.close();
     }
   });
 

@@ -1,7 +1,7 @@
 // What every page handler gets: read-only database access, the discovered
 // tags and schema version (cached briefly: the schema changes only with a
-// migration), and the thresholds the explain view uses.
-import { migrationStatus, type Bmdb, type RecoveryThresholds } from '../bmdb/index.ts';
+// migration), the thresholds the explain view uses and the stuck limits.
+import { DEFAULT_STUCK_LIMITS, migrationStatus, type Bmdb, type RecoveryThresholds, type StuckLimits } from '../bmdb/index.ts';
 import { readOnly, type ReadFn } from './read-only.ts';
 import { discoverTags, type TagTable } from './tag-schema.ts';
 
@@ -15,18 +15,21 @@ export interface WebugContext {
   readonly read: ReadFn;
   readonly database: string;
   readonly thresholds: RecoveryThresholds;
+  /** How long a machine may stay in each derived state before it is stuck. */
+  readonly stuckLimits: StuckLimits;
   schema(signal?: AbortSignal): Promise<SchemaInfo>;
 }
 
 const SCHEMA_CACHE_MS = 10_000;
 
-export function createContext(bmdb: Bmdb, thresholds: RecoveryThresholds): WebugContext {
+export function createContext(bmdb: Bmdb, thresholds: RecoveryThresholds, stuckLimits: StuckLimits = DEFAULT_STUCK_LIMITS): WebugContext {
   const read = readOnly(bmdb);
   let cached: { at: number; info: Promise<SchemaInfo> } | undefined;
   return {
     read,
     database: bmdb.description,
     thresholds,
+    stuckLimits,
     schema(signal) {
       if (!cached || Date.now() - cached.at > SCHEMA_CACHE_MS) {
         const info = (async () => {

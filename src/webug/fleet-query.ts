@@ -1,6 +1,6 @@
 // The fleet list's filters: parsed from the URL, turned back into links, and
 // compiled to one keyset-paged SQL statement over `machines m`.
-import { PROCESSES, PROVIDER_STATUSES, PROVIDERS, SqlParams, type Process, type Provider, type ProviderStatus } from '../bmdb/index.ts';
+import { DERIVED_MACHINE_STATES, PROCESSES, PROVIDER_STATUSES, PROVIDERS, SqlParams, stuckMachinesSql, type DerivedMachineState, type Process, type Provider, type ProviderStatus, type StuckSelection } from '../bmdb/index.ts';
 import { BadRequestError } from './errors.ts';
 import { cursorParts, decodeCursor, durationParam, encodeCursor, intParam, likePrefix, oneOf, textParam, uuidPrefixRange } from './params.ts';
 import { quoteIdent } from './tag-schema.ts';
@@ -8,6 +8,9 @@ import { quoteIdent } from './tag-schema.ts';
 export const FLEET_SORTS = ['id', 'heartbeat', 'created'] as const;
 export type FleetSort = (typeof FLEET_SORTS)[number];
 export type ActivityFilter = Process | 'any' | 'none';
+/** Stuck in any state, or in this one (docs/architecture.md#stuck-machines). */
+export type StuckFilter = DerivedMachineState | 'any';
+export const STUCK_FILTERS: readonly StuckFilter[] = ['any', ...DERIVED_MACHINE_STATES];
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 500;
@@ -24,6 +27,7 @@ export interface FleetFilter {
   /** Heartbeat older than / newer than this many milliseconds (implies a heartbeat exists). */
   readonly hbOlderMs?: number | undefined;
   readonly hbNewerMs?: number | undefined;
+  readonly stuck?: StuckFilter | undefined;
   readonly sort: FleetSort;
   readonly dir: 'asc' | 'desc';
   readonly limit: number;
@@ -52,6 +56,7 @@ export function parseFleetFilter(params: URLSearchParams, tagNames: readonly str
     backoff: oneOf(params, 'backoff', ACTIVITY),
     hbOlderMs: durationParam(params, 'hb_older'),
     hbNewerMs: durationParam(params, 'hb_newer'),
+    stuck: oneOf(params, 'stuck', STUCK_FILTERS),
     sort,
     dir: oneOf(params, 'dir', ['asc', 'desc'] as const) ?? 'asc',
     limit: intParam(params, 'limit', DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE),
@@ -71,6 +76,7 @@ export function fleetFilterQuery(f: FleetFilter): Record<string, string | string
     backoff: f.backoff,
     hb_older: f.hbOlderMs !== undefined ? `${f.hbOlderMs}ms` : undefined,
     hb_newer: f.hbNewerMs !== undefined ? `${f.hbNewerMs}ms` : undefined,
+    stuck: f.stuck,
     sort: f.sort === 'id' ? undefined : f.sort,
     dir: f.dir === 'asc' ? undefined : f.dir,
     limit: f.limit === DEFAULT_PAGE_SIZE ? undefined : String(f.limit),
@@ -97,8 +103,8 @@ export interface BuiltQuery {
   readonly params: readonly unknown[];
 }
 
-/** One page (limit + 1 rows, to know whether a next page exists) of machines matching the filter. */
-export function buildFleetQuery(f: FleetFilter): BuiltQuery {
+/** One page (limit + 1 rows, to know whether a next page exists) of machines matching the filter; `stuck` says what stuck means. */
+export function buildFleetQuery(f: FleetFilter, stuck: Omit<StuckSelection, 'state'> = {}): BuiltQuery {
   const p = new SqlParams();
   const where: string[] = [];
   if (f.q) {
@@ -119,6 +125,7 @@ export function buildFleetQuery(f: FleetFilter): BuiltQuery {
   if (f.backoff) where.push(activity('work_backoff', f.backoff, p));
   if (f.hbOlderMs !== undefined) where.push(`h.agent_heartbeat_at < now() - ${p.add(f.hbOlderMs, 'bigint')} * interval '1 millisecond'`);
   if (f.hbNewerMs !== undefined) where.push(`h.agent_heartbeat_at >= now() - ${p.add(f.hbNewerMs, 'bigint')} * interval '1 millisecond'`);
+  if (f.stuck) where.push(`m.machine_id IN (SELECT machine_id FROM (${stuckMachinesSql(p, { ...stuck, state: f.stuck === 'any' ? undefined : f.stuck })}) stuck)`);
 
   const col = SORT_COLUMN[f.sort];
   const cmp = f.dir === 'asc' ? '>' : '<';

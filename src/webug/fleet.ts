@@ -1,9 +1,11 @@
 // The fleet list's data: one keyset page of machines, then the page's tags,
-// work and backoffs in three more indexed lookups, plus the fleet-wide counts.
-import type { Process, Queryable } from '../bmdb/index.ts';
+// work, backoffs and derived states in four more lookups, plus the fleet-wide
+// counts (the stuck count among them).
+import { getMachineStates, SqlParams, stuckMachinesSql, type Process, type Queryable } from '../bmdb/index.ts';
 import type { WebugContext } from './context.ts';
 import { buildFleetQuery, fleetCursor, parseFleetFilter, type FleetFilter } from './fleet-query.ts';
 import { machineStatus, type MachineStatus } from './status.ts';
+import { stateView, type MachineStateView } from './stuck.ts';
 import { countTags, quoteIdent, type TagTable } from './tag-schema.ts';
 
 export interface FleetRow {
@@ -20,6 +22,8 @@ export interface FleetRow {
   readonly work: ReadonlyArray<{ process: Process; sessionId: string; component: string | null }>;
   readonly backoffs: ReadonlyArray<{ process: Process; until: Date; cause: string }>;
   readonly status: MachineStatus;
+  /** The derived state (docs/architecture.md#stuck-machines); null for a machine that is not provided. */
+  readonly state: MachineStateView | null;
 }
 
 export interface FleetCounts {
@@ -27,6 +31,8 @@ export interface FleetCounts {
   readonly tags: Record<string, number>;
   readonly activeWork: Record<string, number>;
   readonly activeBackoffs: Record<string, number>;
+  /** Machines in a state for longer than its limit, fleet-wide. */
+  readonly stuck: number;
 }
 
 export interface FleetPage {
@@ -47,19 +53,21 @@ export function summarizeCause(cause: string): string {
   return line.length > CAUSE_SUMMARY_CHARS ? `${line.slice(0, CAUSE_SUMMARY_CHARS - 1)}…` : line;
 }
 
-async function fleetCounts(db: Queryable, tags: readonly TagTable[], signal?: AbortSignal): Promise<FleetCounts> {
+async function fleetCounts(ctx: WebugContext, db: Queryable, tags: readonly TagTable[], signal?: AbortSignal): Promise<FleetCounts> {
   const tagCounts = await countTags(db, tags, { signal });
   const machines = await db.query('SELECT count(*) AS n FROM machines', [], { signal });
   const work = await db.query('SELECT process, count(*) AS n FROM work GROUP BY process', [], { signal });
   const backoffs = await db.query('SELECT process, count(*) AS n FROM work_backoff WHERE until > now() GROUP BY process', [], { signal });
+  const p = new SqlParams();
+  const stuck = await db.query(`SELECT count(*) AS n FROM (${stuckMachinesSql(p, { thresholds: ctx.thresholds, limits: ctx.stuckLimits })}) stuck`, p.values, { signal });
   const byProcess = (rows: Record<string, unknown>[]) => Object.fromEntries(rows.map((r) => [String(r.process), Number(r.n)]));
-  return { machines: Number(machines.rows[0]?.n ?? 0), tags: tagCounts, activeWork: byProcess(work.rows), activeBackoffs: byProcess(backoffs.rows) };
+  return { machines: Number(machines.rows[0]?.n ?? 0), tags: tagCounts, activeWork: byProcess(work.rows), activeBackoffs: byProcess(backoffs.rows), stuck: Number(stuck.rows[0]?.n ?? 0) };
 }
 
 export async function loadFleetPage(ctx: WebugContext, params: URLSearchParams, signal?: AbortSignal): Promise<FleetPage> {
   const { tags } = await ctx.schema(signal);
   const filter = parseFleetFilter(params, tags.map((t) => t.name));
-  const query = buildFleetQuery(filter);
+  const query = buildFleetQuery(filter, { thresholds: ctx.thresholds, limits: ctx.stuckLimits });
   return ctx.read(
     async (db) => {
       const started = performance.now();
@@ -95,8 +103,9 @@ export async function loadFleetPage(ctx: WebugContext, params: URLSearchParams, 
         }
       }
       const queryMs = performance.now() - started;
-      const counts = await fleetCounts(db, tags, signal);
       const now = Date.now();
+      const states = new Map((await getMachineStates(db, { machineIds: ids, thresholds: ctx.thresholds, limits: ctx.stuckLimits }, { signal })).map((s) => [s.machineId, stateView(s, now)]));
+      const counts = await fleetCounts(ctx, db, tags, signal);
       const out: FleetRow[] = rows.map((r) => {
         const id = String(r.machine_id);
         const rowWork = work.get(id) ?? [];
@@ -125,6 +134,7 @@ export async function loadFleetPage(ctx: WebugContext, params: URLSearchParams, 
             silenceMs: ctx.thresholds.silenceSeconds * 1000,
             now,
           }),
+          state: states.get(id) ?? null,
         };
       });
       return { filter, rows: out, next: more ? fleetCursor(rows[rows.length - 1]!) : null, counts, sql: query.sql, queryMs };

@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { DEFAULT_RECOVERY_THRESHOLDS, type Bmdb, type RecoveryThresholds } from '../bmdb/index.ts';
+import { DEFAULT_RECOVERY_THRESHOLDS, DEFAULT_STUCK_LIMITS, type Bmdb, type RecoveryThresholds, type StuckLimits } from '../bmdb/index.ts';
 import { HostPortError, isLoopbackHost, parseListenAddress, silentLogger, type HostPort } from '../lib/index.ts';
 import type { ApiToken } from './api-tokens.ts';
 import { createContext } from './context.ts';
@@ -17,6 +17,8 @@ export { API_ROLES, loadApiTokensFile, parseApiTokens, type ApiRole, type ApiTok
 // The fleet list and the machine page as data, for the CLI (`bmaas machines`).
 export { createContext, type WebugContext } from './context.ts';
 export { loadFleetPage, type FleetPage, type FleetRow } from './fleet.ts';
+export { STUCK_FILTERS, type StuckFilter } from './fleet-query.ts';
+export type { MachineStateView } from './stuck.ts';
 export { loadMachine, type MachineDetail } from './machine.ts';
 
 export const DEFAULT_WEBUG_LISTEN_ADDRESS = '127.0.0.1:8081';
@@ -35,6 +37,8 @@ export interface WebugOptions {
   readonly liveMs?: number | undefined;
   /** Thresholds the recovery explanation uses; keep them equal to the recoverer's. */
   readonly recoveryThresholds?: RecoveryThresholds | undefined;
+  /** How long a machine may stay in each derived state before it is listed as stuck; default DEFAULT_STUCK_LIMITS. */
+  readonly stuckLimits?: StuckLimits | undefined;
   /** Serve the action API (POST /api/machines/<id>/actions/<action>). Default false: read-only, writes nothing. */
   readonly allowActions?: boolean | undefined;
   /** The action API's bearer tokens (loadApiTokensFile); required with allowActions. */
@@ -71,7 +75,7 @@ export async function startWebug(opts: WebugOptions): Promise<Webug> {
   }
   opts.signal?.throwIfAborted();
   const logger = (opts.logger ?? silentLogger()).child({ module: 'webug' });
-  const ctx = createContext(opts.bmdb, opts.recoveryThresholds ?? DEFAULT_RECOVERY_THRESHOLDS);
+  const ctx = createContext(opts.bmdb, opts.recoveryThresholds ?? DEFAULT_RECOVERY_THRESHOLDS, opts.stuckLimits ?? DEFAULT_STUCK_LIMITS);
   const actions = opts.allowActions ? { bmdb: opts.bmdb, tokens: opts.apiTokens ?? [] } : undefined;
   const handler = createHandler({ ctx, token, logger, liveMs: opts.liveMs ?? 2000, actions });
   const server = opts.tls ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' }, handler) : createServer(handler);

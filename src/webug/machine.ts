@@ -1,10 +1,11 @@
 // The machine page's data: every tag (generic, decoded), work with its
 // session, backoffs active and expired, history newest first, and explain.
-import type { Process, Queryable, WorkHistoryEvent } from '../bmdb/index.ts';
+import { getMachineStates, type Process, type Queryable, type WorkHistoryEvent } from '../bmdb/index.ts';
 import type { WebugContext } from './context.ts';
 import { NotFoundError } from './errors.ts';
 import { explainMachine, type ProcessExplain } from './explain.ts';
 import { decodeColumn, type DecodedBytes } from './proto-registry.ts';
+import { stateView, type MachineStateView } from './stuck.ts';
 import { quoteIdent, type TagTable } from './tag-schema.ts';
 
 export interface TagField {
@@ -58,6 +59,8 @@ export interface MachineDetail {
   readonly history: readonly HistoryInfo[];
   readonly historyTruncated: boolean;
   readonly explain: readonly ProcessExplain[];
+  /** The derived state and, when stuck, why; null for a machine that is not provided. */
+  readonly state: MachineStateView | null;
 }
 
 export const HISTORY_LIMIT = 500;
@@ -147,8 +150,10 @@ export async function loadMachine(ctx: WebugContext, machineId: string, signal?:
         },
         signal,
       );
+      const [state] = await getMachineStates(db, { machineIds: [machineId], thresholds: ctx.thresholds, limits: ctx.stuckLimits }, { signal });
       return {
         machineId,
+        state: state ? stateView(state) : null,
         createdAt: (m.rows[0]?.machine_created_at as Date | undefined) ?? null,
         exists: m.rows.length > 0,
         tags: tagValues,

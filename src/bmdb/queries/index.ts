@@ -59,6 +59,7 @@ export * from './history.ts';
 export * from './host-keys.ts';
 export * from './machines.ts';
 export * from './machine-state.ts';
+export { stuckMachinesSql, type StuckSelection } from './machine-state-sql.ts';
 export * from './operator.ts';
 export * from './machine-state-limits.ts';
 export * from './predicates.ts';

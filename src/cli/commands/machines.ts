@@ -109,7 +109,7 @@ async function detail(sub: 'show' | 'explain' | 'history', bmdb: Bmdb, wctx: Web
   }
   const d = await loadMachine(wctx, machineId, ctx.signal);
   const audit = await wctx.read((db) => listAuditEntries(db, { machineId, limit: 500 }, { signal: ctx.signal }), { signal: ctx.signal });
-  if (sub === 'explain') print(ctx, flags, d.explain, () => explainView(d));
+  if (sub === 'explain') print(ctx, flags, { state: d.state, explain: d.explain }, () => explainView(d));
   else if (sub === 'show') print(ctx, flags, { ...d, audit }, () => showView(d, audit.slice(0, 20)));
   else {
     const history = d.history.map((h) => ({ ...h, machineId }));

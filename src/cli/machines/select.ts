@@ -20,16 +20,21 @@ const FILTERS: ReadonlyArray<{ flag: FlagSpec; param: string }> = [
   { param: 'backoff', flag: { name: 'backoff', type: 'string', placeholder: 'PROCESS', description: 'any, none or a process: machines with (without) an unexpired backoff' } },
   { param: 'hb_older', flag: { name: 'hb-older', type: 'string', placeholder: 'DURATION', description: 'heartbeat older than this (10m, 90s)' } },
   { param: 'hb_newer', flag: { name: 'hb-newer', type: 'string', placeholder: 'DURATION', description: 'heartbeat newer than this' } },
+  { param: 'stuck', flag: { name: 'stuck-in', type: 'string', placeholder: 'STATE', description: 'stuck in this derived state (silent, backing-off, starting-agent, …): in it for longer than its limit' } },
 ];
+
+/** --stuck: stuck in any state (the webug list's stuck=any); --stuck-in names one state. */
+const STUCK_FLAG: FlagSpec = { name: 'stuck', type: 'boolean', description: 'machines stuck in any state (in a derived state for longer than its limit)' };
 
 export const SELECTION_FLAGS: readonly FlagSpec[] = [
   ...FILTERS.map((f) => own(f.flag)),
+  own(STUCK_FLAG),
   own({ name: 'all', type: 'boolean', description: 'act on every machine the filters select, with no filter the whole fleet (actions only; list needs no --all)' }),
   own({ name: 'limit', type: 'int', default: 1000, min: 1, max: 100_000, description: 'at most this many machines from the filters' }),
 ];
 
 export function hasFilters(flags: ParsedFlags): boolean {
-  return FILTERS.some((f) => (f.flag.type === 'string' && f.flag.multiple ? flags.strings(f.flag.name).length > 0 : flags.string(f.flag.name) !== undefined));
+  return flags.boolean(STUCK_FLAG.name) || FILTERS.some((f) => (f.flag.type === 'string' && f.flag.multiple ? flags.strings(f.flag.name).length > 0 : flags.string(f.flag.name) !== undefined));
 }
 
 /** The machines the filters select, in machine id order, at most --limit (paged 500 at a time). */
@@ -39,6 +44,10 @@ export async function filteredMachines(ctx: WebugContext, flags: ParsedFlags, si
   for (const f of FILTERS) {
     const values = f.flag.type === 'string' && f.flag.multiple ? flags.strings(f.flag.name) : [flags.string(f.flag.name)].filter((v) => v !== undefined);
     for (const v of values) params.append(f.param, v);
+  }
+  if (flags.boolean(STUCK_FLAG.name)) {
+    if (params.has('stuck')) throw new UsageError('give --stuck or --stuck-in, not both');
+    params.set('stuck', 'any');
   }
   const rows: FleetRow[] = [];
   for (;;) {

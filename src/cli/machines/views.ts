@@ -7,13 +7,24 @@ import { age, formatTable } from './table.ts';
 
 export function listView(rows: readonly FleetRow[]): string {
   return formatTable(
-    ['machine', 'provider', 'provider id', 'address', 'status', 'heartbeat', 'work', 'backoff'],
-    rows.map((r) => [r.machineId, r.provider, r.providerId, r.address, r.status.label, age(r.heartbeatAt), r.work.map((w) => w.process).join(',') || null, r.backoffs.map((b) => b.process).join(',') || null]),
+    ['machine', 'provider', 'provider id', 'address', 'status', 'state', 'heartbeat', 'work', 'backoff'],
+    rows.map((r) => [
+      r.machineId,
+      r.provider,
+      r.providerId,
+      r.address,
+      r.status.label,
+      r.state ? `${r.state.state}${r.state.stuck ? `, stuck since ${age(r.state.since)}` : ''}` : null,
+      age(r.heartbeatAt),
+      r.work.map((w) => w.process).join(',') || null,
+      r.backoffs.map((b) => b.process).join(',') || null,
+    ]),
   );
 }
 
 export function explainView(d: MachineDetail): string {
   const out: string[] = [];
+  if (d.state) out.push(d.state.stuckReason ?? `state: ${d.state.state} since ${d.state.since.toISOString()}${d.state.limitSeconds === null ? '' : ` (stuck after ${d.state.limitSeconds} s)`}`);
   for (const p of d.explain) {
     out.push(`${p.process}: ${p.candidate ? 'a candidate now' : 'not a candidate'}`);
     for (const c of p.clauses) {

@@ -1,7 +1,7 @@
 // The fleet list: counts, the filter form, one page of machines, paging.
 import { PROCESSES, PROVIDER_STATUSES, PROVIDERS } from '../../bmdb/index.ts';
 import type { FleetPage } from '../fleet.ts';
-import { fleetFilterQuery, FLEET_SORTS } from '../fleet-query.ts';
+import { fleetFilterQuery, FLEET_SORTS, STUCK_FILTERS } from '../fleet-query.ts';
 import { html, href, type SafeHtml } from '../html.ts';
 import { badge, machineLink, muted, time } from './format.ts';
 
@@ -14,7 +14,8 @@ function counts(page: FleetPage): SafeHtml {
   const card = (k: string, v: number, link?: string) => html`<div class="card"><div class="k">${link ? html`<a href="${link}">${k}</a>` : k}</div><div class="v">${v.toLocaleString('en-US')}</div></div>`;
   const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
   return html`<div class="cards">${card('machines', c.machines, '/')}${Object.entries(c.tags).map(([tag, n]) => card(tag, n, href('/', { has: tag })))}
-    ${card('active work', sum(c.activeWork), href('/', { work: 'any' }))}${card('active backoffs', sum(c.activeBackoffs), href('/', { backoff: 'any' }))}</div>`;
+    ${card('active work', sum(c.activeWork), href('/', { work: 'any' }))}${card('active backoffs', sum(c.activeBackoffs), href('/', { backoff: 'any' }))}
+    <div class="card stuck-count"><div class="k"><a href="${href('/', { stuck: 'any' })}">stuck</a></div><div class="v ${c.stuck ? 'bad-text' : ''}">${c.stuck.toLocaleString('en-US')}</div></div></div>`;
 }
 
 function filterForm(page: FleetPage, tagNames: readonly string[]): SafeHtml {
@@ -32,6 +33,7 @@ function filterForm(page: FleetPage, tagNames: readonly string[]): SafeHtml {
     <label>active backoff<select name="backoff">${options(activity, f.backoff, '—')}</select></label>
     <label>heartbeat older than<input name="hb_older" value="${ms(f.hbOlderMs)}" placeholder="10m" size="6"></label>
     <label>heartbeat newer than<input name="hb_newer" value="${ms(f.hbNewerMs)}" placeholder="1m" size="6"></label>
+    <label>stuck<select name="stuck">${options(STUCK_FILTERS, f.stuck, '—')}</select></label>
     <label>sort<select name="sort">${FLEET_SORTS.map((s) => html`<option value="${s}" ${s === f.sort ? html`selected` : ''}>${s === 'heartbeat' ? 'heartbeat time' : s === 'created' ? 'created' : 'machine id'}</option>`)}</select></label>
     <label>order<select name="dir"><option value="asc">ascending</option><option value="desc" ${f.dir === 'desc' ? html`selected` : ''}>descending</option></select></label>
     <button type="submit">Apply</button> <a class="button" href="/">Reset</a>
@@ -43,7 +45,7 @@ function row(r: FleetPage['rows'][number], now: number): SafeHtml {
     <td>${machineLink(r.machineId, true)}</td>
     <td class="trunc" title="${r.providerId ?? ''}">${r.provider ? html`${r.provider} <span class="mono">${r.providerId}</span>` : muted('not provided')}</td>
     <td class="mono trunc" title="${r.address ?? ''}">${r.address ?? ''}${r.location ? html` <span class="muted">${r.location}</span>` : ''}</td>
-    <td class="wrap">${badge(r.status.label, r.status.tone)}${r.providerStatus ? html` <span class="muted">${r.providerStatus}</span>` : ''}</td>
+    <td class="wrap">${badge(r.status.label, r.status.tone)}${r.state?.stuck ? html` <span class="badge bad stuck" title="${r.state.stuckReason ?? ''}">stuck: ${r.state.state}</span>` : ''}${r.providerStatus ? html` <span class="muted">${r.providerStatus}</span>` : ''}</td>
     <td>${time(r.heartbeatAt, now)}</td>
     <td class="wrap tags">${r.tags.map((t) => html`<span class="tag">${t}</span>`)}</td>
     <td class="wrap">${r.work.map((w) => html`<div>${badge(w.process, 'busy')} <a class="mono" href="${href(`/sessions/${w.sessionId}`)}">${w.component ?? w.sessionId.slice(0, 8)}</a></div>`)}</td>

@@ -30,6 +30,7 @@ th,td{text-align:left;padding:4px 8px;border-bottom:1px solid var(--line);vertic
 th{background:#f0f2f5;font-weight:600;font-size:12px;color:#374151;white-space:nowrap}tr:hover td{background:#fafbfc}
 .muted{color:var(--muted)}.num{text-align:right;font-variant-numeric:tabular-nums}
 .badge{display:inline-block;padding:0 6px;border-radius:9px;font-size:11.5px;line-height:18px;white-space:nowrap;background:var(--idle-bg);color:var(--idle);margin:1px 3px 1px 0}
+.bad-text{color:var(--bad)}
 .badge.ok{background:var(--ok-bg);color:var(--ok)}.badge.warn{background:var(--warn-bg);color:var(--warn)}.badge.bad{background:var(--bad-bg);color:var(--bad)}.badge.busy{background:var(--busy-bg);color:var(--busy)}
 .tag{display:inline-block;padding:0 5px;border:1px solid var(--line);border-radius:3px;font-size:11px;margin:1px 2px 1px 0;color:#374151;background:#fbfbfc}
 .cards{display:flex;flex-wrap:wrap;gap:8px;margin-bottom:10px}.card{background:var(--card);border:1px solid var(--line);border-radius:4px;padding:6px 10px;min-width:110px}

@@ -3,7 +3,7 @@
 import type { ProcessExplain } from '../explain.ts';
 import { html, href, type SafeHtml } from '../html.ts';
 import type { MachineDetail, TagValue } from '../machine.ts';
-import { badge, isoSeconds, muted, sessionLink, time } from './format.ts';
+import { badge, isoSeconds, muted, sessionLink, span, time } from './format.ts';
 
 function explainPanel(e: ProcessExplain): SafeHtml {
   return html`<div class="panel explain" data-process="${e.process}">
@@ -12,6 +12,15 @@ function explainPanel(e: ProcessExplain): SafeHtml {
       (c) => html`<li data-clause="${c.id}" data-holds="${String(c.holds)}"><span class="${c.holds ? 'yes' : 'no'}">${c.holds ? '✔' : '✘'}</span> ${c.description}
         ${c.details.map((d) => html`<div class="why">${d}</div>`)}</li>`,
     )}</ul></div>`;
+}
+
+/** The derived state, and why the machine is stuck when it is. */
+function statePanel(m: MachineDetail, now: number): SafeHtml {
+  const s = m.state;
+  if (!s) return html``;
+  const limit = s.limitSeconds === null ? 'no limit in this state' : `limit ${span(s.limitSeconds * 1000)}`;
+  return html`<p class="meta machine-state" data-state="${s.state}" data-stuck="${String(s.stuck)}">state ${badge(s.state, s.stuck ? 'bad' : 'plain')} since ${time(s.since, now)} · ${limit}
+    ${s.stuckReason ? html`<br><span class="error stuck-reason">${s.stuckReason}</span>` : ''}</p>`;
 }
 
 function tagPanel(t: TagValue, now: number): SafeHtml {
@@ -40,6 +49,7 @@ export function machinePage(m: MachineDetail): SafeHtml {
   <div id="live">
   <p class="meta">${m.exists ? html`created ${time(m.createdAt, now)}` : badge('deleted: only its history remains', 'warn')} ·
     <a href="${href('/audit', { machine: m.machineId })}">audit trail</a> · <a href="${href(`/api/machines/${m.machineId}`)}">JSON</a></p>
+  ${statePanel(m, now)}
   <div class="grid">${m.explain.map(explainPanel)}</div>
   <h2>Active work</h2>
   <table class="work"><thead><tr><th>process</th><th>session</th><th>component</th><th>runtime</th><th>since</th><th>session deadline</th></tr></thead><tbody>
