@@ -6,10 +6,17 @@
 import { Registry } from 'prom-client';
 import { NothingToDoError, openBmdb, WorkConflictError, type Bmdb, type IsolationLevel } from '../src/bmdb/index.ts';
 
-/** `machines` provided machines of provider None without an agent: all agent-start candidates. */
+/**
+ * `machines` provided machines of provider None without an agent: all
+ * agent-start candidates. Inserted in bulk, so their work schedule hints are
+ * written afterwards by the repair sweep, as a runner's sweep would.
+ */
 export async function seedAgentStartCandidates(bmdb: Bmdb, machines: number): Promise<void> {
   await bmdb.driver.query('INSERT INTO machines (machine_id) SELECT gen_random_uuid() FROM generate_series(1, $1)', [machines]);
   await bmdb.driver.query(`INSERT INTO machine_provided (machine_id, provider, provider_id) SELECT machine_id, 'None', machine_id::text FROM machines`);
+  let after: string | null = null;
+  do after = (await bmdb.transact('bench', (q) => q.sweepWorkDue({ after, limit: 10_000 }))).next;
+  while (after !== null);
   await bmdb.driver.query('ANALYZE');
 }
 

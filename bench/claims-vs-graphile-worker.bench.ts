@@ -75,6 +75,7 @@ async function graphileWorkerRate(url: string): Promise<number> {
 const cluster = await startPgCluster();
 try {
   const admin = new pg.Client({ connectionString: cluster.adminUrl });
+  admin.on('error', (err) => progress(`admin connection: ${err.message}`));
   await admin.connect();
   const base = await emitBaseline(admin, cluster.adminUrl);
   const gw: number[] = [];
