@@ -17,6 +17,7 @@ function writeOut(out: NodeJS.WritableStream, bytes: Uint8Array): Promise<void> 
 export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'state-dir', type: 'string', default: DEFAULT_STATE_DIR, env: 'BMAAS_AGENT_STATE_DIR', placeholder: 'DIR', description: 'where the agent keeps its key and settings' },
   { name: 'reboot-command', type: 'string', default: 'reboot', env: 'BMAAS_AGENT_REBOOT_COMMAND', placeholder: 'CMD', description: 'command (split on spaces) run after a successful installation was reported' },
+  { name: 'install-allow-files', type: 'boolean', env: 'BMAAS_AGENT_INSTALL_ALLOW_FILES', description: 'let image installations write a regular file as their target (tests, loop-back files); default: block devices only' },
   { name: 'test-installer-log', type: 'string', env: 'BMAAS_AGENT_TEST_INSTALLER_LOG', placeholder: 'FILE', description: 'record installation requests in FILE instead of installing (tests and dry runs)' },
   {
     name: 'heartbeat-interval',
@@ -38,6 +39,7 @@ function daemonArgs(flags: ParsedFlags): string[] {
     const v = flags.string(name);
     if (v !== undefined && flags.given(name)) args.push(`--${name}`, v);
   }
+  if (flags.boolean('install-allow-files')) args.push('--install-allow-files');
   for (const name of ['heartbeat-interval', 'heartbeat-timeout', 'max-backoff']) {
     const v = flags.number(name);
     if (v !== undefined && flags.given(name)) args.push(`--${name}`, `${v}ms`);
@@ -93,6 +95,7 @@ export async function runCommand(flags: ParsedFlags, io: AgentIo): Promise<numbe
     stateDir: path.resolve(flags.string('state-dir') ?? DEFAULT_STATE_DIR),
     rebootCommand: (flags.string('reboot-command') ?? 'reboot').split(/\s+/).filter(Boolean),
     ...(flags.string('test-installer-log') ? { testInstallerLog: path.resolve(flags.string('test-installer-log')!) } : {}),
+    installAllowFiles: flags.boolean('install-allow-files'),
     hardwareRoot: flags.string('hardware-root') ?? '/',
     intervalMs: flags.number('heartbeat-interval')!,
     callTimeoutMs: flags.number('heartbeat-timeout')!,

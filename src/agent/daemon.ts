@@ -20,6 +20,8 @@ export interface DaemonOptions {
   readonly rebootCommand?: readonly string[];
   /** Record installation requests in this file instead of installing (tests, dry runs). */
   readonly testInstallerLog?: string;
+  /** Let the image installer write a regular file as its target (tests, loop-back files). */
+  readonly installAllowFiles?: boolean;
   /** Root of `/proc` and `/sys` for the hardware report; default `/`. */
   readonly hardwareRoot?: string;
   readonly intervalMs?: number;
@@ -70,9 +72,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const readHardware = opts.hardwareReport ?? (() => gatherHardwareReport({ root: opts.hardwareRoot ?? '/', signal: opts.signal }));
   const hardware = await readHardware().catch((err: Error) => ({ node: undefined, warnings: [`hardware report failed: ${err.message}`] }));
   if (hardware.warnings.length) log.info({ warnings: hardware.warnings.length }, 'hardware report has warnings');
-  const installers: InstallerRegistry = opts.installers ?? {
-    metropolis: opts.testInstallerLog ? recordingInstaller(opts.testInstallerLog) : imageInstaller({ caCertificate: state.caCertificate }),
-  };
+  // Metropolis requests have no installer of ours (the agent reports so); the test log records every kind.
+  const installers: InstallerRegistry =
+    opts.installers ??
+    (opts.testInstallerLog
+      ? { metropolis: recordingInstaller(opts.testInstallerLog), image: recordingInstaller(opts.testInstallerLog) }
+      : { image: imageInstaller({ caCertificate: state.caCertificate, allowFiles: opts.installAllowFiles ?? false }) });
   const rebootCommand = opts.rebootCommand?.length ? opts.rebootCommand : ['reboot'];
   log.info({ machineId: state.machineId, endpoint: state.endpoint }, 'agent daemon started');
   try {

@@ -57,6 +57,41 @@ describe('heartbeat loop logging', () => {
   });
 });
 
+describe('heartbeat loop during an installation', () => {
+  it('goes on heartbeating with the progress while installing, then sends the report at once and reboots', async () => {
+    const controller = new AbortController();
+    const sent: Array<{ progress?: string; report?: string }> = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const request = create(OSInstallationRequestSchema, { generation: 5n, type: { case: 'image', value: { url: 'http://x/os.img', sha256: new Uint8Array(32), targetDevice: '/dev/vdz' } } });
+    let reboots = 0;
+    const client = {
+      heartbeat: (req: { installationProgress?: { generation: bigint; stage: number; bytesDone: bigint }; installationReport?: { generation: bigint; result: { case?: string } } }) => {
+        sent.push({
+          ...(req.installationProgress ? { progress: `${req.installationProgress.generation}/${req.installationProgress.stage}/${req.installationProgress.bytesDone}` } : {}),
+          ...(req.installationReport ? { report: `${req.installationReport.generation}/${req.installationReport.result.case}` } : {}),
+        });
+        if (sent.filter((x) => x.progress).length === 3) release();
+        if (reboots > 0) controller.abort();
+        // The server hands out the request until its report arrived.
+        return Promise.resolve(sent.some((x) => x.report) ? {} : { installationRequest: request });
+      },
+    } as unknown as Parameters<typeof runHeartbeatLoop>[0]['client'];
+    const installer: Installer = {
+      async install(_req, { progress }) {
+        progress?.({ stage: 'writing', bytesDone: 4096, bytesTotal: 8192 });
+        await gate;
+      },
+    };
+    await runHeartbeatLoop({ machineId: 'm', client, installers: { image: installer }, reboot: async () => void reboots++, intervalMs: 5, signal: controller.signal });
+    const firstReport = sent.findIndex((x) => x.report);
+    assert.deepEqual(sent.slice(1, 4).map((x) => x.progress), ['5/1/4096', '5/1/4096', '5/1/4096']);
+    assert.equal(sent[firstReport]!.report, '5/success');
+    assert.equal(sent[firstReport]!.progress, undefined, 'the report replaces the progress');
+    assert.equal(reboots, 1);
+  });
+});
+
 describeBmdb('agent heartbeat loop', ({ open }) => {
   let bmdb: Bmdb;
   let srv: TestServer;

@@ -1,17 +1,17 @@
 // Daemon mode's heart (docs/architecture.md#heartbeat-loop): heartbeat every interval; on
 // failure retry with jittered exponential backoff, forever. The hardware
 // report rides along until the server accepted it once; an installation
-// request is installed, reported with the same generation, then (on success)
-// the machine reboots.
+// request is installed while the heartbeats go on carrying its progress, then
+// reported with the same generation, and (on success) the machine reboots.
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { Logger } from 'pino';
-import type { AgentHardwareReportSchema, AgentHeartbeatRequestSchema } from '../proto/index.ts';
+import { OSInstallationProgress_Stage, type AgentHardwareReportSchema, type AgentHeartbeatRequestSchema, type OSInstallationProgressSchema, type OSInstallationRequest } from '../proto/index.ts';
 import { sleep } from '../lib/sleep.ts';
 import { silentLogger } from '../lib/logger.ts';
 import type { CallbackClient } from './callback-client.ts';
 import { resolveHeartbeatTiming } from './heartbeat-options.ts';
-import { runInstallation, type InstallationReportInit, type InstallerRegistry } from './installers/index.ts';
+import { runInstallation, type InstallationOutcome, type InstallationReportInit, type InstallerRegistry, type InstallProgress } from './installers/index.ts';
 
 export interface HeartbeatLoopOptions {
   readonly machineId: string;
@@ -40,6 +40,33 @@ export function retryDelayMs(failures: number, initialMs: number, maxMs: number,
   return Math.round(base / 2 + (base / 2) * random());
 }
 
+const STAGES: Record<InstallProgress['stage'], OSInstallationProgress_Stage> = {
+  writing: OSInstallationProgress_Stage.WRITING,
+  verifying: OSInstallationProgress_Stage.VERIFYING,
+  'post-install': OSInstallationProgress_Stage.POST_INSTALL,
+};
+
+/** An installation under way beside the heartbeats. */
+interface Running {
+  readonly generation: bigint;
+  progress?: InstallProgress;
+  outcome?: InstallationOutcome;
+  readonly done: Promise<void>;
+}
+
+function startInstallation(installers: InstallerRegistry, ir: OSInstallationRequest, signal: AbortSignal, log: Logger): Running {
+  const running: { -readonly [K in keyof Running]: Running[K] } = { generation: ir.generation, done: Promise.resolve() };
+  running.done = runInstallation(installers, ir, { signal, logger: log, progress: (p) => (running.progress = p) }).then((o) => {
+    running.outcome = o;
+  });
+  return running;
+}
+
+function progressMessage(r: Running): MessageInitShape<typeof OSInstallationProgressSchema> {
+  const p = r.progress;
+  return { generation: r.generation, ...(p ? { stage: STAGES[p.stage], bytesDone: BigInt(p.bytesDone), bytesTotal: BigInt(p.bytesTotal) } : {}) };
+}
+
 /** Runs until the signal aborts; never throws for RPC or installation trouble. */
 export async function runHeartbeatLoop(opts: HeartbeatLoopOptions): Promise<void> {
   const log = opts.logger ?? silentLogger();
@@ -49,6 +76,7 @@ export async function runHeartbeatLoop(opts: HeartbeatLoopOptions): Promise<void
   let report: InstallationReportInit | undefined;
   let rebootAfterReport = false;
   let installedGeneration: bigint | undefined;
+  let running: Running | undefined;
   let failures = 0;
   let accepted = false;
 
@@ -57,6 +85,7 @@ export async function runHeartbeatLoop(opts: HeartbeatLoopOptions): Promise<void
       machineId: opts.machineId,
       ...(hardwareAccepted ? {} : { hardwareReport: opts.hardwareReport }),
       ...(report ? { installationReport: report } : {}),
+      ...(running ? { installationProgress: progressMessage(running) } : {}),
     };
     let response;
     try {
@@ -93,17 +122,27 @@ export async function runHeartbeatLoop(opts: HeartbeatLoopOptions): Promise<void
         }
       }
     }
-    const ir = response.installationRequest;
-    if (ir && ir.generation !== installedGeneration) {
-      installedGeneration = ir.generation;
-      log.info({ generation: ir.generation.toString(), kind: ir.type.case ?? 'unknown' }, 'installing');
-      const outcome = await runInstallation(opts.installers, ir, { signal, logger: log });
-      if (signal.aborted) break;
+    if (running?.outcome) {
+      const { outcome } = running;
+      running = undefined;
       report = outcome.report;
       rebootAfterReport = outcome.succeeded;
-      if (!outcome.succeeded) log.error({ generation: ir.generation.toString(), result: outcome.report.result }, 'installation failed');
+      if (!outcome.succeeded) log.error({ generation: String(outcome.report.generation), result: outcome.report.result }, 'installation failed');
       continue; // report it right away
     }
-    await sleep(intervalMs, signal);
+    const ir = response.installationRequest;
+    // One installation at a time; once started it runs to its end (a request
+    // withdrawn meanwhile still gets its report).
+    if (ir && !running && ir.generation !== installedGeneration) {
+      installedGeneration = ir.generation;
+      log.info({ generation: ir.generation.toString(), kind: ir.type.case ?? 'unknown' }, 'installing');
+      running = startInstallation(opts.installers, ir, signal, log);
+    }
+    // Wake early when the installation ends, so its report goes out at once.
+    const wake = new AbortController();
+    void running?.done.then(() => wake.abort());
+    await sleep(intervalMs, AbortSignal.any([signal, wake.signal]));
   }
+  // The installer saw the same signal; let it close the device before returning.
+  await running?.done;
 }

@@ -1,103 +1,180 @@
-// The real installer: fetches a disk image over HTTPS, checks its SHA-256 and
-// writes it to the requested root device. The digest travels in the URL
-// fragment (`https://host/os.img#sha256=<hex>`): fragments are never sent to
-// the server, and the wire message keeps its original fields.
+// The image installer (docs/architecture.md#image-installation): streams a raw disk image
+// from its URL straight onto the target device, hashing as it goes (no copy
+// of the whole image anywhere else), fsyncs, reads the written range back and
+// checks its SHA-256 once more, then runs the optional post-install command.
+// The checks of target-device.ts come first, and a block device is opened with
+// O_EXCL, so the kernel refuses it too while anything has it mounted or held.
+// Once a byte was written, any failure zeroes the start of the device, so a
+// machine that reboots later does not boot a partial or wrong image.
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { constants, type promises as fsp } from 'node:fs';
+import { open } from 'node:fs/promises';
+import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import os from 'node:os';
-import path from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import tls from 'node:tls';
-import type { IncomingMessage } from 'node:http';
 import { toPem } from '../../lib/index.ts';
-import type { Installer } from './installer.ts';
+import type { ImageInstallationRequest } from '../../proto/index.ts';
+import { ImageInstallError } from './errors.ts';
+import { IMAGE_INSTALL_DEFAULTS } from './image-installer-options.ts';
+import type { InstallProgress, Installer } from './installer.ts';
+import { checkTargetDevice, type SystemView } from './target-device.ts';
 
-export interface ImageInstallerOptions {
-  /** Extra CA (DER) trusted for the download besides the system roots, e.g. the agent's CA. */
+export interface ImageInstallerOptions extends SystemView {
+  /** Extra CA (DER) trusted for https downloads besides the system roots, e.g. the agent's CA. */
   readonly caCertificate?: Uint8Array;
-  /** Where bare device names like `sda` live; default `/dev`. */
-  readonly deviceDir?: string;
-  /** Refuse images larger than this; default 64 GiB. */
-  readonly maxBytes?: number;
+  /** Accept a regular file as the target (tests, loop-back files); default false: block devices only. */
+  readonly allowFiles?: boolean;
+  /** Longest run of the post-install command; default IMAGE_INSTALL_DEFAULTS.postInstallTimeoutMs. */
+  readonly postInstallTimeoutMs?: number;
 }
 
-/** Thrown for a request the installer cannot carry out; the message ends up in the error report. */
-export class ImageInstallError extends Error {
-  override readonly name = 'ImageInstallError';
+interface Checked {
+  readonly url: URL;
+  readonly sha256: string;
+  readonly device: string;
+  readonly postInstallCommand: string;
 }
 
-function parseImageUrl(raw: string): { url: URL; sha256: string } {
+function checkRequest(r: ImageInstallationRequest): Checked {
   let url: URL;
   try {
-    url = new URL(raw);
+    url = new URL(r.url);
   } catch {
-    throw new ImageInstallError(`bundle URL ${JSON.stringify(raw)} is not a URL`);
+    throw new ImageInstallError(`image URL ${JSON.stringify(r.url)} is not a URL`);
   }
-  if (url.protocol !== 'https:') throw new ImageInstallError('bundle URL must use https');
-  const m = /^#sha256=([0-9a-fA-F]{64})$/.exec(url.hash);
-  if (!m) throw new ImageInstallError('bundle URL must end in #sha256=<64 hex digits> so the image can be verified');
-  url.hash = '';
-  return { url, sha256: m[1]!.toLowerCase() };
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ImageInstallError(`image URL ${url.href} must be http or https`);
+  if (r.sha256.length !== 32) throw new ImageInstallError(`the request's SHA-256 is ${r.sha256.length} bytes, not 32`);
+  if (!r.targetDevice) throw new ImageInstallError('the request names no target device');
+  return { url, sha256: Buffer.from(r.sha256).toString('hex'), device: r.targetDevice, postInstallCommand: r.postInstallCommand };
 }
 
 function get(url: URL, ca: string[], signal: AbortSignal): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const req = https.get(url, { ca, signal }, (res) => {
+    const onResponse = (res: IncomingMessage) => {
       if (res.statusCode !== 200) {
         res.resume();
         reject(new ImageInstallError(`GET ${url.href}: HTTP ${res.statusCode}`));
         return;
       }
       resolve(res);
-    });
+    };
+    const req = url.protocol === 'https:' ? https.get(url, { ca, signal }, onResponse) : http.get(url, { signal }, onResponse);
     req.on('error', (err) => reject(new ImageInstallError(`GET ${url.href}: ${err.message}`, { cause: err })));
+  });
+}
+
+async function openTarget(device: string, kind: 'block' | 'file'): Promise<fsp.FileHandle> {
+  // O_EXCL without O_CREAT on a block device: the kernel's own exclusive open,
+  // which fails with EBUSY while a filesystem, swap or mapping uses it.
+  const flags = constants.O_RDWR | (kind === 'block' ? constants.O_EXCL : 0);
+  return open(device, flags).catch((err: NodeJS.ErrnoException) => {
+    const why = err.code === 'EBUSY' ? 'it is in use (the kernel refused an exclusive open: EBUSY)' : (err.code ?? err.message);
+    throw new ImageInstallError(`cannot open target device ${device}: ${why}`, { cause: err });
+  });
+}
+
+const WIPE_BYTES = 1024 * 1024;
+
+/** Zeroes the start of the device after a failed write, so nothing boots from it. */
+async function wipeStart(fh: fsp.FileHandle, written: number): Promise<string> {
+  const n = Math.min(WIPE_BYTES, written);
+  try {
+    await fh.write(Buffer.alloc(n), 0, n, 0);
+    await fh.sync();
+    return `the first ${n} bytes of the device were zeroed so it does not boot a partial image`;
+  } catch (err) {
+    return `zeroing the start of the device failed too (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); do not boot from it`;
+  }
+}
+
+/** Streams the download onto the device; returns the byte count and the stream's SHA-256. */
+async function streamOnto(fh: fsp.FileHandle, res: IncomingMessage, capacity: number, report: (p: InstallProgress) => void): Promise<{ size: number; digest: string }> {
+  const announced = Number(res.headers['content-length'] ?? 0);
+  if (announced > capacity) throw new ImageInstallError(`the image is ${announced} bytes, the target holds only ${capacity}`);
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of res as AsyncIterable<Buffer>) {
+    if (size + chunk.length > capacity) throw new ImageInstallError(`the image is larger than the target (${capacity} bytes)`);
+    await fh.write(chunk, 0, chunk.length, size);
+    hash.update(chunk);
+    size += chunk.length;
+    report({ stage: 'writing', bytesDone: size, bytesTotal: announced });
+  }
+  await fh.sync();
+  return { size, digest: hash.digest('hex') };
+}
+
+/** Reads the written range back from the device and hashes it. */
+async function readBack(fh: fsp.FileHandle, size: number, signal: AbortSignal, report: (p: InstallProgress) => void): Promise<string> {
+  const hash = createHash('sha256');
+  const buf = Buffer.alloc(4 * 1024 * 1024);
+  for (let done = 0; done < size; ) {
+    signal.throwIfAborted();
+    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - done), done);
+    if (bytesRead === 0) throw new ImageInstallError(`the target ended after ${done} of ${size} bytes on reading back`);
+    hash.update(buf.subarray(0, bytesRead));
+    done += bytesRead;
+    report({ stage: 'verifying', bytesDone: done, bytesTotal: size });
+  }
+  return hash.digest('hex');
+}
+
+function runPostInstall(command: string, env: Record<string, string>, timeoutMs: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/sh', ['-c', command], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'], signal, timeout: timeoutMs });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString('utf8')).slice(-2048);
+    });
+    child.on('error', (err) => reject(new ImageInstallError(`post-install command could not run: ${err.message}`, { cause: err })));
+    child.on('close', (code, sig) => {
+      if (code === 0) return resolve();
+      const how = sig ? `was stopped by ${sig}${sig === 'SIGTERM' ? ` (timeout ${timeoutMs} ms?)` : ''}` : `exited with ${code}`;
+      reject(new ImageInstallError(`post-install command ${how}${stderr.trim() ? `: ${stderr.trim()}` : ''}`));
+    });
   });
 }
 
 export function imageInstaller(opts: ImageInstallerOptions = {}): Installer {
   const ca = [...tls.rootCertificates, ...(opts.caCertificate?.length ? [toPem(opts.caCertificate, 'CERTIFICATE')] : [])];
-  const maxBytes = opts.maxBytes ?? 64 * 1024 ** 3;
+  const postInstallTimeoutMs = opts.postInstallTimeoutMs ?? IMAGE_INSTALL_DEFAULTS.postInstallTimeoutMs;
   return {
-    async install(request, { signal, logger }) {
-      if (request.type.case !== 'metropolis') throw new ImageInstallError(`cannot install ${request.type.case ?? 'unknown'} requests`);
-      const { bundleUrl, rootDevice } = request.type.value;
-      const { url, sha256 } = parseImageUrl(bundleUrl);
-      if (!rootDevice) throw new ImageInstallError('installation request names no root device');
-      const device = path.isAbsolute(rootDevice) ? rootDevice : path.join(opts.deviceDir ?? '/dev', rootDevice);
-      // Download to a scratch file first: a corrupt image must never reach the disk.
-      const scratch = await mkdtemp(path.join(os.tmpdir(), 'bmaas-image-'));
+    async install(request, { signal, logger, progress }) {
+      if (request.type.case !== 'image') throw new ImageInstallError(`the image installer cannot carry out ${request.type.case ?? 'unknown'} requests`);
+      const r = checkRequest(request.type.value);
+      const report = progress ?? (() => {});
+      const target = await checkTargetDevice(r.device, opts);
+      const log = logger.child({ generation: String(request.generation), device: target.path });
+      const fh = await openTarget(target.path, target.kind);
+      let res: IncomingMessage | undefined;
+      let written = 0;
       try {
-        const file = path.join(scratch, 'image');
-        const hash = createHash('sha256');
-        let size = 0;
-        const res = await get(url, ca, signal);
-        await pipeline(
-          res,
-          new Transform({
-            transform(chunk: Buffer, _enc, done) {
-              size += chunk.length;
-              if (size > maxBytes) return done(new ImageInstallError(`image is larger than ${maxBytes} bytes`));
-              hash.update(chunk);
-              done(null, chunk);
-            },
-          }),
-          createWriteStream(file),
-          { signal },
-        );
-        const got = hash.digest('hex');
-        if (got !== sha256) throw new ImageInstallError(`image SHA-256 is ${got}, expected ${sha256}`);
-        logger.info({ device, bytes: size }, 'image verified, writing it to the root device');
-        // Open first so a missing device is a clear error, not a pipeline failure.
-        await (await open(device, 'r+').catch((err: NodeJS.ErrnoException) => {
-          throw new ImageInstallError(`cannot open root device ${device}: ${err.code ?? err.message}`, { cause: err });
-        })).close();
-        // flush: fsync before close, so the image is on the disk before we report success.
-        await pipeline(createReadStream(file), createWriteStream(device, { flags: 'r+', flush: true }), { signal });
+        res = await get(r.url, ca, signal);
+        log.info({ url: r.url.href, capacityBytes: target.capacityBytes }, 'streaming the image onto the target');
+        try {
+          const { size, digest } = await streamOnto(fh, res, target.capacityBytes, (p) => {
+            written = p.bytesDone;
+            report(p);
+          });
+          if (digest !== r.sha256) throw new ImageInstallError(`image SHA-256 mismatch: the ${size} bytes from ${r.url.href} hash to ${digest}, the request expects ${r.sha256}`);
+          const back = await readBack(fh, size, signal, report);
+          if (back !== r.sha256) throw new ImageInstallError(`${target.path} reads back with SHA-256 ${back} over ${size} bytes, not ${r.sha256}: the write did not stick`);
+          log.info({ bytes: size }, 'image written and verified');
+        } catch (err) {
+          if (written === 0) throw err;
+          const wiped = await wipeStart(fh, written);
+          const message = err instanceof ImageInstallError ? err.message : `writing ${target.path} failed after ${written} bytes: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+          throw new ImageInstallError(`${message}; ${wiped}`, { cause: err });
+        }
       } finally {
-        await rm(scratch, { recursive: true, force: true });
+        res?.destroy();
+        await fh.close();
+      }
+      if (r.postInstallCommand) {
+        report({ stage: 'post-install', bytesDone: written, bytesTotal: written });
+        log.info('running the post-install command');
+        await runPostInstall(r.postInstallCommand, { BMAAS_TARGET_DEVICE: target.path, BMAAS_IMAGE_URL: r.url.href, BMAAS_INSTALL_GENERATION: String(request.generation) }, postInstallTimeoutMs, signal);
       }
     },
   };

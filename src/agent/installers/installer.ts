@@ -6,9 +6,24 @@ import type { OSInstallationReportSchema, OSInstallationRequest } from '../../pr
 
 export type InstallationKind = NonNullable<OSInstallationRequest['type']['case']>;
 
+/** How far an installation got; the heartbeat loop sends the latest one along. */
+export interface InstallProgress {
+  readonly stage: 'writing' | 'verifying' | 'post-install';
+  readonly bytesDone: number;
+  /** 0 when not known. */
+  readonly bytesTotal: number;
+}
+
+export interface InstallOptions {
+  readonly signal: AbortSignal;
+  readonly logger: Logger;
+  /** Called as the installation goes on (often: keep it cheap). */
+  readonly progress?: (p: InstallProgress) => void;
+}
+
 export interface Installer {
   /** Installs; resolves on success and throws with a readable message on failure. */
-  install(request: OSInstallationRequest, opts: { signal: AbortSignal; logger: Logger }): Promise<void>;
+  install(request: OSInstallationRequest, opts: InstallOptions): Promise<void>;
 }
 
 export type InstallerRegistry = Partial<Record<InstallationKind, Installer>>;
@@ -21,7 +36,7 @@ export interface InstallationOutcome {
 }
 
 /** Dispatches by kind; unknown kinds and installer failures become error reports. */
-export async function runInstallation(registry: InstallerRegistry, request: OSInstallationRequest, opts: { signal: AbortSignal; logger: Logger }): Promise<InstallationOutcome> {
+export async function runInstallation(registry: InstallerRegistry, request: OSInstallationRequest, opts: InstallOptions): Promise<InstallationOutcome> {
   const kind = request.type.case;
   const installer = kind === undefined ? undefined : registry[kind];
   const generation = request.generation;
