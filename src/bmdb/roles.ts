@@ -77,6 +77,7 @@ export const ROLE_GRANTS: readonly RoleSpec[] = [
       machine_hardware_report: UPSERT,
       machine_os_installation_request: READ,
       machine_os_installation_report: UPSERT,
+      machine_os_installation_progress: UPSERT,
       machine_work_due: ALL,
     },
   },

@@ -13,6 +13,8 @@ import { createCertificate, toPem } from '../lib/index.ts';
 import {
   AgentHardwareReportSchema,
   AgentHeartbeatRequestSchema,
+  OSInstallationProgressSchema,
+  OSInstallationProgress_Stage,
   OSInstallationRequestSchema,
   decodeMessage,
   type AgentHeartbeatRequest,
@@ -126,6 +128,24 @@ describeBmdb('agent callback server', ({ open }) => {
     await call(cert, { machineId, installationReport: { generation: 234n, result: { case: 'error', value: { error: 'disk on fire' } } } });
     const err = await t.bmdb.driver.query('SELECT os_installation_result FROM machine_os_installation_report WHERE machine_id = $1', [machineId]);
     assert.equal(err.rows[0]!.os_installation_result, 'Error');
+  });
+
+  it('stores the progress an agent sends while installing, and the pending request still comes back', async () => {
+    const { machineId, key } = await enrolAgent(t.bmdb);
+    const cert = await clientCertificate(key, machineId);
+    const raw = toBinary(OSInstallationRequestSchema, create(OSInstallationRequestSchema, { generation: 3n, type: { case: 'image', value: { url: 'https://example.test/os.img', sha256: new Uint8Array(32), targetDevice: '/dev/sda' } } }));
+    await t.bmdb.transact('unittest', (q) => q.setOsInstallationRequest({ machineId, generation: 3, raw }));
+    const progress = async () => {
+      const r = await t.bmdb.driver.query('SELECT generation, os_installation_progress_raw FROM machine_os_installation_progress WHERE machine_id = $1', [machineId]);
+      return r.rows[0] ? { generation: Number(r.rows[0].generation), p: decodeMessage(OSInstallationProgressSchema, new Uint8Array(r.rows[0].os_installation_progress_raw as Uint8Array)) } : undefined;
+    };
+    for (const done of [1024n, 4096n]) {
+      const res = await call(cert, { machineId, installationProgress: { generation: 3n, stage: OSInstallationProgress_Stage.WRITING, bytesDone: done, bytesTotal: 8192n } });
+      assert.equal(res.installationRequest?.type.case, 'image');
+      const stored = await progress();
+      assert.deepEqual([stored?.generation, stored?.p.bytesDone, stored?.p.stage], [3, done, OSInstallationProgress_Stage.WRITING]);
+    }
+    assert.ok(await heartbeatAt(machineId));
   });
 
   it('stores the hardware report so that it decodes to what was sent, and does not store an empty one', async () => {

@@ -1,12 +1,14 @@
 // One agent heartbeat against the BMDB (docs/architecture.md#callback-server): authenticate,
 // store what the agent reported, record the heartbeat, hand back the pending
-// installation request. A heartbeat that carries a report runs all of it in
+// installation request. A heartbeat that carries a report (hardware,
+// installation result or installation progress) runs all of it in
 // its own session transaction; a plain one goes through the batcher, which
 // writes many in one statement.
 import { toBinary } from '@bufbuild/protobuf';
 import type { Queries } from '../bmdb/index.ts';
 import {
   AgentHardwareReportSchema,
+  OSInstallationProgressSchema,
   OSInstallationReportSchema,
   OSInstallationRequestSchema,
   decodeMessage,
@@ -36,6 +38,8 @@ export interface HeartbeatOutcome {
   readonly machineId: string;
   readonly hardwareReportStored: boolean;
   readonly installationReport?: { generation: number; result: 'Success' | 'Error' };
+  /** Generation of the installation progress stored, if the call carried one. */
+  readonly installationProgressGeneration?: number;
   readonly installationRequest?: OSInstallationRequest;
 }
 
@@ -75,6 +79,10 @@ export async function recordHeartbeat(store: HeartbeatStore, input: HeartbeatInp
     };
   }
 
+  const progress = request.installationProgress
+    ? { generation: generationOf(request.installationProgress.generation, 'installation progress'), raw: toBinary(OSInstallationProgressSchema, request.installationProgress) }
+    : undefined;
+
   const refuse = async (): Promise<never> => {
     const starting = await transact((q) => q.hasActiveWork({ machineId, process: 'ShepherdAgentStart' }, opts), opts);
     throw starting
@@ -83,7 +91,7 @@ export async function recordHeartbeat(store: HeartbeatStore, input: HeartbeatInp
   };
 
   let pending: { raw: Uint8Array } | null | undefined;
-  if (store.batcher && !hardwareRaw && !report) {
+  if (store.batcher && !hardwareRaw && !report && !progress) {
     const accepted = await store.batcher.submit({ machineId, publicKey: input.publicKey }, opts);
     if (!accepted) return refuse();
     pending = accepted.pending;
@@ -94,6 +102,7 @@ export async function recordHeartbeat(store: HeartbeatStore, input: HeartbeatInp
       // Unlike the original, a failed report write fails the whole call, so the
       // agent sends it again instead of the result being lost.
       if (report) await q.setOsInstallationReport({ machineId, ...report }, opts);
+      if (progress) await q.setOsInstallationProgress({ machineId, ...progress }, opts);
       await q.setAgentHeartbeat({ machineId }, opts);
       return q.getPendingInstallation({ machineId }, opts);
     }, opts).then((r) => (r === 'refused' ? refuse() : r));
@@ -103,6 +112,7 @@ export async function recordHeartbeat(store: HeartbeatStore, input: HeartbeatInp
     machineId,
     hardwareReportStored: hardwareRaw !== undefined,
     ...(report ? { installationReport: { generation: report.generation, result: report.result } } : {}),
+    ...(progress ? { installationProgressGeneration: progress.generation } : {}),
     ...(pending ? { installationRequest: decodeMessage(OSInstallationRequestSchema, pending.raw) } : {}),
   };
 }

@@ -76,6 +76,17 @@ export async function setOsInstallationReport(
   );
 }
 
+/** Stores the latest progress of the installation of that generation (migration 0009). */
+export async function setOsInstallationProgress(db: Queryable, a: { machineId: string; generation: number; raw: Uint8Array }, opts?: QueryOptions): Promise<void> {
+  await db.query(
+    `INSERT INTO machine_os_installation_progress (machine_id, generation, os_installation_progress_raw) VALUES ($1, $2, $3)
+     ON CONFLICT (machine_id) DO UPDATE SET generation = excluded.generation, os_installation_progress_raw = excluded.os_installation_progress_raw,
+       progress_reported_at = now()`,
+    [a.machineId, a.generation, a.raw],
+    opts,
+  );
+}
+
 export interface AgentStarted {
   machineId: string;
   startedAt: Date;
