@@ -3,7 +3,7 @@
 // behind shows each machine handled the way its fault calls for. A second run
 // on the same data directory resumes the fleet without adding machines.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,7 +13,7 @@ import { runBmaas, spawnBmaas, waitFor } from '../shepherd/testing/index.ts';
 import { planFaults, simMachineId, type FaultFractions } from '../sim/index.ts';
 
 const MACHINES = 20;
-const FAULTS: FaultFractions = { takeover: 0.1, silent: 0.1, unreachable: 0.1, slowSsh: 0.1 };
+const FAULTS: FaultFractions = { takeover: 0.1, silent: 0.1, unreachable: 0.1, slowSsh: 0.1, dead: 0 };
 
 describe('bmaas dev --exit-when-converged', () => {
   let dir: string;
@@ -98,6 +98,22 @@ describe('bmaas dev --exit-when-converged', () => {
         }
       }
       assert.equal(serials.size, plan.filter((f) => f !== 'takeover' && f !== 'unreachable').length, 'every machine reports its own hardware');
+
+      // The recoverer went through the device list's BMCs, and no BMC password went anywhere.
+      assert.match(run.stdout, /BMC power\s+GracefulRestart ok [1-9]/);
+      const devices = JSON.parse(await readFile(path.join(dir, 'devices.json'), 'utf8')) as Array<{ ID: string; BMC: { PasswordFile: string; TLS: { CACertificate: string } } }>;
+      assert.equal(devices.length, MACHINES);
+      assert.equal((await stat(path.join(dir, 'devices.json'))).mode & 0o777, 0o600);
+      const stored = (await q(`SELECT concat_ws(' ', (SELECT string_agg(t::text, ' ') FROM machine_provided t), (SELECT string_agg(t::text, ' ') FROM work_history t),
+        (SELECT string_agg(t::text, ' ') FROM work_backoff t), (SELECT string_agg(t::text, ' ') FROM machine_attempts t)) AS all`))[0]!.all as string;
+      const log = await readFile(path.join(dir, 'dev.log'), 'utf8');
+      for (const d of devices) {
+        assert.equal((await stat(d.BMC.PasswordFile)).mode & 0o777, 0o600, `${d.ID}'s password file is 0600`);
+        const password = (await readFile(d.BMC.PasswordFile, 'utf8')).trim();
+        assert.ok(password.length >= 16);
+        assert.ok(!log.includes(password) && !run.stdout.includes(password) && !run.stderr.includes(password), `${d.ID}'s BMC password is in no output`);
+        assert.ok(!stored.includes(password), `${d.ID}'s BMC password is not in the BMDB`);
+      }
     });
   });
 

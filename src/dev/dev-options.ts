@@ -5,6 +5,7 @@
 // backoff) are untouched and stay what `bmaas shepherd` and friends use.
 import type { Backoff, RecoveryThresholds } from '../bmdb/index.ts';
 import { parseListenAddress } from '../lib/host-port.ts';
+import type { BmcTimeouts, CheckedPowerOptions } from '../shepherd/bmc/index.ts';
 import { checkDuration, type DurationBounds } from '../lib/duration.ts';
 import type { PerWindowLimit } from '../lib/flags.ts';
 import type { RateLimit } from '../lib/rate.ts';
@@ -20,6 +21,8 @@ export interface DevOptions {
   /** Simulated machines; default 50. */
   readonly machines: number;
   readonly faults: FaultFractions;
+  /** `--fault-bmc-503`: share of simulated BMC requests answered 503 (the drivers retry); default 0. */
+  readonly bmcUnavailableShare: number;
   /** Picks which machines get which fault; default 1. */
   readonly seed: number;
   /** Callback server; default 127.0.0.1:0 (any free port: agents are told where it is). */
@@ -50,7 +53,7 @@ export interface DevOptions {
 }
 
 /** The fault mix `npm start` shows: a few of each, most machines healthy. */
-export const DEV_DEFAULT_FAULTS: FaultFractions = Object.freeze({ takeover: 0.06, silent: 0.1, unreachable: 0.04, slowSsh: 0.1 });
+export const DEV_DEFAULT_FAULTS: FaultFractions = Object.freeze({ takeover: 0.06, silent: 0.1, unreachable: 0.04, slowSsh: 0.1, dead: 0 });
 
 export const DEV_DEFAULTS = Object.freeze({
   dataDir: '.bmaas',
@@ -65,6 +68,11 @@ export const DEV_DEFAULTS = Object.freeze({
   recovererBackoff: Object.freeze({ initialMs: 5_000, maximumMs: 30_000, exponent: 1.5, jitter: 0.1 }),
   silentAfterMs: 8_000,
   slowSshDelayMs: 3_000,
+  bmcUnavailableShare: 0,
+  // A simulated reset: off a second after the BMC accepted it, on again 1.5 s
+  // later, SSH back 2 s after that (real BMCs take seconds to minutes).
+  bootDelayMs: 2_000,
+  bmc: Object.freeze({ resetDelayMs: 1_000, offMs: 1_500 }),
   timeoutMs: 5 * 60_000,
   logLevel: 'info',
 });
@@ -82,6 +90,11 @@ export interface DevLoopSettings {
   readonly sessionIntervalMs: number;
   readonly stormThreshold: number;
   readonly maxReboots: PerWindowLimit;
+  /** How the mini provider waits for a simulated BMC to show a reset. */
+  readonly checkedPower: Omit<CheckedPowerOptions, 'signal'>;
+  readonly bmcTimeouts: BmcTimeouts;
+  /** The updater's pace: power states of the simulated BMCs in the Provided tags. */
+  readonly updater: { readonly changedRecheckMs: number; readonly settledRecheckMs: number; readonly roundIntervalMs: number; readonly rate: RateLimit };
 }
 
 /** Loop settings that keep up with a small fleet on a fast clock; devLoopSettings scales them to larger ones. */
@@ -112,6 +125,11 @@ export const DEV_LOOP_SETTINGS: DevLoopSettings = Object.freeze({
   // the fleet goes silent) must not trip it, an outage of the callback server must.
   stormThreshold: 0.25,
   maxReboots: Object.freeze({ kind: 'share', share: 0.25, windowMs: 30_000 }) as PerWindowLimit,
+  // A simulated reset shows within about 3 s; one that does not within 15 s
+  // (a `dead` machine) fails the recovery, which backs off and escalates.
+  checkedPower: Object.freeze({ pollIntervalMs: 500, confirmTimeoutMs: 15_000 }),
+  bmcTimeouts: Object.freeze({ requestMs: 5_000, attempts: 5, backoffInitialMs: 200, backoffMaxMs: 2_000 }),
+  updater: Object.freeze({ changedRecheckMs: 10_000, settledRecheckMs: 120_000, roundIntervalMs: 2_000, rate: Object.freeze({ intervalMs: 50, burst: 20 }) }),
 });
 
 /** Fleets above this size get the larger settings of devLoopSettings. */
@@ -215,6 +233,9 @@ export function validateDevOptions(o: DevOptions): void {
     } catch (err) {
       throw new DevOptionsError(`--metrics-listen-address: ${(err as Error).message}`, { cause: err });
     }
+  }
+  if (!Number.isFinite(o.bmcUnavailableShare) || o.bmcUnavailableShare < 0 || o.bmcUnavailableShare > 0.9) {
+    throw new DevOptionsError(`--fault-bmc-503 must be between 0 and 0.9 (the drivers must get through eventually), got ${o.bmcUnavailableShare}`);
   }
   if (!Number.isInteger(o.seed) || o.seed < DEV_COUNT_BOUNDS.seed.min || o.seed > DEV_COUNT_BOUNDS.seed.max) throw new DevOptionsError(`--seed must be a 32-bit whole number, got ${o.seed}`);
   const B = DEV_DURATION_BOUNDS;

@@ -25,7 +25,8 @@ describe('fleet summary', () => {
 
   it('counts states, active backoffs and top causes, walking the whole simulated fleet', () => {
     const faults: Record<string, Fault> = { 'sim-0001': 'none', 'sim-0002': 'takeover', 'sim-0003': 'takeover', 'sim-0004': 'none', 'sim-0005': 'none' };
-    const fleet = { list: () => Object.keys(faults).map((id) => ({ id })), faultOf: (id: string) => faults[id] };
+    const power = [{ resetType: 'GracefulRestart', status: 204, count: 3 }, { resetType: 'GracefulRestart', status: 503, count: 1 }];
+    const fleet = { list: () => Object.keys(faults).map((id) => ({ id })), faultOf: (id: string) => faults[id], bmcResetCounts: () => power };
     const s = summarizeFleet(
       [
         state('sim-0001', { agentStarted: true, heartbeating: true, recoveries: 2 }),
@@ -59,10 +60,11 @@ describe('fleet summary', () => {
     const block = renderSummaryBlock(s, { elapsedMs: 1000, links: [['web UI', 'http://127.0.0.1:8081/']] }).join('\n');
     assert.match(block, /web UI {8}http:\/\/127\.0\.0\.1:8081\//);
     assert.match(block, /in backoff\s+5\s+ShepherdAgentStart 4, ShepherdRecovery 1/);
+    assert.match(block, /BMC power\s+GracefulRestart ok 3, GracefulRestart 503 1/);
   });
 
   it('redraws in place on a terminal and appends lines otherwise', () => {
-    const fleet = { list: () => [{ id: 'sim-0001' }], faultOf: (): Fault => 'none' };
+    const fleet = { list: () => [{ id: 'sim-0001' }], faultOf: (): Fault => 'none', bmcResetCounts: () => [] };
     const s = summarizeFleet([state('sim-0001', { agentStarted: true, heartbeating: true })], fleet);
     const written: string[] = [];
     const sink = (isTTY: boolean) => Object.assign({ write: (t: string) => written.push(t) > 0 }, { isTTY, columns: 80 }) as unknown as NodeJS.WritableStream & { isTTY: boolean };

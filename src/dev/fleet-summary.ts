@@ -2,7 +2,7 @@
 // workflow state, and whether it has converged (every machine that can work
 // does, every fault has been handled the way the shepherd should handle it).
 import type { MachineState, Process } from '../bmdb/index.ts';
-import type { Fault } from '../sim/index.ts';
+import type { Fault, ResetAnswerCount } from '../sim/index.ts';
 
 export interface FleetSummary {
   /** Machines the simulated provider has. */
@@ -23,6 +23,8 @@ export interface FleetSummary {
   readonly recovering: number;
   /** Finished recoveries (reboots) in the history of these machines. */
   readonly rebooted: number;
+  /** Power actions the simulated BMCs were asked for, by reset type and answer, most frequent first. */
+  readonly bmcPower: readonly ResetAnswerCount[];
   readonly convergence: Convergence;
 }
 
@@ -55,6 +57,7 @@ export function machineConverged(fault: Fault, m: MachineState | undefined): str
 export interface FleetView {
   list(): ReadonlyArray<{ readonly id: string }>;
   faultOf(id: string): Fault | undefined;
+  bmcResetCounts(): readonly ResetAnswerCount[];
 }
 
 export function summarizeFleet(states: readonly MachineState[], fleet: FleetView): FleetSummary {
@@ -99,6 +102,7 @@ export function summarizeFleet(states: readonly MachineState[], fleet: FleetView
     startingAgent,
     recovering,
     rebooted,
+    bmcPower: fleet.bmcResetCounts(),
     convergence: { converged: waitingFor.length === 0, waitingFor },
   };
 }

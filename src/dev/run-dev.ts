@@ -1,6 +1,8 @@
-// `bmaas dev`: the BMDB, the agent callback server, a shepherd on the `sim`
-// provider and the web UI, in one process, with a live summary. Only the
-// machines are simulated; everything else is the production code path.
+// `bmaas dev`: the BMDB, the agent callback server, a shepherd and the web UI,
+// in one process, with a live summary. Only the machines (and their BMCs) are
+// simulated: the shepherd runs the `mini` provider on a device list of them
+// with Redfish BMC entries, as on a real fleet; everything else is the
+// production code path.
 import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -9,7 +11,7 @@ import { openBmdb, type Bmdb } from '../bmdb/index.ts';
 import { sleep } from '../lib/sleep.ts';
 import { AgentCallbackServer, ensureDevCertificates } from '../server/index.ts';
 import { runShepherd } from '../shepherd/index.ts';
-import { SimProvider } from '../shepherd/providers/sim/index.ts';
+import { MiniProvider } from '../shepherd/providers/mini/index.ts';
 import { loadOrCreateSshKey, Ssh2Client } from '../shepherd/ssh/index.ts';
 import { SimFleet } from '../sim/index.ts';
 import { startWebug, type Webug } from '../webug/index.ts';
@@ -20,6 +22,7 @@ import { summarizeFleet, type FleetSummary } from './fleet-summary.ts';
 import { LiveSummary, type SummaryContext } from './summary-view.ts';
 import { OutageProxy } from './outage-proxy.ts';
 import { devMetricsRegistry, startDevMetrics } from './dev-metrics.ts';
+import { writeSimDeviceList } from './sim-device-list.ts';
 
 export type DevOutcome =
   | { readonly kind: 'converged'; readonly summary: FleetSummary; readonly elapsedMs: number }
@@ -70,6 +73,7 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
       dir: path.join(dataDir, 'sim'),
       machines: o.machines,
       faults: o.faults,
+      bmcUnavailableShare: o.bmcUnavailableShare,
       seed: o.seed,
       authorizedKey: sshKey.publicKeyOpenSsh,
       agentEndpoint: outage?.address ?? server.address,
@@ -79,11 +83,15 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
         slowSshDelayMs: o.slowSshDelayMs,
         callTimeoutMs: Math.max(1000, t.heartbeatIntervalMs * 2),
         backoffMaxMs: t.heartbeatIntervalMs * 2,
+        bootDelayMs: DEV_DEFAULTS.bootDelayMs,
+        bmc: DEV_DEFAULTS.bmc,
       },
       logger: log,
     });
     // Runs after the shepherd stopped (deferred later, so disposed earlier).
     stack.defer(() => fleet.stop());
+    const provider = await openSimDeviceList(dataDir, fleet, t, log, signal);
+    stack.defer(() => provider.close());
     const agentPath = path.join(dataDir, 'sim', 'agent-stand-in');
     await writeFile(agentPath, AGENT_STAND_IN);
     await chmod(agentPath, 0o755);
@@ -96,7 +104,7 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
     const shepherd = runShepherd(
       {
         bmdb,
-        provider: new SimProvider(fleet),
+        provider,
         logger: log,
         metricsRegistry: registry,
         shutdownGraceMs: s.shutdownGraceMs,
@@ -122,6 +130,7 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
           parallelism: s.recovererParallelism,
           stormGuard: { heartbeatIntervalMs: t.heartbeatIntervalMs, threshold: s.stormThreshold, maxReboots: s.maxReboots },
         },
+        updater: s.updater,
       },
       shepherdStop.signal,
     );
@@ -190,6 +199,13 @@ async function openDevBmdb(o: DevOptions, dataDir: string, log: Logger, signal: 
   const bmdb = await openBmdb({ url: o.bmdbUrl ?? `pglite://${dir}`, migrate: true, logger: log, metricsRegistry, signal });
   log.info({ bmdb: bmdb.description }, 'connected to the BMDB');
   return bmdb;
+}
+
+/** The fleet's device list in the data directory, opened by the `mini` provider as `bmaas shepherd --provider mini` would. */
+async function openSimDeviceList(dataDir: string, fleet: SimFleet, t: DevTiming, log: Logger, signal: AbortSignal): Promise<MiniProvider> {
+  const file = path.join(dataDir, 'devices.json');
+  await writeSimDeviceList(file, fleet);
+  return MiniProvider.open({ deviceListUrl: file, providerType: 'Sim', bmcTimeouts: t.loop.bmcTimeouts, checkedPower: t.loop.checkedPower, logger: log }, { signal });
 }
 
 /** The web UI on the preferred port, or any free one when that is taken. */

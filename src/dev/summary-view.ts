@@ -14,6 +14,12 @@ export function formatElapsed(ms: number): string {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
 
+/** What the BMCs were asked, e.g. `GracefulRestart ok 5, ForceRestart ok 1, GracefulRestart 503 2` (none: `none yet`). */
+export function formatBmcPower(s: FleetSummary): string {
+  if (s.bmcPower.length === 0) return 'none yet';
+  return s.bmcPower.map((c) => `${c.resetType} ${c.status >= 200 && c.status < 300 ? 'ok' : c.status} ${c.count}`).join(', ');
+}
+
 function waitingLine(s: FleetSummary, max: number): string {
   const w = s.convergence.waitingFor;
   if (w.length === 0) return 'converged: every working machine heartbeats, every silent one was recovered, every failing one is backing off';
@@ -35,6 +41,7 @@ export function renderSummaryBlock(s: FleetSummary, ctx: SummaryContext): string
     `  ${pad('recovering', s.recovering)}    ${pad('rebooted', s.rebooted)}`,
     `  ${pad('in backoff', s.inBackoff.reduce((n, b) => n + b.count, 0))}    ${backoffs}`,
     ...s.topCauses.map((c) => `      ${c.count}× ${c.cause}`),
+    `  ${'BMC power'.padEnd(16)}${formatBmcPower(s)}`,
     '',
     `  ${waitingLine(s, 3)}`,
   ];
@@ -49,7 +56,7 @@ export function renderSummaryLine(s: FleetSummary, ctx: { elapsedMs: number }): 
   return (
     `[bmaas dev ${formatElapsed(ctx.elapsedMs)}] machines ${s.simulated}: free ${s.freeCapacity}, provided ${s.provided}, ` +
     `agent started ${s.agentStarted}, heartbeating ${s.heartbeating}, silent ${s.silent}, in backoff ${backoff}${cause}, ` +
-    `recovering ${s.recovering}, rebooted ${s.rebooted}; ${waitingLine(s, 2)}`
+    `recovering ${s.recovering}, rebooted ${s.rebooted}, BMC power: ${formatBmcPower(s)}; ${waitingLine(s, 2)}`
   );
 }
 

@@ -3,14 +3,16 @@
 // the same flags gives every machine the same fault again.
 
 /** What a simulated machine does wrong; `none` is a healthy machine. */
-export const FAULT_KINDS = ['takeover', 'silent', 'unreachable', 'slowSsh'] as const;
+// New kinds go last: the plan hands out machines in this order, so a seed keeps
+// giving the same machines the faults that existed before.
+export const FAULT_KINDS = ['takeover', 'silent', 'unreachable', 'slowSsh', 'dead'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 export type Fault = FaultKind | 'none';
 
 /** Share of the fleet (0..1) given each fault; together at most 1. */
 export type FaultFractions = Readonly<Record<FaultKind, number>>;
 
-export const NO_FAULTS: FaultFractions = Object.freeze({ takeover: 0, silent: 0, unreachable: 0, slowSsh: 0 });
+export const NO_FAULTS: FaultFractions = Object.freeze({ takeover: 0, silent: 0, unreachable: 0, slowSsh: 0, dead: 0 });
 
 /** What each fault means, for help texts and summaries. */
 export const FAULT_DESCRIPTIONS: Readonly<Record<FaultKind, string>> = Object.freeze({
@@ -18,6 +20,7 @@ export const FAULT_DESCRIPTIONS: Readonly<Record<FaultKind, string>> = Object.fr
   silent: 'the agent heartbeats for a while, then goes silent until the machine is rebooted',
   unreachable: 'SSH accepts TCP but never answers (the initializer times out and backs off)',
   slowSsh: 'SSH answers slowly, but the takeover succeeds',
+  dead: 'goes silent like `silent`, and never powers on again after its first BMC reset (the recoverer escalates, then quarantines it)',
 });
 
 export class FaultPlanError extends Error {

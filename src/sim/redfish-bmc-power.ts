@@ -1,6 +1,7 @@
 // The power of one fake BMC's machine: resets are accepted at once and take
 // effect later, the way real BMCs apply them (off after `resetDelayMs`, on again
-// `offMs` later), with hooks so a simulated machine can really stop and start.
+// `offMs` later), with hooks so a simulated machine can really stop and start
+// (or, when it died, never come on again).
 
 export type FakePowerState = 'On' | 'Off' | 'PoweringOn' | 'PoweringOff';
 
@@ -14,6 +15,8 @@ export interface FakePowerTiming {
 export interface FakePowerHooks {
   onPowerOff?: () => void;
   onPowerOn?: () => void;
+  /** False keeps the machine off whatever is asked (a board that died); default always true. */
+  canPowerOn?: () => boolean;
 }
 
 export class FakePower {
@@ -68,6 +71,7 @@ export class FakePower {
   }
 
   #on(): void {
+    if (this.#hooks.canPowerOn?.() === false) return;
     this.state = 'On';
     this.lastResetTime = new Date().toISOString();
     this.#hooks.onPowerOn?.();

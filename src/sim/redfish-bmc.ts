@@ -1,8 +1,9 @@
 // A fake Redfish BMC for tests and the simulated fleet: HTTPS on loopback with a
 // certificate no system root trusts, its own credentials, resets that take effect
 // asynchronously, ResetType@Redfish.AllowableValues enforced (400 otherwise),
-// 401 on bad credentials, injectable 503s and 429s, an optional demand for
-// sessions that counts the ones never deleted, and a log of received resets.
+// 401 on bad credentials, injectable 503s and 429s (also a random share of
+// every request, as a busy BMC answers), an optional demand for sessions that
+// counts the ones never deleted, and a log of received resets.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -28,8 +29,19 @@ export interface FakeRedfishBmcOptions extends FakePowerTiming, FakePowerHooks {
   /** Added before every answer, like a BMC's slow web server. Default 5 ms. */
   readonly latencyMs?: number;
   readonly initialPower?: 'On' | 'Off';
-  /** Reuse an identity (the sim keeps one per machine); default a fresh one. */
+  /** Reuse an identity (the simulated fleet shares one); default a fresh one. */
   readonly certificate?: BmcCertificate;
+  /** Share (0..1) of requests answered 503 Service Unavailable at random; default 0. */
+  readonly unavailableShare?: number;
+  /** Random numbers in [0, 1) for unavailableShare; default Math.random. */
+  readonly random?: () => number;
+}
+
+/** How often the BMC answered a reset request of one type with one status. */
+export interface ResetAnswerCount {
+  readonly resetType: string;
+  readonly status: number;
+  readonly count: number;
 }
 
 export interface ReceivedReset {
@@ -56,6 +68,7 @@ export class FakeRedfishBmc {
   readonly #power = new Map<string, FakePower>();
   readonly #sessions = new Map<string, string>(); // token → session id
   readonly #faults: Array<{ status: number; retryAfter?: string }> = [];
+  readonly #resetAnswers = new Map<string, ResetAnswerCount>();
   #server: Server | undefined;
   #inFlight = 0;
   #port = 0;
@@ -75,6 +88,11 @@ export class FakeRedfishBmc {
   /** `https://127.0.0.1:<port>`, once started. */
   get endpoint(): string {
     return `https://127.0.0.1:${this.#port}`;
+  }
+
+  /** Every reset request by type and answer (accepted ones and refused ones), in first-seen order. */
+  resetCounts(): readonly ResetAnswerCount[] {
+    return [...this.#resetAnswers.values()];
   }
 
   /** Sessions created and never deleted. */
@@ -117,19 +135,32 @@ export class FakeRedfishBmc {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.#inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.#inFlight);
+    let resetType: string | undefined;
     try {
       const body = await readBody(req);
       await new Promise((r) => setTimeout(r, this.#opts.latencyMs ?? 5));
       const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
       this.requests.push(`${req.method} ${path}`);
-      const fault = this.#faults.shift();
-      if (fault) return send(res, fault.status, redfishError(`injected ${fault.status}`), fault.retryAfter ? { 'retry-after': fault.retryAfter } : {});
-      this.#route(req, path, body, res);
+      if (req.method === 'POST' && path.endsWith('/Actions/ComputerSystem.Reset')) resetType = String((body as { ResetType?: unknown } | undefined)?.ResetType);
+      const fault = this.#faults.shift() ?? this.#randomFault();
+      if (fault) send(res, fault.status, redfishError(`injected ${fault.status}`), fault.retryAfter ? { 'retry-after': fault.retryAfter } : {});
+      else this.#route(req, path, body, res);
     } catch (err) {
       send(res, 500, redfishError((err as Error).message));
     } finally {
       this.#inFlight--;
+      if (resetType !== undefined) this.#countReset(resetType, res.statusCode);
     }
+  }
+
+  #randomFault(): { status: number; retryAfter?: string } | undefined {
+    const share = this.#opts.unavailableShare ?? 0;
+    return share > 0 && (this.#opts.random ?? Math.random)() < share ? { status: 503 } : undefined;
+  }
+
+  #countReset(resetType: string, status: number): void {
+    const key = `${resetType} ${status}`;
+    this.#resetAnswers.set(key, { resetType, status, count: (this.#resetAnswers.get(key)?.count ?? 0) + 1 });
   }
 
   #route(req: IncomingMessage, path: string, body: unknown, res: ServerResponse): void {

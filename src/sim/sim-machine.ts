@@ -1,7 +1,9 @@
 // One simulated machine: an SSH endpoint whose exec runs the real agent's
 // takeover and then the real heartbeat daemon in this process, talking TLS to
-// the real callback server. What survives a restart of `bmaas dev` (host
-// key, boot count, agent state, whether the agent was running) lives in the
+// the real callback server, and a Redfish BMC whose resets power it off (agent
+// gone, SSH refused) and on again (SSH back after the boot delay). What
+// survives a restart of `bmaas dev` (host key, BMC password, boot count, agent
+// state, whether the agent was running or the power off) lives in the
 // machine's directory, so machines keep running while bmaas is down.
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -11,6 +13,9 @@ import { silentLogger } from '../lib/logger.ts';
 import { generateEd25519KeyPair, isUsableEd25519Key } from '../lib/ssh-keygen.ts';
 import { sleep } from '../lib/sleep.ts';
 import type { Fault } from './fault-plan.ts';
+import type { BmcCertificate } from './redfish-bmc-cert.ts';
+import type { ResetAnswerCount } from './redfish-bmc.ts';
+import { startSimBmc, type SimBmc, type SimBmcTiming } from './sim-bmc.ts';
 import { simulatedHardware } from './sim-hardware.ts';
 import { startSimSshServer, type ExecReply, type SimSshServer } from './sim-ssh-server.ts';
 import type { UploadedFile } from './sftp-upload-server.ts';
@@ -27,6 +32,9 @@ export interface SimTiming {
   readonly callTimeoutMs: number;
   /** Longest retry delay of an agent whose heartbeats fail. */
   readonly backoffMaxMs: number;
+  /** From power on until SSH answers again. */
+  readonly bootDelayMs: number;
+  readonly bmc: SimBmcTiming;
 }
 
 export interface SimMachineOptions {
@@ -41,7 +49,19 @@ export interface SimMachineOptions {
   /** The callback server agents should use now; resumed agents are pointed at it. */
   readonly agentEndpoint: string;
   readonly timing: SimTiming;
+  /** The TLS identity every simulated BMC serves. */
+  readonly bmcCertificate: BmcCertificate;
+  /** Share of BMC requests answered 503 at random. */
+  readonly bmcUnavailableShare: number;
   readonly logger?: Logger;
+}
+
+/** How the device list reaches the machine's BMC. */
+export interface SimBmcAccess {
+  /** `https://127.0.0.1:<port>`. */
+  readonly endpoint: string;
+  readonly username: string;
+  readonly passwordFile: string;
 }
 
 interface BootRecord {
@@ -49,6 +69,8 @@ interface BootRecord {
   boots: number;
   /** Whether an agent daemon was running when the record was last written. */
   agentRunning: boolean;
+  /** Whether the power was off (a reset under way, or a dead machine). */
+  poweredOff: boolean;
 }
 
 const SIMULATED_TAKEOVER_FAILURE = 'simulated fault: the agent daemon would not start';
@@ -61,7 +83,11 @@ export class SimMachine {
   readonly #o: SimMachineOptions;
   readonly #log: Logger;
   #ssh: SimSshServer | undefined;
-  #record: BootRecord = { boots: 0, agentRunning: false };
+  #bmc: SimBmc | undefined;
+  /** Whether it runs and sshd answers: false while off or booting. */
+  #up = true;
+  #bootTimer: NodeJS.Timeout | undefined;
+  #record: BootRecord = { boots: 0, agentRunning: false, poweredOff: false };
   #agent: AbortController | undefined;
   #agentDone: Promise<void> = Promise.resolve();
   #saving: Promise<void> = Promise.resolve();
@@ -81,6 +107,16 @@ export class SimMachine {
     return this.#ssh.address;
   }
 
+  get bmc(): SimBmcAccess {
+    if (!this.#bmc) throw new Error(`simulated machine ${this.id} is not started`);
+    return { endpoint: this.#bmc.bmc.endpoint, username: this.#bmc.username, passwordFile: this.#bmc.passwordFile };
+  }
+
+  /** The reset requests its BMC answered, by type and status. */
+  bmcResetCounts(): readonly ResetAnswerCount[] {
+    return this.#bmc?.bmc.resetCounts() ?? [];
+  }
+
   get #agentDir(): string {
     return path.join(this.#o.dir, 'agent');
   }
@@ -89,30 +125,66 @@ export class SimMachine {
     await mkdir(this.#o.dir, { recursive: true, mode: 0o700 });
     this.#record = await this.#loadRecord();
     const hostKey = await this.#loadOrCreateHostKey();
+    this.#up = !this.#record.poweredOff;
     this.#ssh = await startSimSshServer({
       hostKey,
       authorizedKey: this.#o.authorizedKey,
       blackhole: this.fault === 'unreachable',
+      up: () => this.#up,
       exec: (command, stdin, files) => this.#exec(command, stdin, files),
     });
+    this.#bmc = await startSimBmc({
+      dir: this.#o.dir,
+      certificate: this.#o.bmcCertificate,
+      unavailableShare: this.#o.bmcUnavailableShare,
+      ...this.#o.timing.bmc,
+      initialPower: this.#record.poweredOff ? 'Off' : 'On',
+      hooks: {
+        onPowerOff: () => this.#powerOff('BMC reset'),
+        onPowerOn: () => this.#powerOn(),
+        // A dead machine's first reset is its last: it never powers on again.
+        canPowerOn: () => this.fault !== 'dead',
+      },
+    });
     // The machine kept running while bmaas was down: so did its agent.
-    if (this.#record.agentRunning) await this.#resumeAgent();
+    if (this.#up && this.#record.agentRunning) await this.#resumeAgent();
   }
 
-  /** A new boot: the agent is gone until the initializer starts it again; a hung agent's fault is over. */
-  async reboot(why: string): Promise<void> {
-    this.#record.boots++;
-    this.#log.info({ why, boots: this.#record.boots }, 'simulated machine rebooting');
+  // The machine restarts itself (its OS, not its BMC): down now, up again after the boot delay.
+  async #restartItself(why: string): Promise<void> {
+    this.#powerOff(why);
+    this.#powerOn();
+    await this.#saving;
+  }
+
+  // Power gone: the agent with it, sshd refuses, open connections drop.
+  #powerOff(why: string): void {
+    this.#log.info({ why, boots: this.#record.boots }, 'simulated machine powered off');
+    this.#up = false;
+    clearTimeout(this.#bootTimer);
     this.#stopAgent();
-    await this.#save({ agentRunning: false });
+    this.#ssh?.dropConnections();
+    void this.#save({ agentRunning: false, poweredOff: true });
+  }
+
+  // A new boot: sshd answers after the boot delay; the agent waits for the
+  // initializer to start it again, and a hung agent's fault is over.
+  #powerOn(): void {
+    void this.#save({ boots: this.#record.boots + 1, poweredOff: false });
+    this.#log.info({ boots: this.#record.boots, bootDelayMs: this.#o.timing.bootDelayMs }, 'simulated machine powered on, booting');
+    clearTimeout(this.#bootTimer);
+    this.#bootTimer = setTimeout(() => {
+      if (!this.#stopped) this.#up = true;
+    }, this.#o.timing.bootDelayMs).unref();
   }
 
   /** Stops serving; the boot record keeps saying whether the agent runs, for the next start. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    clearTimeout(this.#bootTimer);
     this.#agent?.abort(new Error('simulation stopped'));
     this.#agent = undefined;
-    await Promise.all([this.#ssh?.close(), this.#agentDone, this.#saving]);
+    await Promise.all([this.#ssh?.close(), this.#bmc?.bmc.stop(), this.#agentDone, this.#saving]);
   }
 
   async #exec(command: string, stdin: Buffer, files: ReadonlyMap<string, UploadedFile>): Promise<ExecReply> {
@@ -159,15 +231,15 @@ export class SimMachine {
       pidFile: false,
       hardwareReport: () => Promise.resolve({ node: simulatedHardware(this.index), warnings: [] }),
       installers: { metropolis: recordingInstaller(path.join(this.#o.dir, 'installs.jsonl')) },
-      reboot: () => this.reboot('installation finished'),
+      reboot: () => this.#restartItself('installation finished'),
       intervalMs: t.heartbeatIntervalMs,
       callTimeoutMs: t.callTimeoutMs,
       backoffMaxMs: t.backoffMaxMs,
       logger: log,
       signal: controller.signal,
     }).catch((err: unknown) => log.error({ err }, 'simulated agent daemon failed'));
-    if (this.fault === 'silent' && this.#record.boots === 0) {
-      // Only the first boot hangs: the recoverer's reboot is what cures it.
+    if ((this.fault === 'silent' || this.fault === 'dead') && this.#record.boots === 0) {
+      // Only the first boot hangs: the recoverer's reboot is what cures it (or, for a dead machine, kills it).
       setTimeout(() => {
         if (this.#agent !== controller) return;
         this.#log.info('simulated agent hangs: no more heartbeats until a reboot');
@@ -185,9 +257,9 @@ export class SimMachine {
   async #loadRecord(): Promise<BootRecord> {
     try {
       const r = JSON.parse(await readFile(path.join(this.#o.dir, 'machine.json'), 'utf8')) as Partial<BootRecord>;
-      return { boots: Number.isInteger(r.boots) ? r.boots! : 0, agentRunning: r.agentRunning === true };
+      return { boots: Number.isInteger(r.boots) ? r.boots! : 0, agentRunning: r.agentRunning === true, poweredOff: r.poweredOff === true };
     } catch {
-      return { boots: 0, agentRunning: false };
+      return { boots: 0, agentRunning: false, poweredOff: false };
     }
   }
 

@@ -1,7 +1,9 @@
 // The SSH side of one simulated machine: an in-process ssh2 server on
 // 127.0.0.1 with its own persistent host key, public key login, SFTP uploads
 // into memory and exec through a handler. "Unreachable" machines accept TCP
-// and then say nothing, like a host behind a dropping firewall.
+// and then say nothing, like a host behind a dropping firewall. While the
+// machine is powered off or still booting (`up` false) every connection is
+// reset at once, and a power-off drops the open ones.
 import { createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { once } from 'node:events';
 import ssh2 from 'ssh2';
@@ -25,6 +27,8 @@ export interface SimSshServerOptions {
   readonly username?: string;
   /** Accept TCP but never speak SSH. */
   readonly blackhole?: boolean;
+  /** Whether the machine runs (and sshd answers) now; default always. */
+  readonly up?: () => boolean;
   /** Runs a command once the client closed stdin. */
   readonly exec: (command: string, stdin: Buffer, files: ReadonlyMap<string, UploadedFile>) => Promise<ExecReply>;
 }
@@ -32,6 +36,8 @@ export interface SimSshServerOptions {
 export interface SimSshServer {
   /** "127.0.0.1:port". */
   readonly address: string;
+  /** Cuts every open connection (the machine lost power). */
+  dropConnections(): void;
   close(): Promise<void>;
 }
 
@@ -49,9 +55,10 @@ export async function startSimSshServer(opts: SimSshServerOptions): Promise<SimS
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
   };
+  const up = opts.up ?? (() => true);
   let server: NetServer;
   if (opts.blackhole) {
-    server = createServer(track);
+    server = createServer((socket) => (up() ? track(socket) : socket.resetAndDestroy()));
   } else {
     parseOne(opts.hostKey, 'the host key');
     const authorized = parseOne(opts.authorizedKey, 'the authorized key');
@@ -63,6 +70,10 @@ export async function startSimSshServer(opts: SimSshServerOptions): Promise<SimS
     // for the delayed ACK of the one before (40 ms on Linux): that made an
     // upload and takeover 0.7 s instead of 40 ms.
     server = createServer({ noDelay: true }, (socket) => {
+      if (!up()) {
+        socket.resetAndDestroy();
+        return;
+      }
       track(socket);
       ssh.injectSocket(socket);
     });
@@ -72,6 +83,9 @@ export async function startSimSshServer(opts: SimSshServerOptions): Promise<SimS
   const port = (server.address() as AddressInfo).port;
   return {
     address: `127.0.0.1:${port}`,
+    dropConnections: () => {
+      for (const s of sockets) s.resetAndDestroy();
+    },
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of sockets) s.destroy();

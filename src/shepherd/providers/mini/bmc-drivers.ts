@@ -1,21 +1,38 @@
 // The BMC drivers of a device list, one per BMC, opened on first use and kept
 // so that every machine has at most one request in flight at its BMC (the
 // updater and the recoverer share it). The password is read when a driver is
-// opened; a driver whose login was refused is dropped, so the next call reads
-// the (maybe rotated) password again. close() releases every driver (Redfish
-// sessions included).
+// opened (and so is a `TLS.CACertificate` file); a driver whose login was
+// refused is dropped, so the next call reads the (maybe rotated) password
+// again. close() releases every driver (Redfish sessions included).
+import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { BmcAuthError, createBmcDriver, type BmcDriver, type BmcOptions, type BmcTls, type BmcTimeouts } from '../../bmc/index.ts';
+import { BmcAuthError, BmcError, createBmcDriver, type BmcDriver, type BmcOptions, type BmcTls, type BmcTimeouts } from '../../bmc/index.ts';
 import { resolveBmcSpec, type ResolvedBmcSpec } from './bmc-password.ts';
 import type { BmcSpec } from './bmc-spec.ts';
 
-/** The driver options for a device-list BMC with its password read. */
-export function bmcOptions(spec: ResolvedBmcSpec, timeouts?: BmcTimeouts): BmcOptions {
+/**
+ * The driver options for a device-list BMC with its password read; `caPem` is
+ * the content of its `TLS.CACertificate` file (the driver takes PEM, not a path).
+ */
+export function bmcOptions(spec: ResolvedBmcSpec, timeouts?: BmcTimeouts, caPem?: string): BmcOptions {
   const base = { endpoint: spec.endpoint, username: spec.username, password: spec.password, ...(timeouts ? { timeouts } : {}) };
   if (spec.driver === 'ipmi') return { driver: 'ipmi', ...base };
   const t = spec.tls;
-  const tls: BmcTls = t.mode === 'ca' ? { caCertificate: t.caCertificateFile } : t.mode === 'fingerprint' ? { fingerprint: t.sha256 } : t.mode;
+  if (t.mode === 'ca' && caPem === undefined) throw new BmcError(`BMC ${spec.endpoint}: the CA certificate ${t.caCertificateFile} was not read`);
+  const tls: BmcTls = t.mode === 'ca' ? { caCertificate: caPem! } : t.mode === 'fingerprint' ? { fingerprint: t.sha256 } : t.mode;
   return { driver: 'redfish', ...base, ...(spec.system === undefined ? {} : { system: spec.system }), tls };
+}
+
+/** The PEM of a Redfish BMC's `TLS.CACertificate` file; undefined for other TLS modes. */
+async function readCaCertificate(spec: BmcSpec, opts: { signal?: AbortSignal }): Promise<string | undefined> {
+  if (spec.driver !== 'redfish' || spec.tls.mode !== 'ca') return undefined;
+  const file = spec.tls.caCertificateFile;
+  try {
+    return await readFile(file, { encoding: 'utf8', signal: opts.signal });
+  } catch (err) {
+    if (opts.signal?.aborted) throw err;
+    throw new BmcError(`cannot read the CA certificate ${file} of BMC ${spec.endpoint}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
 }
 
 export class BmcDrivers {
@@ -35,7 +52,7 @@ export class BmcDrivers {
     const key = JSON.stringify(spec);
     let pending = this.#drivers.get(key);
     if (pending === undefined) {
-      pending = resolveBmcSpec(spec, opts).then((resolved) => createBmcDriver(bmcOptions(resolved, this.#timeouts), { log: this.#log }));
+      pending = resolveBmcSpec(spec, opts).then(async (resolved) => createBmcDriver(bmcOptions(resolved, this.#timeouts, await readCaCertificate(spec, opts)), { log: this.#log }));
       this.#drivers.set(key, pending);
       pending.catch(() => this.#drivers.get(key) === pending && this.#drivers.delete(key));
     }
