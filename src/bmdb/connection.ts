@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { silentLogger } from '../lib/logger.ts';
 import type { Driver, IsolationLevel } from './driver.ts';
 import { PgDriver } from './driver-pg.ts';
+import { DatabaseOutage } from './outage.ts';
 import { pgTimeoutsSchema, type PgTimeouts } from './pg-timeouts.ts';
 import { PgliteDriver } from './driver-pglite.ts';
 import { BmdbConfigError } from './errors.ts';
@@ -76,10 +77,13 @@ export class Bmdb {
   readonly logger: Logger;
   /** Queries in autocommit mode, for reads that need no session (UI, stats). */
   readonly queries: Queries;
+  /** This connection's outage reporter: ask it whether an outage already accounts for an error before logging that error loudly. */
+  readonly outage: DatabaseOutage;
   #ctx: SessionContext;
 
-  constructor(driver: Driver, options: ResolvedBmdbOptions, registry: Registry, logger: Logger) {
+  constructor(driver: Driver, options: ResolvedBmdbOptions, registry: Registry, logger: Logger, outage = new DatabaseOutage(logger)) {
     this.driver = driver;
+    this.outage = outage;
     this.options = options;
     this.logger = logger;
     this.metrics = bmdbMetrics(registry);
@@ -91,6 +95,7 @@ export class Bmdb {
       retry: options.retry,
       logger,
       graceMs: options.sessionGraceMs,
+      outage,
     };
   }
 
@@ -139,11 +144,12 @@ export async function openBmdb(opts: BmdbOptions = {}): Promise<Bmdb> {
   const resolved = resolveBmdbOptions(opts);
   const logger = (opts.logger ?? silentLogger()).child({ module: 'bmdb' });
   const target = parseBmdbUrl(resolved.url);
+  const outage = new DatabaseOutage(logger);
   const driver: Driver =
     target.kind === 'postgres'
-      ? new PgDriver({ url: target.url, maxConnections: resolved.maxConnections, timeouts: resolved.pgTimeouts, logger })
+      ? new PgDriver({ url: target.url, maxConnections: resolved.maxConnections, timeouts: resolved.pgTimeouts, outage, logger })
       : await PgliteDriver.open(target.dataDir);
-  const bmdb = new Bmdb(driver, resolved, opts.metricsRegistry ?? new Registry(), logger);
+  const bmdb = new Bmdb(driver, resolved, opts.metricsRegistry ?? new Registry(), logger, outage);
   if (resolved.migrate) {
     try {
       await bmdb.migrateUp({ signal: opts.signal });

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { raceSignal } from '../lib/race-signal.ts';
+import { DatabaseOutage, isDatabaseUnreachable } from './outage.ts';
 import { HostListPool, parsePgUrl, redactPgUrl } from './pg-hosts.ts';
 import { isQueryReadTimeout, PG_TIMEOUT_DEFAULTS, pgClientTimeouts, type PgTimeouts } from './pg-timeouts.ts';
 import { type Driver, type Queryable, type QueryResult, type Row, type TransactionOptions } from './driver.ts';
@@ -30,6 +31,8 @@ export interface PgDriverOptions {
   maxConnections: number;
   /** Bounds on a silent connection; default PG_TIMEOUT_DEFAULTS. */
   timeouts?: PgTimeouts;
+  /** Told the outcome of every call; default: one of its own. */
+  outage?: DatabaseOutage;
   logger: Logger;
 }
 
@@ -39,6 +42,7 @@ export class PgDriver implements Driver {
   readonly kind = 'postgres';
   readonly description: string;
   #pool: pg.Pool;
+  readonly #outage: DatabaseOutage;
 
   constructor(opts: PgDriverOptions) {
     this.description = redactUrl(opts.url);
@@ -50,21 +54,43 @@ export class PgDriver implements Driver {
     });
     // A server restart kills idle clients; without a listener that would crash
     // the process. The pool replaces them on next use.
-    this.#pool.on('error', (err) => opts.logger.warn({ err }, 'idle database connection failed'));
+    const outage = (this.#outage = opts.outage ?? new DatabaseOutage(opts.logger));
+    this.#pool.on('error', (err) => {
+      outage.failed(err);
+      if (outage.covers(err)) opts.logger.debug({ err }, 'idle database connection failed');
+      else opts.logger.warn({ err }, 'idle database connection failed');
+    });
+  }
+
+  /** Tells the outage reporter how a call ended: any answer from the server, even an error, means it is reachable. */
+  async #observe<T>(call: Promise<T>): Promise<T> {
+    try {
+      const result = await call;
+      this.#outage.succeeded();
+      return result;
+    } catch (err) {
+      if (isDatabaseUnreachable(err)) this.#outage.failed(err);
+      else if (typeof err === 'object' && err !== null && 'severity' in err) this.#outage.succeeded();
+      throw err;
+    }
   }
 
   async query<R extends Row = Row>(sql: string, params: readonly unknown[] = [], opts: { signal?: AbortSignal | undefined } = {}): Promise<QueryResult<R>> {
     opts.signal?.throwIfAborted();
-    const r = await raceSignal(this.#pool.query<R>(statement(sql, params)), opts.signal);
+    const r = await this.#observe(raceSignal(this.#pool.query<R>(statement(sql, params)), opts.signal));
     return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length };
   }
 
   async exec(sql: string, opts: { signal?: AbortSignal | undefined } = {}): Promise<void> {
     opts.signal?.throwIfAborted();
-    await raceSignal(this.#pool.query(sql), opts.signal);
+    await this.#observe(raceSignal(this.#pool.query(sql), opts.signal));
   }
 
-  async transaction<T>(fn: (tx: Queryable) => Promise<T>, opts: TransactionOptions): Promise<T> {
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, opts: TransactionOptions): Promise<T> {
+    return this.#observe(this.#transaction(fn, opts));
+  }
+
+  async #transaction<T>(fn: (tx: Queryable) => Promise<T>, opts: TransactionOptions): Promise<T> {
     opts.signal?.throwIfAborted();
     const connecting = this.#pool.connect();
     let client: pg.PoolClient;

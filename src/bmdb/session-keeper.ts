@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { raceSignal } from '../lib/race-signal.ts';
 import { sleep } from '../lib/sleep.ts';
 import { SessionExpiredError } from './errors.ts';
+import type { DatabaseOutage } from './outage.ts';
 import type { Session, SessionOptions } from './session.ts';
 
 export interface SessionKeeperOptions extends Omit<SessionOptions, 'signal' | 'keepAliveSignal'> {
@@ -18,6 +19,8 @@ export interface SessionKeeperOptions extends Omit<SessionOptions, 'signal' | 'k
 /** What the keeper needs to start a session; `Bmdb` has it. */
 export interface SessionStarter {
   startSession(opts: SessionOptions): Promise<Session>;
+  /** The process's outage reporter: failures it accounts for are logged at debug here. */
+  readonly outage?: DatabaseOutage;
 }
 
 export class SessionKeeper implements AsyncDisposable {
@@ -68,7 +71,8 @@ export class SessionKeeper implements AsyncDisposable {
       // Replace it (once, whoever notices first), and free its row and work.
       if (this.#current === pending) {
         this.#current = undefined;
-        this.#log.warn({ sessionId: session.sessionId }, 'BMDB session expired, starting a new one');
+        const level = this.#starter.outage?.active ? 'debug' : 'warn';
+        this.#log[level]({ sessionId: session.sessionId }, 'BMDB session expired, starting a new one');
         void session.close();
       }
     }
@@ -112,7 +116,7 @@ export class SessionKeeper implements AsyncDisposable {
         if (this.closed) return;
         this.#failures++;
         this.#failedAt = Date.now();
-        if (this.#failures === 1) this.#log.error({ err, retryEveryMs: this.#errorPauseMs }, 'could not start a BMDB session; retrying');
+        if (this.#failures === 1 && !this.#starter.outage?.covers(err)) this.#log.error({ err, retryEveryMs: this.#errorPauseMs }, 'could not start a BMDB session; retrying');
         else this.#log.debug({ err, failedAttempts: this.#failures }, 'could not start a BMDB session');
       },
     );

@@ -6,6 +6,7 @@ import { runtimeInfo } from '../lib/version.ts';
 import { sleep } from '../lib/sleep.ts';
 import type { IsolationLevel, Queryable } from './driver.ts';
 import { NothingToDoError, SessionExpiredError, StaleClaimError, WorkConflictError } from './errors.ts';
+import type { DatabaseOutage } from './outage.ts';
 import type { Process, Processor } from './model.ts';
 import { bindQueries, type Queries } from './queries/index.ts';
 import { runTransaction, type TransactContext } from './transact.ts';
@@ -29,6 +30,8 @@ export interface SessionOptions {
 export interface SessionContext extends TransactContext {
   /** Sessions dead for longer than this are collected with their work. */
   readonly graceMs: number;
+  /** Reports a database outage once; the session's own lines about it go to debug. */
+  readonly outage?: DatabaseOutage;
 }
 
 // Removes sessions dead for longer than the grace period. Their work rows go
@@ -167,7 +170,9 @@ export class Session implements AsyncDisposable {
 
   #expire(reason: string): void {
     if (this.#controller.signal.aborted) return;
-    this.logger.warn({ reason }, 'session expired');
+    // Lost to an outage the process already reported: counted there, not repeated here.
+    if (this.#ctx.outage?.active) this.logger.debug({ reason }, 'session expired');
+    else this.logger.warn({ reason }, 'session expired');
     this.#controller.abort(new SessionExpiredError(`BMDB session expired: ${reason}`));
   }
 
@@ -202,7 +207,8 @@ export class Session implements AsyncDisposable {
         lastSuccess = Date.now();
       } catch (err) {
         if (signal.aborted) return;
-        this.logger.warn({ err }, 'could not extend session');
+        if (this.#ctx.outage?.covers(err)) this.logger.debug({ err }, 'could not extend session');
+        else this.logger.warn({ err }, 'could not extend session');
         if (Date.now() - lastSuccess >= this.intervalMs) {
           this.#expire('could not extend it for a whole interval');
           return;
@@ -317,7 +323,8 @@ export class Session implements AsyncDisposable {
     try {
       await this.#ctx.driver.query('DELETE FROM sessions WHERE session_id = $1', [this.sessionId], opts);
     } catch (err) {
-      this.logger.warn({ err }, 'could not delete session row; it will be collected after its deadline');
+      const level = this.#ctx.outage?.covers(err) ? 'debug' : 'warn';
+      this.logger[level]({ err }, 'could not delete session row; it will be collected after its deadline');
     }
   }
 

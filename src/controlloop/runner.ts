@@ -77,8 +77,8 @@ export class ControlLoopRunner {
     });
     this.#bucket = new TokenBucket(options.dbQueryRate);
     this.#log = (options.logger ?? silentLogger()).child({ loop: loop.name, workProcess: loop.process });
-    this.#claimFailures = new FailureStreak(this.#log, 'claim a machine');
-    this.#sweepFailures = new FailureStreak(this.#log, 'sweep the work schedule');
+    this.#claimFailures = new FailureStreak(this.#log, 'claim a machine', { quiet: (err) => bmdb.outage.covers(err) });
+    this.#sweepFailures = new FailureStreak(this.#log, 'sweep the work schedule', { quiet: (err) => bmdb.outage.covers(err) });
   }
 
   get state(): RunnerState {

@@ -153,7 +153,7 @@ export class Provisioner {
   async run(signal: AbortSignal): Promise<void> {
     const keeper = new SessionKeeper(this.#bmdb, { component: 'shepherd-provisioner', processor: 'shepherd-provisioner', logger: this.#log });
     this.#log.info({ maxCount: this.#maxCount, chunkSize: this.#chunkSize }, 'provisioner running');
-    const rounds = new FailureStreak(this.#log, 'reconcile with the provider');
+    const rounds = new FailureStreak(this.#log, 'reconcile with the provider', { quiet: (err) => this.#bmdb.outage.covers(err) });
     try {
       while (!signal.aborted) {
         let session: Session;

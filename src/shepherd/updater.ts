@@ -76,7 +76,7 @@ export class Updater {
   async run(signal: AbortSignal): Promise<void> {
     const keeper = new SessionKeeper(this.#bmdb, { component: 'shepherd-updater', processor: 'shepherd-updater', logger: this.#log });
     this.#log.info({ changedRecheckMs: this.#changedMs, settledRecheckMs: this.#settledMs }, 'updater running');
-    const rounds = new FailureStreak(this.#log, 'refresh provider status');
+    const rounds = new FailureStreak(this.#log, 'refresh provider status', { quiet: (err) => this.#bmdb.outage?.covers(err) ?? false });
     try {
       while (!signal.aborted) {
         try {

@@ -48,7 +48,8 @@ describeSshd('fault: a half-open database connection', () => {
       proxy = await startStallingProxy({ host: direct.hostname, port: Number(direct.port) });
       const viaProxy = new URL(direct);
       viaProxy.host = proxy.address;
-      const a = stand.spawnShepherd([], { url: viaProxy.toString() });
+      // At debug: a's session expiry is counted under the outage it reports once, at debug.
+      const a = stand.spawnShepherd(['--log-level', 'debug'], { url: viaProxy.toString() });
       let b: ReturnType<ShepherdStand['spawnShepherd']> | undefined = undefined;
       const logs = () => `a:\n${a.stderr().slice(-2000)}\nb:\n${b?.stderr().slice(-1500) ?? ''}`;
       await waitWithLogs('shepherd a to hold work', logs, async () => (await firstRow(admin, `SELECT 1 FROM work WHERE process = 'ShepherdAgentStart'`)) !== undefined, 60_000, 100);
@@ -69,6 +70,8 @@ describeSshd('fault: a half-open database connection', () => {
       const completedMs = Date.now() - stalledAt;
       const noticedAt = loggedAt(a.stderr(), 'session expired', stalledAt);
       assert.ok(noticedAt !== undefined, `shepherd a noticed its session expired:\n${a.stderr().slice(-3000)}`);
+      const reportedAt = loggedAt(a.stderr(), 'the database is unreachable; every part of this process retries by itself (failures are logged at debug until it answers again)', stalledAt);
+      assert.ok(reportedAt !== undefined, 'shepherd a reported the silent database');
 
       // The path heals: whatever a still had in flight arrives late.
       proxy.resume();
@@ -88,7 +91,7 @@ describeSshd('fault: a half-open database connection', () => {
       assert.equal(Number((await firstRow(admin, 'SELECT count(*)::int AS n FROM sessions WHERE session_id = $1', [staleSession]))!.n), 0, 'the stale session is gone');
       assert.equal(a.child.exitCode, null, `shepherd a kept running:\n${a.stderr().slice(-2000)}`);
 
-      const figure = `half-open connection: stale session's deadline ${deadline.getTime() - stalledDb.getTime()} ms after the stall; shepherd a noticed its session expired after ${noticedAt - stalledAt} ms; lock collected ${history[1]!.timestamp.getTime() - stalledDb.getTime()} ms after the stall; shepherd b completed the machine ${completedMs} ms after it (limit ${limitMs} ms); a's finish never landed (history ${history.map((h) => h.event).join(', ')}); a back on a new session ${backMs} ms after the path healed; takeovers run ${(await stand.completedTakeovers()).length}`;
+      const figure = `half-open connection: stale session's deadline ${deadline.getTime() - stalledDb.getTime()} ms after the stall; shepherd a reported the database unreachable after ${reportedAt - stalledAt} ms and noticed its session expired after ${noticedAt - stalledAt} ms; lock collected ${history[1]!.timestamp.getTime() - stalledDb.getTime()} ms after the stall; shepherd b completed the machine ${completedMs} ms after it (limit ${limitMs} ms); a's finish never landed (history ${history.map((h) => h.event).join(', ')}); a back on a new session ${backMs} ms after the path healed; takeovers run ${(await stand.completedTakeovers()).length}`;
       t.diagnostic(figure);
       console.log(`figure: ${figure}`);
       for (const p of [a, other]) p.child.kill('SIGTERM');
