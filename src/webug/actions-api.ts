@@ -8,9 +8,9 @@ import { ActionArgumentError, ActionRefusedError, UnknownActionError, UnknownMac
 import type { Bmdb } from '../bmdb/index.ts';
 import { bearerSecret, findApiToken, type ApiToken } from './api-tokens.ts';
 import { BadRequestError, NotFoundError } from './errors.ts';
+import { readJsonBody } from './request-body.ts';
 
 export const ACTION_PATH = /^\/api\/machines\/([^/]+)\/actions\/([a-z-]+)$/;
-const MAX_BODY_BYTES = 64 * 1024;
 
 /** No token, or a token the file does not hold: 401. */
 export class UnauthenticatedError extends Error {
@@ -25,29 +25,6 @@ export class ForbiddenError extends Error {
 /** The action does not apply to the machine in its state: 409. */
 export class ConflictError extends Error {
   override name = 'ConflictError';
-}
-
-async function readJsonBody(req: IncomingMessage, signal: AbortSignal): Promise<Record<string, unknown>> {
-  const type = req.headers['content-type'] ?? '';
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    signal.throwIfAborted();
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new BadRequestError(`the body is larger than ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  if (size === 0) return {};
-  // Only JSON: a browser form cannot send it cross-site without a preflight.
-  if (!/^application\/json\b/i.test(type)) throw new BadRequestError('the body must be application/json');
-  let body: unknown;
-  try {
-    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    throw new BadRequestError('the body is not valid JSON');
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequestError('the body must be a JSON object');
-  return body as Record<string, unknown>;
 }
 
 export interface ActionApi {
@@ -80,10 +57,14 @@ export async function handleAction(api: ActionApi, req: IncomingMessage, path: s
       { signal, processor: 'webug' },
     );
   } catch (err) {
-    if (err instanceof UnknownMachineError) throw new NotFoundError(err.message);
-    if (err instanceof UnknownActionError) throw new NotFoundError(err.message);
-    if (err instanceof ActionArgumentError) throw new BadRequestError(err.message);
-    if (err instanceof ActionRefusedError) throw new ConflictError(err.message);
-    throw err;
+    throw actionHttpError(err);
   }
+}
+
+/** The action layer's errors as the HTTP errors the edge maps to statuses; anything else unchanged. */
+export function actionHttpError(err: unknown): unknown {
+  if (err instanceof UnknownMachineError || err instanceof UnknownActionError) return new NotFoundError(err.message);
+  if (err instanceof ActionArgumentError) return new BadRequestError(err.message);
+  if (err instanceof ActionRefusedError) return new ConflictError(err.message);
+  return err;
 }

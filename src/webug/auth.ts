@@ -15,7 +15,8 @@ function same(given: string, token: string): boolean {
   return timingSafeEqual(digest(given), digest(token));
 }
 
-function cookie(req: IncomingMessage, name: string): string | undefined {
+/** A cookie's value from the request, percent-decoded; undefined when absent or malformed. */
+export function readCookie(req: IncomingMessage, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [k, ...v] = part.trim().split('=');
     if (k === name) {
@@ -40,7 +41,7 @@ export function authenticate(req: IncomingMessage, url: URL, token: string | und
     const colon = decoded.indexOf(':');
     if (colon >= 0 && same(decoded.slice(colon + 1), token)) return { kind: 'ok' };
   }
-  const fromCookie = cookie(req, TOKEN_COOKIE);
+  const fromCookie = readCookie(req, TOKEN_COOKIE);
   if (fromCookie !== undefined && same(fromCookie, token)) return { kind: 'ok' };
   const fromQuery = url.searchParams.get('token');
   if (fromQuery !== null && same(fromQuery, token)) {

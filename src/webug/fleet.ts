@@ -142,3 +142,19 @@ export async function loadFleetPage(ctx: WebugContext, params: URLSearchParams, 
     { signal },
   );
 }
+
+/** The machines the filter parameters select, in machine id order, at most `limit` (read 500 a page). */
+export async function selectFleet(ctx: WebugContext, filter: URLSearchParams, limit: number, signal?: AbortSignal): Promise<FleetRow[]> {
+  const params = new URLSearchParams(filter);
+  params.delete('after');
+  params.delete('sort');
+  params.delete('dir');
+  const rows: FleetRow[] = [];
+  for (;;) {
+    params.set('limit', String(Math.min(500, limit - rows.length)));
+    const page = await loadFleetPage(ctx, params, signal);
+    rows.push(...page.rows);
+    if (!page.next || rows.length >= limit) return rows;
+    params.set('after', page.next);
+  }
+}

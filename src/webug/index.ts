@@ -1,4 +1,5 @@
-// webug: the operator's read-only web UI over the BMDB. Embeddable: any
+// webug: the operator's web UI over the BMDB, read-only unless started with
+// --allow-actions (then an action API, a login page and action forms). Embeddable: any
 // component can call startWebug next to its own work.
 import { createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
@@ -7,6 +8,7 @@ import type { Logger } from 'pino';
 import { DEFAULT_RECOVERY_THRESHOLDS, DEFAULT_STUCK_LIMITS, type Bmdb, type RecoveryThresholds, type StuckLimits } from '../bmdb/index.ts';
 import { HostPortError, isLoopbackHost, parseListenAddress, silentLogger, type HostPort } from '../lib/index.ts';
 import type { ApiToken } from './api-tokens.ts';
+import { BrowserSessions } from './browser-sessions.ts';
 import { createContext } from './context.ts';
 import { WebugConfigError } from './errors.ts';
 import { createHandler } from './server.ts';
@@ -16,7 +18,7 @@ export { html, escapeHtml, SafeHtml } from './html.ts';
 export { API_ROLES, loadApiTokensFile, parseApiTokens, type ApiRole, type ApiToken } from './api-tokens.ts';
 // The fleet list and the machine page as data, for the CLI (`bmaas machines`).
 export { createContext, type WebugContext } from './context.ts';
-export { loadFleetPage, type FleetPage, type FleetRow } from './fleet.ts';
+export { loadFleetPage, selectFleet, type FleetPage, type FleetRow } from './fleet.ts';
 export { STUCK_FILTERS, type StuckFilter } from './fleet-query.ts';
 export type { MachineStateView } from './stuck.ts';
 export { loadMachine, type MachineDetail } from './machine.ts';
@@ -77,7 +79,8 @@ export async function startWebug(opts: WebugOptions): Promise<Webug> {
   const logger = (opts.logger ?? silentLogger()).child({ module: 'webug' });
   const ctx = createContext(opts.bmdb, opts.recoveryThresholds ?? DEFAULT_RECOVERY_THRESHOLDS, opts.stuckLimits ?? DEFAULT_STUCK_LIMITS);
   const actions = opts.allowActions ? { bmdb: opts.bmdb, tokens: opts.apiTokens ?? [] } : undefined;
-  const handler = createHandler({ ctx, token, logger, liveMs: opts.liveMs ?? 2000, actions });
+  const browser = actions ? { api: actions, sessions: new BrowserSessions(opts.tls !== undefined) } : undefined;
+  const handler = createHandler({ ctx, token, logger, liveMs: opts.liveMs ?? 2000, actions, browser });
   const server = opts.tls ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' }, handler) : createServer(handler);
   server.headersTimeout = 10_000;
   server.requestTimeout = 60_000;

@@ -7,6 +7,8 @@ import type { Logger } from 'pino';
 import { ACTION_PATH, ConflictError, ForbiddenError, handleAction, UnauthenticatedError, type ActionApi } from './actions-api.ts';
 import { auditCsv, AUDIT_CSV_HEADER, DEFAULT_EXPORT_ROWS, loadAuditPage, MAX_EXPORT_ROWS, parseAuditFilter, streamAudit } from './audit.ts';
 import { authenticate } from './auth.ts';
+import { BROWSER_POST_PATHS, handleBrowserPost, localPath, type BrowserActions } from './browser-actions.ts';
+import type { BrowserSession } from './browser-sessions.ts';
 import type { WebugContext } from './context.ts';
 import { BadRequestError, NotFoundError, SchemaMissingError } from './errors.ts';
 import { loadFleetPage } from './fleet.ts';
@@ -15,6 +17,8 @@ import { loadMachine } from './machine.ts';
 import { auditPage } from './pages/audit-page.ts';
 import { fleetPage } from './pages/fleet-page.ts';
 import { layout, type LayoutInfo } from './pages/layout.ts';
+import { sessionLine, viewerOf } from './pages/action-forms.ts';
+import { loginPage } from './pages/login-page.ts';
 import { machinePage } from './pages/machine-page.ts';
 import { loadOperatorAudit } from './operator-audit.ts';
 import { sessionPage, sessionsPage } from './pages/session-page.ts';
@@ -34,6 +38,8 @@ export interface ServerOptions {
   readonly liveMs: number;
   /** Set with --allow-actions: POST /api/machines/<id>/actions/<action> (actions-api.ts). Absent: read-only. */
   readonly actions?: ActionApi | undefined;
+  /** Set with --allow-actions: the login page, the machine page's buttons and the fleet page's bulk actions. */
+  readonly browser?: BrowserActions | undefined;
 }
 
 interface Request {
@@ -43,6 +49,8 @@ interface Request {
   readonly signal: AbortSignal;
   readonly nonce: string;
   readonly started: number;
+  /** The browser session of the request's cookie (with --allow-actions), once authenticated. */
+  session?: BrowserSession | undefined;
 }
 
 type Json = (req: Request) => Promise<unknown>;
@@ -91,12 +99,19 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
     [/^\/$/, async (r) => {
       const { tags } = await ctx.schema(r.signal);
       const page = await loadFleetPage(ctx, r.url.searchParams, r.signal);
-      const body = fleetPage(page, tags.map((t) => t.name), performance.now() - r.started, r.url.searchParams);
+      const body = fleetPage(page, tags.map((t) => t.name), performance.now() - r.started, r.url.searchParams, opts.browser ? { viewer: viewerOf(r.session) } : undefined);
       return { title: 'Fleet', nav: 'fleet', body, live: true };
     }],
     [/^\/machines\/[^/]+$/, async (r) => {
       const m = await loadMachine(ctx, machineId(r, '/machines/'), r.signal);
-      return { title: `Machine ${m.machineId.slice(0, 8)}`, nav: 'machine', body: machinePage(m), live: true };
+      const actions = opts.browser
+        ? { viewer: viewerOf(r.session), audit: (await loadOperatorAudit(ctx, new URLSearchParams({ machine: m.machineId, limit: '20' }), r.signal)).rows }
+        : undefined;
+      return { title: `Machine ${m.machineId.slice(0, 8)}`, nav: 'machine', body: machinePage(m, actions), live: true };
+    }],
+    [/^\/login$/, (r) => {
+      if (!opts.browser) throw new NotFoundError('webug runs without --allow-actions: there is nothing to log in to');
+      return Promise.resolve({ title: 'Log in', nav: 'login', body: loginPage(localPath(r.url.searchParams.get('next'))) });
     }],
     [/^\/sessions$/, async (r) => ({ title: 'Sessions', nav: 'sessions', body: sessionsPage(await listSessions(ctx, r.signal)), live: true })],
     [/^\/sessions\/[^/]+$/, async (r) => {
@@ -110,7 +125,7 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
     }],
   ];
 
-  async function renderPage(r: Request, res: ServerResponse, page: Page): Promise<void> {
+  async function renderPage(r: Request, res: ServerResponse, page: Page, status = 200): Promise<void> {
     const p = await page(r);
     const schema = await ctx.schema(r.signal).catch(() => undefined);
     const doc = layout(
@@ -123,10 +138,11 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
         nonce: r.nonce,
         liveMs: p.live ? opts.liveMs : undefined,
         renderedAt: new Date(),
+        session: opts.browser ? sessionLine(viewerOf(r.session)) : undefined,
       },
       p.body,
     );
-    send(res, 200, 'text/html; charset=utf-8', doc);
+    send(res, status, 'text/html; charset=utf-8', doc);
   }
 
   async function exportAudit(r: Request, res: ServerResponse, format: 'csv' | 'json'): Promise<void> {
@@ -174,6 +190,7 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
       logger.info({ requestId: r.id, machineId: outcome.machineId, action: outcome.action, dryRun: outcome.dryRun, auditId: outcome.auditId }, 'action applied');
       return send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify(outcome)}\n`);
     }
+    if (opts.browser && req.method === 'POST' && BROWSER_POST_PATHS.test(r.url.pathname)) return browserPost(req, res, r, opts.browser);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       return send(res, 405, 'text/plain; charset=utf-8', opts.actions ? 'only GET and HEAD here; actions are POST /api/machines/<id>/actions/<action>\n' : 'webug is read-only: only GET and HEAD\n');
@@ -188,6 +205,7 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
       res.end();
       return;
     }
+    r.session = opts.browser?.sessions.find(req);
     const path = r.url.pathname;
     if (path !== '/api/status' && (await ctx.schema(r.signal)).schemaVersion === 0) {
       throw new SchemaMissingError(`${ctx.database} has no BMDB schema yet: run \`bmaas migrate up\` (webug never migrates)`);
@@ -197,6 +215,23 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
     for (const [re, fn] of json) if (re.test(path)) return send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify(await fn(r))}\n`);
     for (const [re, fn] of pages) if (re.test(path)) return renderPage(r, res, fn);
     throw new NotFoundError(`no page at ${path}`);
+  }
+
+  /** A form POST of the browser: the read token (if any) first, then the session, CSRF and role (browser-actions.ts). */
+  async function browserPost(req: IncomingMessage, res: ServerResponse, r: Request, browser: BrowserActions): Promise<void> {
+    if (authenticate(req, r.url, opts.token).kind !== 'ok') {
+      return send(res, 401, 'text/plain; charset=utf-8', 'authentication required: open webug with its read token first\n');
+    }
+    if ((await ctx.schema(r.signal)).schemaVersion === 0) throw new SchemaMissingError(`${ctx.database} has no BMDB schema yet: run \`bmaas migrate up\``);
+    const out = await handleBrowserPost(browser, ctx, req, r.url.pathname, r.signal);
+    if (out.kind === 'redirect') {
+      res.writeHead(303, { Location: out.location, ...(out.cookie ? { 'Set-Cookie': out.cookie } : {}) });
+      res.end();
+      return;
+    }
+    r.session = browser.sessions.find(req);
+    logger.info({ requestId: r.id, path: r.url.pathname, status: out.status }, 'form handled');
+    return renderPage(r, res, () => Promise.resolve({ title: out.title, nav: 'bulk', body: out.body }), out.status);
   }
 
   function fail(res: ServerResponse, r: Request, err: unknown): void {
@@ -219,7 +254,9 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
     }
     const message = status === 500 ? `internal error (request id ${r.id})` : (err as Error).message;
     if (r.url.pathname.startsWith('/api/')) return send(res, status, 'application/json; charset=utf-8', `${JSON.stringify({ error: message })}\n`);
-    const body = html`<h1>${status === 404 ? 'Not found' : status === 400 ? 'Bad request' : status === 503 ? 'No schema' : 'Error'}</h1><p class="error">${message}</p><p><a href="/">back to the fleet</a></p>`;
+    const titles: Record<number, string> = { 400: 'Bad request', 401: 'Log in first', 403: 'Forbidden', 404: 'Not found', 409: 'Refused', 503: 'No schema' };
+    const title = titles[status] ?? 'Error';
+    const body = html`<h1>${title}</h1><p class="error" id="error-message">${message}</p><p>${status === 401 && opts.browser ? html`<a href="/login">log in</a> · ` : ''}<a href="/">back to the fleet</a></p>`;
     send(res, status, 'text/html; charset=utf-8', layout({ title: 'Error', nav: 'error', database: ctx.database, schemaVersion: null, latestKnownVersion: null, nonce: r.nonce, renderedAt: new Date() }, body));
   }
 

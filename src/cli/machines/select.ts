@@ -4,7 +4,7 @@
 import { resolveMachine } from '../../actions/index.ts';
 import type { Bmdb } from '../../bmdb/index.ts';
 import { UsageError, type FlagSpec, type ParsedFlags } from '../../lib/flags.ts';
-import { BadRequestError, loadFleetPage, type FleetRow, type WebugContext } from '../../webug/index.ts';
+import { BadRequestError, selectFleet, type FleetRow, type WebugContext } from '../../webug/index.ts';
 
 /** Flags only `bmaas machines` has: read from BMAAS_MACHINES_<NAME>, so a generic BMAAS_STATUS does not select. */
 export const own = (f: FlagSpec): FlagSpec => ({ ...f, env: `BMAAS_MACHINES_${f.name.toUpperCase().replaceAll('-', '_')}` });
@@ -37,9 +37,8 @@ export function hasFilters(flags: ParsedFlags): boolean {
   return flags.boolean(STUCK_FLAG.name) || FILTERS.some((f) => (f.flag.type === 'string' && f.flag.multiple ? flags.strings(f.flag.name).length > 0 : flags.string(f.flag.name) !== undefined));
 }
 
-/** The machines the filters select, in machine id order, at most --limit (paged 500 at a time). */
-export async function filteredMachines(ctx: WebugContext, flags: ParsedFlags, signal: AbortSignal): Promise<FleetRow[]> {
-  const limit = flags.number('limit')!;
+/** The filter flags as webug's fleet list parameters. */
+export function filterParams(flags: ParsedFlags): URLSearchParams {
   const params = new URLSearchParams();
   for (const f of FILTERS) {
     const values = f.flag.type === 'string' && f.flag.multiple ? flags.strings(f.flag.name) : [flags.string(f.flag.name)].filter((v) => v !== undefined);
@@ -49,24 +48,23 @@ export async function filteredMachines(ctx: WebugContext, flags: ParsedFlags, si
     if (params.has('stuck')) throw new UsageError('give --stuck or --stuck-in, not both');
     params.set('stuck', 'any');
   }
-  const rows: FleetRow[] = [];
-  for (;;) {
-    params.set('limit', String(Math.min(500, limit - rows.length)));
-    let page;
-    try {
-      page = await loadFleetPage(ctx, params, signal);
-    } catch (err) {
-      // webug names the parameter; say it as the flag.
-      if (err instanceof BadRequestError) {
-        const name = /^\w+/.exec(err.message)?.[0];
-        const filter = FILTERS.find((f) => f.param === name);
-        throw new UsageError(filter ? `--${filter.flag.name}${err.message.slice(name!.length)}` : err.message);
-      }
-      throw err;
-    }
-    rows.push(...page.rows);
-    if (!page.next || rows.length >= limit) return rows;
-    params.set('after', page.next);
+  return params;
+}
+
+/** A refused filter parameter (webug names the parameter) said as its flag. */
+export function filterUsageError(message: string): UsageError {
+  const name = /^\w+/.exec(message)?.[0];
+  const filter = FILTERS.find((f) => f.param === name);
+  return new UsageError(filter ? `--${filter.flag.name}${message.slice(name!.length)}` : message);
+}
+
+/** The machines the filters select, in machine id order, at most --limit (paged 500 at a time). */
+export async function filteredMachines(ctx: WebugContext, flags: ParsedFlags, signal: AbortSignal): Promise<FleetRow[]> {
+  try {
+    return await selectFleet(ctx, filterParams(flags), flags.number('limit')!, signal);
+  } catch (err) {
+    if (err instanceof BadRequestError) throw filterUsageError(err.message);
+    throw err;
   }
 }
 

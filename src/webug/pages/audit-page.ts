@@ -7,7 +7,8 @@ import { badge, isoSeconds, machineLink, muted } from './format.ts';
 const select = (name: string, values: readonly string[], selected: string | undefined) =>
   html`<select name="${name}"><option value="">any</option>${values.map((v) => html`<option value="${v}" ${v === selected ? html`selected` : ''}>${v}</option>`)}</select>`;
 
-function operatorActions(rows: readonly AuditEntry[], machine: string | undefined): SafeHtml {
+/** The operator actions table (the audit page's and the machine page's audit section). */
+export function operatorActions(rows: readonly AuditEntry[], machine: string | undefined): SafeHtml {
   return html`<h2>Operator actions</h2>
   <table class="operator-audit" id="operator-actions"><thead><tr><th>time</th><th>machine</th><th>provider id</th><th>actor</th><th>action</th><th>arguments</th><th>reason</th><th>result</th></tr></thead><tbody>
   ${rows.length ? rows.map((a) => html`<tr><td class="mono">${isoSeconds(a.at)}</td><td>${a.machineId ? machineLink(a.machineId) : ''}</td><td>${a.providerId ?? ''}</td><td>${a.actor}</td><td>${a.action}</td>

@@ -3,6 +3,7 @@ import { PROCESSES, PROVIDER_STATUSES, PROVIDERS } from '../../bmdb/index.ts';
 import type { FleetPage } from '../fleet.ts';
 import { fleetFilterQuery, FLEET_SORTS, STUCK_FILTERS } from '../fleet-query.ts';
 import { html, href, type SafeHtml } from '../html.ts';
+import { bulkActionForm, type Viewer } from './action-forms.ts';
 import { badge, machineLink, muted, time } from './format.ts';
 
 function options(values: readonly string[], selected: string | undefined, blank: string): SafeHtml {
@@ -53,14 +54,21 @@ function row(r: FleetPage['rows'][number], now: number): SafeHtml {
   </tr>`;
 }
 
-export function fleetPage(page: FleetPage, tagNames: readonly string[], renderMs: number, search: URLSearchParams): SafeHtml {
+/** `bulk`: with `--allow-actions`, the bulk form for the current filter. */
+export function fleetPage(page: FleetPage, tagNames: readonly string[], renderMs: number, search: URLSearchParams, bulk?: { viewer: Viewer }): SafeHtml {
   const apiLink = `/api/machines${search.size ? `?${search.toString()}` : ''}`;
   const now = Date.now();
   const query = fleetFilterQuery(page.filter);
   const firstLink = href('/', query);
   const nextLink = page.next ? href('/', { ...query, after: page.next }) : undefined;
+  const filterSearch = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) {
+    if (k === 'sort' || k === 'dir' || k === 'limit' || v === undefined) continue;
+    for (const item of Array.isArray(v) ? v : [v]) if (item !== '') filterSearch.append(k, item);
+  }
   return html`<h1>Fleet</h1>
   ${filterForm(page, tagNames)}
+  ${bulk ? bulkActionForm(filterSearch.toString(), bulk.viewer, firstLink) : ''}
   <div id="live">
     ${counts(page)}
     <table class="fleet"><thead><tr><th>machine</th><th>provider</th><th>address</th><th>status</th><th>heartbeat</th><th>tags</th><th>active work</th><th>active backoffs</th></tr></thead>

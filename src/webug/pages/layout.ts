@@ -5,7 +5,7 @@ import { isoSeconds } from './format.ts';
 
 export interface LayoutInfo {
   readonly title: string;
-  readonly nav: 'fleet' | 'sessions' | 'audit' | 'machine' | 'session' | 'error';
+  readonly nav: 'fleet' | 'sessions' | 'audit' | 'machine' | 'session' | 'error' | 'login' | 'bulk';
   readonly database: string;
   readonly schemaVersion: number | null;
   readonly latestKnownVersion: number | null;
@@ -14,6 +14,8 @@ export interface LayoutInfo {
   /** Refresh period of the live region; undefined for static pages. */
   readonly liveMs?: number | undefined;
   readonly renderedAt: Date;
+  /** With `--allow-actions`: who is logged in (with the log-out form) or a login link. */
+  readonly session?: SafeHtml | undefined;
 }
 
 const STYLE = unsafeRaw(`
@@ -31,6 +33,7 @@ th{background:#f0f2f5;font-weight:600;font-size:12px;color:#374151;white-space:n
 .muted{color:var(--muted)}.num{text-align:right;font-variant-numeric:tabular-nums}
 .badge{display:inline-block;padding:0 6px;border-radius:9px;font-size:11.5px;line-height:18px;white-space:nowrap;background:var(--idle-bg);color:var(--idle);margin:1px 3px 1px 0}
 .bad-text{color:var(--bad)}
+form.session{display:inline;margin-right:12px}a.session{margin-right:12px}.actions{display:grid;grid-template-columns:repeat(auto-fit,minmax(380px,1fr));gap:8px}.action-form{background:var(--card);border:1px solid var(--line);border-radius:4px;padding:6px 8px}.action-form label{margin-right:6px}
 .badge.ok{background:var(--ok-bg);color:var(--ok)}.badge.warn{background:var(--warn-bg);color:var(--warn)}.badge.bad{background:var(--bad-bg);color:var(--bad)}.badge.busy{background:var(--busy-bg);color:var(--busy)}
 .tag{display:inline-block;padding:0 5px;border:1px solid var(--line);border-radius:3px;font-size:11px;margin:1px 2px 1px 0;color:#374151;background:#fbfbfc}
 .cards{display:flex;flex-wrap:wrap;gap:8px;margin-bottom:10px}.card{background:var(--card);border:1px solid var(--line);border-radius:4px;padding:6px 10px;min-width:110px}
@@ -101,6 +104,6 @@ export function layout(info: LayoutInfo, body: SafeHtml): string {
 <title>${info.title} · webug</title><style>${STYLE}</style></head>
 <body><header><span class="brand">bmaas webug</span>
 <nav>${navLink('fleet', '/', 'Fleet')}${navLink('sessions', '/sessions', 'Sessions')}${navLink('audit', '/audit', 'Audit')}</nav>
-<span class="db">database <b class="mono">${info.database}</b> · schema version <b>${schema}</b></span></header>
+${info.session ?? ''}<span class="db">database <b class="mono">${info.database}</b> · schema version <b>${schema}</b></span></header>
 <main>${body}<div class="pager">${live}</div></main></body></html>`.value;
 }

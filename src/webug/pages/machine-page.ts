@@ -1,8 +1,11 @@
 // One machine: explain first (the question an operator comes with), then
 // work, backoffs, every tag decoded, and the history newest first.
+import type { AuditEntry } from '../../bmdb/index.ts';
 import type { ProcessExplain } from '../explain.ts';
 import { html, href, type SafeHtml } from '../html.ts';
 import type { MachineDetail, TagValue } from '../machine.ts';
+import { machineActionForms, type Viewer } from './action-forms.ts';
+import { operatorActions } from './audit-page.ts';
 import { badge, isoSeconds, muted, sessionLink, span, time } from './format.ts';
 
 function explainPanel(e: ProcessExplain): SafeHtml {
@@ -43,7 +46,13 @@ function tagPanel(t: TagValue, now: number): SafeHtml {
   })}</dl></div>`;
 }
 
-export function machinePage(m: MachineDetail): SafeHtml {
+/** With `--allow-actions`: the action forms, and the page's audit section shows the operator actions on it. */
+export interface MachinePageActions {
+  readonly viewer: Viewer;
+  readonly audit: readonly AuditEntry[];
+}
+
+export function machinePage(m: MachineDetail, actions?: MachinePageActions): SafeHtml {
   const now = Date.now();
   return html`<h1>Machine <span class="mono">${m.machineId}</span></h1>
   <div id="live">
@@ -70,5 +79,7 @@ export function machinePage(m: MachineDetail): SafeHtml {
   ${m.history.length ? m.history.map((h) => html`<tr><td class="mono" title="${h.timestamp.toISOString()}">${isoSeconds(h.timestamp)}</td><td>${h.process}</td>
       <td>${badge(h.event, h.event === 'Failed' ? 'bad' : h.event === 'Finished' ? 'ok' : h.event === 'Started' ? 'busy' : 'plain')}</td><td class="cause">${h.failedCause ?? ''}</td></tr>`) : html`<tr><td colspan="4" class="muted">no history</td></tr>`}
   </tbody></table>
-  </div>`;
+  ${actions ? html`<div id="audit-section">${operatorActions(actions.audit, m.machineId)}</div>` : ''}
+  </div>
+  ${actions ? html`<div id="machine-actions">${machineActionForms(m, actions.viewer)}</div>` : ''}`;
 }
