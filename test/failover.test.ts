@@ -7,6 +7,7 @@ import { after, before, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { openBmdb, type Bmdb } from '../src/bmdb/index.ts';
+import { reportFigure } from './faults/figure.ts';
 import { describePostgres } from './pg.ts';
 import { startPgCluster, startPgStandby, type PgCluster } from './pg-cluster.ts';
 
@@ -61,7 +62,7 @@ describePostgres('failover to a promoted synchronous standby', () => {
     assert.equal(rows[0]!.port, primary!.port);
   });
 
-  it('reconnects to the new primary within 15 s and loses no committed tag', { timeout: 60_000 }, async () => {
+  it('reconnects to the new primary within 15 s and loses no committed tag', { timeout: 60_000 }, async (t) => {
     const url = `postgres://postgres@127.0.0.1:${primary!.port},127.0.0.1:${standby!.port}/bmaas?target_session_attrs=read-write`;
     bmdb = await openBmdb({ url, migrate: true });
     const serverPort = async (): Promise<number> => (await bmdb!.driver.query<{ port: number }>('SELECT inet_server_port() AS port')).rows[0]!.port;
@@ -119,9 +120,10 @@ describePostgres('failover to a promoted synchronous standby', () => {
     const lost = committed.filter((id) => !present.has(id));
     assert.deepEqual(lost, [], 'every acknowledged commit survived the failover');
     assert.ok(reconnectMs < RECONNECT_LIMIT_MS, `reconnected after ${reconnectMs} ms`);
-    process.stderr.write(
-      `failover: first commit on the new primary ${reconnectMs} ms after the old one was down (${firstCommitAfterStop! - promotedAt!} ms after pg_ctl promote returned); ` +
-        `${committed.length} commits kept, ${errors.length} failed attempts during the switch (${[...new Set(errors)].slice(0, 3).join(' | ')})\n`,
+    reportFigure(
+      t,
+      `failover: first commit on the new primary ${reconnectMs} ms after the old one was down (${firstCommitAfterStop! - promotedAt!} ms after pg_ctl promote returned; limit ${RECONNECT_LIMIT_MS} ms); ` +
+        `${committed.length} commits kept, 0 lost, ${errors.length} failed attempts during the switch (${[...new Set(errors)].slice(0, 3).join(' | ')})`,
     );
   });
 });

@@ -17,6 +17,7 @@ import { describePostgres } from '../pg.ts';
 import { startPgCluster, type PgCluster } from '../pg-cluster.ts';
 import { describeSshd } from '../sshd.ts';
 import { startShepherdStand, waitWithLogs, type ShepherdStand } from './shepherd-stand.ts';
+import { reportFigure } from './figure.ts';
 
 const OUTAGE_MS = 15_000;
 const BACK_WITHIN_MS = 10_000;
@@ -76,7 +77,7 @@ describeSshd('fault: PostgreSQL restart and outage', () => {
       await cluster?.stop();
     });
 
-    it('every component keeps running and works again within 10 s of the return; nothing committed is lost', async (t) => {
+    it('every component keeps running and works again within 10 s of the return; nothing committed is lost', { timeout: 180_000 }, async (t) => {
       cluster = await startPgCluster();
       stand = await startShepherdStand({ machines: 1, hang: 'never', clusterAdminUrl: cluster.adminUrl });
       const adminUrl = stand.db.adminUrl;
@@ -176,8 +177,7 @@ describeSshd('fault: PostgreSQL restart and outage', () => {
       for (const [name, ms] of Object.entries({ ...afterRestart, ...afterOutage })) assert.ok(ms <= BACK_WITHIN_MS, `${name} took ${ms} ms`);
 
       const figure = `database outage: working again after the restart in ${JSON.stringify(afterRestart)} ms, after the ${OUTAGE_MS / 1000} s outage in ${JSON.stringify(afterOutage)} ms (limit ${BACK_WITHIN_MS} ms); warnings logged during the outage ${JSON.stringify(warned)} (shepherd: ${outageLines.started} line when it started, ${outageLines.ended} when it ended); committed before/after ${JSON.stringify(before2)} → ${JSON.stringify(after2)}`;
-      t.diagnostic(figure);
-      console.log(`figure: ${figure}`);
+      reportFigure(t, figure);
       for (const p of Object.values(all)) p.child.kill('SIGTERM');
       for (const [name, p] of Object.entries(all)) assert.equal(await p.exited, 0, `${name}:\n${p.stderr().slice(-2000)}`);
     });

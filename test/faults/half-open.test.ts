@@ -13,6 +13,7 @@ import { describePostgres } from '../pg.ts';
 import { describeSshd } from '../sshd.ts';
 import { firstRow, startShepherdStand, waitWithLogs, type ShepherdStand } from './shepherd-stand.ts';
 import { startStallingProxy, type StallingProxy } from './stalling-proxy.ts';
+import { reportFigure } from './figure.ts';
 
 /** BmdbOptions.sessionGraceMs default. */
 const GRACE_MS = 10_000;
@@ -41,7 +42,7 @@ describeSshd('fault: a half-open database connection', () => {
       await proxy?.close();
     });
 
-    it('the stale shepherd cannot finish its work, its session expires, another shepherd completes the machine', async (t) => {
+    it('the stale shepherd cannot finish its work, its session expires, another shepherd completes the machine', { timeout: 150_000 }, async (t) => {
       stand = await startShepherdStand({ machines: 1, hang: 'gate' });
       const { admin } = stand;
       const direct = new URL(stand.db.url('shepherd'));
@@ -92,8 +93,7 @@ describeSshd('fault: a half-open database connection', () => {
       assert.equal(a.child.exitCode, null, `shepherd a kept running:\n${a.stderr().slice(-2000)}`);
 
       const figure = `half-open connection: stale session's deadline ${deadline.getTime() - stalledDb.getTime()} ms after the stall; shepherd a reported the database unreachable after ${reportedAt - stalledAt} ms and noticed its session expired after ${noticedAt - stalledAt} ms; lock collected ${history[1]!.timestamp.getTime() - stalledDb.getTime()} ms after the stall; shepherd b completed the machine ${completedMs} ms after it (limit ${limitMs} ms); a's finish never landed (history ${history.map((h) => h.event).join(', ')}); a back on a new session ${backMs} ms after the path healed; takeovers run ${(await stand.completedTakeovers()).length}`;
-      t.diagnostic(figure);
-      console.log(`figure: ${figure}`);
+      reportFigure(t, figure);
       for (const p of [a, other]) p.child.kill('SIGTERM');
       assert.equal(await a.exited, 0, a.stderr().slice(-2000));
       assert.equal(await other.exited, 0, other.stderr().slice(-2000));

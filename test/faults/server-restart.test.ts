@@ -21,6 +21,7 @@ import { enrolAgent } from '../agent-harness.ts';
 import { describePostgres } from '../pg.ts';
 import { createRoleDatabase, type RoleDatabase } from '../role-database.ts';
 import { waitWithLogs } from './shepherd-stand.ts';
+import { reportFigure } from './figure.ts';
 
 const AGENTS = 40;
 const TIMING = { intervalMs: 1000, callTimeoutMs: 3000, backoffInitialMs: 250, backoffMaxMs: 2000 };
@@ -65,7 +66,7 @@ describePostgres('fault: bmaas server restarted under agent load', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('agents reconnect with backoff and heartbeat again; acknowledged heartbeats are all committed', async (t) => {
+  it('agents reconnect with backoff and heartbeat again; acknowledged heartbeats are all committed', { timeout: 120_000 }, async (t) => {
     db = await createRoleDatabase();
     dir = await mkdtemp(join(tmpdir(), 'bmaas-restart-'));
     const port = await freePort();
@@ -153,8 +154,7 @@ describePostgres('fault: bmaas server restarted under agent load', () => {
     }
     const expected = Math.round((windowMs / TIMING.intervalMs) * AGENTS);
     const figure = `server restart: ${AGENTS} agents heartbeating every ${TIMING.intervalMs} ms; outage window ${windowMs} ms (SIGTERM to listening; graceful exit after ${exitedAt - stoppedAt} ms); every agent back ${backMs} ms after the restart; gap per agent median ${median(gaps)} ms, max ${Math.max(...gaps)} ms; heartbeats lost ${lost} (≈ ${expected} fit in the window); retries per agent median ${median(retries)}, max ${Math.max(...retries)}; acknowledged heartbeats missing from the BMDB: 0`;
-    t.diagnostic(figure);
-    console.log(`figure: ${figure}`);
+    reportFigure(t, figure);
 
     stop.abort();
     await Promise.allSettled(loops);

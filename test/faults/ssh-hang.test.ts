@@ -7,6 +7,7 @@ import { after, it } from 'node:test';
 import { describePostgres } from '../pg.ts';
 import { describeSshd } from '../sshd.ts';
 import { firstRow, startShepherdStand, waitWithLogs, type ShepherdStand } from './shepherd-stand.ts';
+import { reportFigure } from './figure.ts';
 
 const EXEC_TIMEOUT_MS = 3000;
 
@@ -15,7 +16,7 @@ describeSshd('fault: an SSH host that hangs mid-exec', () => {
     let stand: ShepherdStand | undefined;
     after(async () => stand?.close());
 
-    it('the exec timeout frees the single worker and each machine backs off with that cause', async (t) => {
+    it('the exec timeout frees the single worker and each machine backs off with that cause', { timeout: 120_000 }, async (t) => {
       stand = await startShepherdStand({ machines: 2, hang: 'always' });
       const { admin } = stand;
       const shepherd = stand.spawnShepherd(['--agent-ssh-exec-timeout', `${EXEC_TIMEOUT_MS}ms`, '--initializer-loop-parallelism', '1', '--initializer-backoff-initial', '1h']);
@@ -41,8 +42,7 @@ describeSshd('fault: an SSH host that hangs mid-exec', () => {
       assert.equal(Number((await firstRow(admin, 'SELECT count(*)::int AS n FROM work'))!.n), 0, 'no work is held any more');
       assert.equal((await stand.completedTakeovers()).length, 0);
       const figure = `ssh hang: exec timeout ${EXEC_TIMEOUT_MS} ms; each hung run held the worker ${runs.join(' ms, ')} ms, then failed with "${backoffs[0]!.cause}" and a ${backoffs[0]!.secs} s backoff`;
-      t.diagnostic(figure);
-      console.log(figure);
+      reportFigure(t, figure);
       shepherd.child.kill('SIGTERM');
       assert.equal(await shepherd.exited, 0, shepherd.stderr().slice(-2000));
     });
