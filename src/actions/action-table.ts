@@ -3,10 +3,9 @@
 // API reads them from the JSON body), says what it would do to a machine in
 // its current state or refuses, and then does it. runAction wraps every entry
 // in one transaction with the machine row locked and an audit entry.
-import { create, toBinary } from '@bufbuild/protobuf';
 import { PROCESSES, SHEPHERD_PROCESSES, type MachineFacts, type Process, type Queries } from '../bmdb/index.ts';
-import { OSInstallationRequestSchema } from '../proto/index.ts';
 import { ActionArgumentError } from './errors.ts';
+import { checkInstallArguments, describeInstall, imageRequestBytes, type InstallArguments } from './install-request.ts';
 
 export interface ActionArgumentSpec {
   readonly name: string;
@@ -142,38 +141,33 @@ const acceptHostKey: ActionDefinition = {
 };
 
 const installArgs: readonly ActionArgumentSpec[] = [
-  { name: 'bundleUrl', description: 'URL of the Metropolis bundle the agent installs', required: true },
-  { name: 'rootDevice', description: 'the device to install onto, e.g. /dev/sda', required: true },
+  { name: 'image', description: 'http(s) URL of the raw disk image the agent writes', required: true },
+  { name: 'sha256', description: 'SHA-256 of the whole image, 64 hex digits; the agent checks it before it reboots', required: true },
+  { name: 'device', description: 'the target device, e.g. /dev/sda', required: true },
+  { name: 'postInstallCommand', description: 'shell command the agent runs after the image is written and verified', required: false },
 ];
-const install: ActionDefinition<{ bundleUrl: string; rootDevice: string }> = {
+const install: ActionDefinition<InstallArguments> = {
   name: 'install',
-  summary: 'write an OS installation request with the next generation; the agent picks it up on its next heartbeat',
+  summary: 'write an image installation request with the next generation; the agent picks it up on its next heartbeat, writes and verifies the image, reports and reboots',
   arguments: installArgs,
-  parseArguments(raw) {
-    const a = readArguments(installArgs, raw);
-    if (!/^https?:\/\/\S+$/.test(a.bundleUrl!)) throw new ActionArgumentError('argument bundleUrl must be an http(s) URL');
-    if (!a.rootDevice!.startsWith('/dev/')) throw new ActionArgumentError('argument rootDevice must be a device path under /dev/');
-    return { bundleUrl: a.bundleUrl!, rootDevice: a.rootDevice! };
-  },
+  parseArguments: (raw) => checkInstallArguments(readArguments(installArgs, raw)),
   plan(m, a) {
     const pending = pendingGeneration(m);
     if (pending !== undefined) return { refused: `the installation request of generation ${pending} is still pending; cancel-install it first` };
-    return { change: `installation request of generation ${nextGeneration(m)} written (${a.bundleUrl} onto ${a.rootDevice})` };
+    return { change: describeInstall(nextGeneration(m), a) };
   },
   async apply(q, m, a, opts) {
     const generation = nextGeneration(m);
-    const request = create(OSInstallationRequestSchema, { generation: BigInt(generation), type: { case: 'metropolis', value: { bundleUrl: a.bundleUrl, rootDevice: a.rootDevice } } });
-    await q.setOsInstallationRequest({ machineId: m.machineId, generation, raw: toBinary(OSInstallationRequestSchema, request) }, opts);
+    await q.setOsInstallationRequest({ machineId: m.machineId, generation, raw: imageRequestBytes(generation, a) }, opts);
   },
 };
-
 function nextGeneration(m: MachineFacts): number {
   return Math.max(m.installationRequestGeneration ?? 0, m.installationReportGeneration ?? 0) + 1;
 }
 
 const cancelInstall: ActionDefinition = {
   name: 'cancel-install',
-  summary: 'remove the pending OS installation request (one the agent has not reported on yet)',
+  summary: 'remove the pending OS installation request (one the agent has not reported on yet); an installation the agent has already started runs to its end and is reported',
   arguments: [],
   parseArguments: noArguments([]),
   plan(m) {

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { describeBmdb, provideMachines } from '../../test/bmdb.ts';
+import { create } from '@bufbuild/protobuf';
 import type { Bmdb } from '../bmdb/index.ts';
+import { ImageInstallationRequestSchema, OSInstallationRequestSchema, decodeMessage } from '../proto/index.ts';
 import { ActionArgumentError, ActionRefusedError, AmbiguousMachineError, UnknownActionError, UnknownMachineError, resolveMachine, runAction } from './index.ts';
 
 const KEY = new Uint8Array(32).fill(7);
@@ -135,13 +137,20 @@ describeBmdb('operator actions', ({ open }) => {
     const bmdb = await open();
     const [m] = await provideMachines(bmdb, 1);
     await started(bmdb, m!);
-    const install = { action: 'install', machineId: m!, actor, arguments: { bundleUrl: 'https://example.test/b.bin', rootDevice: '/dev/sda' } };
-    await assert.rejects(runAction(bmdb, { ...install, arguments: { bundleUrl: 'ftp://x', rootDevice: '/dev/sda' } }), /http\(s\) URL/);
-    await assert.rejects(runAction(bmdb, { ...install, arguments: { bundleUrl: 'https://x/' } }), /rootDevice is required/);
+    const sha256 = 'ab'.repeat(32);
+    const install = { action: 'install', machineId: m!, actor, arguments: { image: 'https://example.test/os.img', sha256, device: '/dev/sda' } };
+    await assert.rejects(runAction(bmdb, { ...install, arguments: { ...install.arguments, image: 'ftp://x' } }), /image must be an http\(s\) URL/);
+    await assert.rejects(runAction(bmdb, { ...install, arguments: { ...install.arguments, sha256: 'abc' } }), /sha256 must be 64 hex digits/);
+    await assert.rejects(runAction(bmdb, { ...install, arguments: { ...install.arguments, device: 'sda' } }), /device must be an absolute path/);
+    await assert.rejects(runAction(bmdb, { ...install, arguments: { image: 'https://x/', sha256 } }), /device is required/);
     await assert.rejects(runAction(bmdb, { action: 'cancel-install', machineId: m!, actor }), /no installation request/);
-    assert.match((await runAction(bmdb, install)).result, /generation 1/);
+    const first = await runAction(bmdb, { ...install, arguments: { ...install.arguments, postInstallCommand: 'efibootmgr -o 0001' } });
+    assert.equal(first.result, `installation request of generation 1 written: image https://example.test/os.img (sha256 ${sha256}) onto /dev/sda, then "efibootmgr -o 0001"`);
     const pending = await bmdb.transact('unittest', (q) => q.getPendingInstallation({ machineId: m! }));
     assert.equal(pending!.generation, 1);
+    const written = decodeMessage(OSInstallationRequestSchema, pending!.raw);
+    assert.equal(written.type.case, 'image');
+    assert.deepEqual(written.type.value, create(ImageInstallationRequestSchema, { url: 'https://example.test/os.img', sha256: Uint8Array.from(Buffer.from(sha256, 'hex')), targetDevice: '/dev/sda', postInstallCommand: 'efibootmgr -o 0001' }));
     await assert.rejects(runAction(bmdb, install), /generation 1 is still pending/);
     await runAction(bmdb, { action: 'cancel-install', machineId: m!, actor });
     assert.equal(await bmdb.transact('unittest', (q) => q.getPendingInstallation({ machineId: m! })), null);

@@ -79,7 +79,7 @@ describe('bmaas machines', () => {
     const unknown = await run(url, 'show', 'node-9');
     assert.equal(unknown.code, 1);
     assert.match(unknown.err, /no machine matches "node-9"/);
-    const wrongFlag = await run(url, 'reinit', 'node-1', '--bundle-url', 'https://x/');
+    const wrongFlag = await run(url, 'reinit', 'node-1', '--image', 'https://x/');
     assert.equal(wrongFlag.code, 2);
   });
 

@@ -4,6 +4,7 @@ import { getMachineStates, type Process, type Queryable, type WorkHistoryEvent }
 import type { WebugContext } from './context.ts';
 import { NotFoundError } from './errors.ts';
 import { explainMachine, type ProcessExplain } from './explain.ts';
+import { installationState, type InstallationState } from './installation-state.ts';
 import { decodeColumn, type DecodedBytes } from './proto-registry.ts';
 import { stateView, type MachineStateView } from './stuck.ts';
 import { quoteIdent, type TagTable } from './tag-schema.ts';
@@ -61,6 +62,8 @@ export interface MachineDetail {
   readonly explain: readonly ProcessExplain[];
   /** The derived state and, when stuck, why; null for a machine that is not provided. */
   readonly state: MachineStateView | null;
+  /** Where its OS installation stands; null without request or report. */
+  readonly installation: InstallationState | null;
 }
 
 export const HISTORY_LIMIT = 500;
@@ -167,6 +170,7 @@ export async function loadMachine(ctx: WebugContext, machineId: string, signal?:
         })),
         historyTruncated: h.rows.length > HISTORY_LIMIT,
         explain,
+        installation: installationState(tagValues),
       };
     },
     { signal },

@@ -6,9 +6,12 @@ import {
   AgentHardwareReportSchema,
   BlockDevice_Protocol,
   decodeMessage,
+  OSInstallationProgress_Stage,
+  OSInstallationProgressSchema,
   OSInstallationReportSchema,
   OSInstallationRequestSchema,
   type AgentHardwareReport,
+  type OSInstallationProgress,
   type OSInstallationReport,
   type OSInstallationRequest,
 } from '../proto/index.ts';
@@ -39,6 +42,7 @@ const REGISTRY: Record<string, Decoder<DescMessage>> = {
     summarize: (m: OSInstallationRequest) => summarizeRequest(m),
   },
   'machine_os_installation_report.os_installation_report_raw': { schema: OSInstallationReportSchema, summarize: (m: OSInstallationReport) => summarizeReport(m) },
+  'machine_os_installation_progress.os_installation_progress_raw': { schema: OSInstallationProgressSchema, summarize: (m: OSInstallationProgress) => summarizeProgress(m) },
 };
 
 const HEX_PREVIEW_BYTES = 32;
@@ -107,10 +111,19 @@ function summarizeRequest(m: OSInstallationRequest): string[] {
   if (m.type.case === 'metropolis') {
     lines.push(`Metropolis bundle ${m.type.value.bundleUrl || '(no url)'}`, `Root device ${m.type.value.rootDevice || '(unset)'}`);
     lines.push(`Node parameters: ${m.type.value.nodeParameters.length} bytes`);
+  } else if (m.type.case === 'image') {
+    const v = m.type.value;
+    lines.push(`Image ${v.url || '(no url)'}`, `SHA-256 ${Buffer.from(v.sha256).toString('hex') || '(unset)'}`, `Target device ${v.targetDevice || '(unset)'}`);
+    if (v.postInstallCommand) lines.push(`Post-install command: ${v.postInstallCommand}`);
   } else {
     lines.push('No installation type set');
   }
   return lines;
+}
+
+function summarizeProgress(m: OSInstallationProgress): string[] {
+  const stage = Object.entries(OSInstallationProgress_Stage).find(([, v]) => v === m.stage)?.[0] ?? String(m.stage);
+  return [`Generation ${m.generation}`, `Stage ${stage}`, `${formatBytes(m.bytesDone)}${m.bytesTotal ? ` of ${formatBytes(m.bytesTotal)}` : ''}`];
 }
 
 function summarizeReport(m: OSInstallationReport): string[] {

@@ -26,7 +26,7 @@ import { explainView, historyView, listView, showView, timeline } from '../machi
 const READS = ['list', 'show', 'explain', 'history'] as const;
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
-/** One flag per distinct action argument (--process, --bundle-url, …). */
+/** One flag per distinct action argument (--process, --image, --sha256, …). */
 const ACTION_ARGUMENT_FLAGS: readonly FlagSpec[] = [
   ...new Map(
     Object.values(ACTIONS).flatMap((a) =>

@@ -46,6 +46,14 @@ function tagPanel(t: TagValue, now: number): SafeHtml {
   })}</dl></div>`;
 }
 
+const PHASE_TONE = { pending: 'idle', installing: 'busy', done: 'ok', failed: 'bad' } as const;
+
+function installationLine(m: MachineDetail): SafeHtml {
+  const i = m.installation;
+  if (!i) return html``;
+  return html`<p class="meta installation" data-phase="${i.phase}" data-generation="${String(i.generation)}">OS installation: ${badge(i.phase, PHASE_TONE[i.phase])} ${i.summary}${i.what ? html` · <span class="mono">${i.what}</span>` : ''}</p>`;
+}
+
 /** With `--allow-actions`: the action forms, and the page's audit section shows the operator actions on it. */
 export interface MachinePageActions {
   readonly viewer: Viewer;
@@ -58,6 +66,7 @@ export function machinePage(m: MachineDetail, actions?: MachinePageActions): Saf
   <div id="live">
   <p class="meta">${m.exists ? html`created ${time(m.createdAt, now)}` : badge('deleted: only its history remains', 'warn')} ·
     <a href="${href('/audit', { machine: m.machineId })}">audit trail</a> · <a href="${href(`/api/machines/${m.machineId}`)}">JSON</a></p>
+  ${installationLine(m)}
   ${statePanel(m, now)}
   <div class="grid">${m.explain.map(explainPanel)}</div>
   <h2>Active work</h2>
