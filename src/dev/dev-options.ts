@@ -125,9 +125,9 @@ export const DEV_LOOP_SETTINGS: DevLoopSettings = Object.freeze({
   // the fleet goes silent) must not trip it, an outage of the callback server must.
   stormThreshold: 0.25,
   maxReboots: Object.freeze({ kind: 'share', share: 0.25, windowMs: 30_000 }) as PerWindowLimit,
-  // A simulated reset shows within about 3 s; one that does not within 15 s
+  // A simulated reset shows within about 3 s; one that does not within 10 s
   // (a `dead` machine) fails the recovery, which backs off and escalates.
-  checkedPower: Object.freeze({ pollIntervalMs: 500, confirmTimeoutMs: 15_000 }),
+  checkedPower: Object.freeze({ pollIntervalMs: 500, confirmTimeoutMs: 10_000 }),
   bmcTimeouts: Object.freeze({ requestMs: 5_000, attempts: 5, backoffInitialMs: 200, backoffMaxMs: 2_000 }),
   updater: Object.freeze({ changedRecheckMs: 10_000, settledRecheckMs: 120_000, roundIntervalMs: 2_000, rate: Object.freeze({ intervalMs: 50, burst: 20 }) }),
 });

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { MachineState } from '../bmdb/index.ts';
 import type { Fault } from '../sim/index.ts';
-import { machineConverged, summarizeFleet } from './fleet-summary.ts';
+import { fleetWaits, machineConverged, summarizeFleet } from './fleet-summary.ts';
 import { renderSummaryBlock, renderSummaryLine, LiveSummary } from './summary-view.ts';
 
 function state(providerId: string, s: Partial<MachineState> = {}): MachineState {
-  return { machineId: `m-${providerId}`, providerId, agentStarted: false, lastHeartbeatAt: null, heartbeating: false, recoveries: 0, backoffs: [], activeWork: [], ...s };
+  return { machineId: `m-${providerId}`, providerId, agentStarted: false, lastHeartbeatAt: null, heartbeating: false, recoveries: 0, backoffs: [], activeWork: [], quarantined: false, ...s };
 }
 const backoff = (cause: string, active = true) => ({ process: 'ShepherdAgentStart' as const, cause, until: new Date(), active });
 
@@ -21,6 +21,35 @@ describe('fleet summary', () => {
     assert.equal(machineConverged('takeover', state('a')), 'no agent start backoff yet');
     // An expired backoff still shows the initializer failed on it.
     assert.equal(machineConverged('unreachable', state('a', { backoffs: [backoff('ssh connect timeout', false)] })), undefined);
+  });
+
+  it('counts a quarantined machine as done only when its fault is one the shepherd cannot cure', () => {
+    const q = state('a', { agentStarted: true, quarantined: true });
+    for (const fault of ['dead', 'takeover', 'unreachable'] as const) assert.equal(machineConverged(fault, q), undefined, fault);
+    for (const fault of ['none', 'slowSsh', 'silent'] as const) assert.match(machineConverged(fault, q)!, /quarantined, though/, fault);
+    assert.match(machineConverged('dead', state('a', { agentStarted: true, heartbeating: true }))!, /go silent and die/);
+    // Backing off after a failed reboot is not enough for a dead machine: it must be given up on.
+    assert.match(machineConverged('dead', state('a', { agentStarted: true, backoffs: [{ ...backoff('not confirmed'), process: 'ShepherdRecovery' }] }))!, /quarantine/);
+  });
+
+  it('waits for a planned outage and for storm-guard pauses, but not for the reboot cap', () => {
+    assert.deepEqual(fleetWaits(undefined, undefined), []);
+    assert.deepEqual(fleetWaits(undefined, { phase: 'over', msUntilOver: 0 }), []);
+    assert.deepEqual(fleetWaits({ reason: 'reboot-cap', since: new Date() }, undefined), []);
+    assert.deepEqual(fleetWaits({ reason: 'settling', since: new Date() }, { phase: 'ahead', msUntilOver: 50_000 }), ['the server outage (still to come)', "the storm guard's pause (settling) to end"]);
+    const fleet = { list: () => [{ id: 'sim-0001' }, { id: 'sim-0002' }], faultOf: (id: string): Fault => (id === 'sim-0002' ? 'dead' : 'none'), bmcResetCounts: () => [] };
+    const machines = [state('sim-0001', { agentStarted: true, heartbeating: true }), state('sim-0002', { agentStarted: true, quarantined: true })];
+    const paused = summarizeFleet(machines, fleet, { pause: { reason: 'no-heartbeats', since: new Date(Date.now() - 12_000) }, outage: { phase: 'on', msUntilOver: 17_400 } });
+    assert.equal(paused.quarantined, 1);
+    assert.equal(paused.convergence.converged, false);
+    assert.deepEqual(paused.convergence.waitingFor, []);
+    const line = renderSummaryLine(paused, { elapsedMs: 50_000 });
+    assert.match(line, /quarantined 1, storm guard paused \(no-heartbeats\) for 1[23]s/);
+    assert.match(line, /server outage on, 18s left; converging: waiting for the server outage \(on now\) and the storm guard's pause \(no-heartbeats\) to end$/);
+    assert.match(renderSummaryBlock(paused, { elapsedMs: 50_000, links: [] }).join('\n'), /quarantined\s+1\s+storm guard\s+paused \(no-heartbeats\)[\s\S]*server outage\s+on, 18s left/);
+    const calm = summarizeFleet(machines, fleet, { outage: { phase: 'over', msUntilOver: 0 } });
+    assert.equal(calm.convergence.converged, true);
+    assert.match(renderSummaryLine(calm, { elapsedMs: 90_000 }), /storm guard not paused, BMC power: none yet, server outage over; converged/);
   });
 
   it('counts states, active backoffs and top causes, walking the whole simulated fleet', () => {

@@ -13,6 +13,9 @@ export interface ServerOutage {
   readonly durationMs: number;
 }
 
+/** Where a run is relative to its outage. */
+export type OutagePhase = 'ahead' | 'on' | 'over';
+
 export class OutageSyntaxError extends Error {
   override name = 'OutageSyntaxError';
 }
@@ -38,7 +41,8 @@ export class OutageProxy {
   readonly #server: net.Server;
   readonly #sockets = new Set<net.Socket>();
   readonly #timers: NodeJS.Timeout[] = [];
-  #down = false;
+  #phase: OutagePhase = 'ahead';
+  #endsAt = 0;
 
   private constructor(server: net.Server, address: string) {
     this.#server = server;
@@ -58,15 +62,16 @@ export class OutageProxy {
     });
     const { port: listening } = server.address() as net.AddressInfo;
     const proxy = new OutageProxy(server, `127.0.0.1:${listening}`);
+    proxy.#endsAt = Date.now() + o.outage.startMs + o.outage.durationMs;
     server.on('connection', (client: net.Socket) => proxy.#accept(client, host, port));
     proxy.#timers.push(
       setTimeout(() => {
-        proxy.#down = true;
+        proxy.#phase = 'on';
         log.warn({ durationMs: o.outage.durationMs }, 'simulated callback server outage begins: agents cannot reach the server');
         for (const s of proxy.#sockets) s.destroy();
       }, o.outage.startMs).unref(),
       setTimeout(() => {
-        proxy.#down = false;
+        proxy.#phase = 'over';
         log.warn('simulated callback server outage ends');
       }, o.outage.startMs + o.outage.durationMs).unref(),
     );
@@ -75,11 +80,21 @@ export class OutageProxy {
 
   /** Whether the outage is on now. */
   get down(): boolean {
-    return this.#down;
+    return this.#phase === 'on';
+  }
+
+  /** Whether the outage is still to come, on now or over. */
+  get phase(): OutagePhase {
+    return this.#phase;
+  }
+
+  /** Milliseconds until the outage ends (0 once over). */
+  get msUntilOver(): number {
+    return Math.max(0, this.#endsAt - Date.now());
   }
 
   #accept(client: net.Socket, host: string, port: number): void {
-    if (this.#down) {
+    if (this.down) {
       client.destroy();
       return;
     }

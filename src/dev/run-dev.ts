@@ -166,7 +166,7 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
       if (crash !== undefined) throw new Error(`the shepherd stopped: ${(crash as Error).message ?? String(crash)}`, { cause: crash });
       if (signal.aborted) break;
       const readStarted = performance.now();
-      summary = await readSummary(bmdb, t, fleet, signal).catch((err: unknown) => {
+      summary = await readSummary(bmdb, t, fleet, outage, signal).catch((err: unknown) => {
         if (!signal.aborted) log.warn({ err }, 'could not read the fleet summary');
         return summary;
       });
@@ -233,9 +233,13 @@ export function summaryPauseMs(lastReadMs: number): number {
   return Math.min(2_000, Math.max(250, Math.round(lastReadMs * 19)));
 }
 
-async function readSummary(bmdb: Bmdb, t: DevTiming, fleet: SimFleet, signal: AbortSignal): Promise<FleetSummary> {
+async function readSummary(bmdb: Bmdb, t: DevTiming, fleet: SimFleet, outage: OutageProxy | undefined, signal: AbortSignal): Promise<FleetSummary> {
   const states = await bmdb.queries.listMachineStates({ provider: 'Sim', thresholds: t.recovery }, { signal });
-  return summarizeFleet(states, fleet);
+  const guard = await bmdb.queries.getStormGuard({ signal });
+  return summarizeFleet(states, fleet, {
+    pause: guard.reason === null ? undefined : { reason: guard.reason, since: guard.since },
+    outage: outage ? { phase: outage.phase, msUntilOver: outage.msUntilOver } : undefined,
+  });
 }
 
 function formatMinutes(ms: number): string {

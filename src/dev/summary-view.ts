@@ -20,11 +20,29 @@ export function formatBmcPower(s: FleetSummary): string {
   return s.bmcPower.map((c) => `${c.resetType} ${c.status >= 200 && c.status < 300 ? 'ok' : c.status} ${c.count}`).join(', ');
 }
 
+/** The storm guard's state, e.g. `paused (no-heartbeats) for 12s` or `not paused`. */
+export function formatPause(s: FleetSummary): string {
+  if (!s.pause) return 'not paused';
+  const forMs = s.pause.since ? Date.now() - s.pause.since.getTime() : undefined;
+  return `paused (${s.pause.reason})${forMs === undefined ? '' : ` for ${Math.max(0, Math.round(forMs / 1000))}s`}`;
+}
+
+/** `--fault-server-outage`: `still to come`, `on, 18s left` or `over`; undefined without one. */
+export function formatOutage(s: FleetSummary): string | undefined {
+  if (!s.outage) return undefined;
+  if (s.outage.phase === 'on') return `on, ${Math.ceil(s.outage.msUntilOver / 1000)}s left`;
+  return s.outage.phase === 'ahead' ? 'still to come' : 'over';
+}
+
 function waitingLine(s: FleetSummary, max: number): string {
   const w = s.convergence.waitingFor;
-  if (w.length === 0) return 'converged: every working machine heartbeats, every silent one was recovered, every failing one is backing off';
+  const fleet = s.convergence.fleetWaits;
+  if (w.length === 0 && fleet.length === 0) {
+    return 'converged: every working machine heartbeats, every silent one was recovered, every failing one is backing off or quarantined';
+  }
   const shown = w.slice(0, max).map((m) => `${m.providerId}${m.fault === 'none' ? '' : ` [${m.fault}]`}: ${m.reason}`);
-  return `converging: waiting for ${w.length} machine${w.length === 1 ? '' : 's'} (${shown.join('; ')}${w.length > max ? '; …' : ''})`;
+  const machines = w.length === 0 ? [] : [`${w.length} machine${w.length === 1 ? '' : 's'} (${shown.join('; ')}${w.length > max ? '; …' : ''})`];
+  return `converging: waiting for ${[...fleet, ...machines].join(' and ')}`;
 }
 
 /** The multi-line block for a terminal. */
@@ -41,7 +59,9 @@ export function renderSummaryBlock(s: FleetSummary, ctx: SummaryContext): string
     `  ${pad('recovering', s.recovering)}    ${pad('rebooted', s.rebooted)}`,
     `  ${pad('in backoff', s.inBackoff.reduce((n, b) => n + b.count, 0))}    ${backoffs}`,
     ...s.topCauses.map((c) => `      ${c.count}× ${c.cause}`),
+    `  ${pad('quarantined', s.quarantined)}    ${'storm guard'.padEnd(16)}${formatPause(s)}`,
     `  ${'BMC power'.padEnd(16)}${formatBmcPower(s)}`,
+    ...(s.outage ? [`  ${'server outage'.padEnd(16)}${formatOutage(s)}`] : []),
     '',
     `  ${waitingLine(s, 3)}`,
   ];
@@ -56,7 +76,8 @@ export function renderSummaryLine(s: FleetSummary, ctx: { elapsedMs: number }): 
   return (
     `[bmaas dev ${formatElapsed(ctx.elapsedMs)}] machines ${s.simulated}: free ${s.freeCapacity}, provided ${s.provided}, ` +
     `agent started ${s.agentStarted}, heartbeating ${s.heartbeating}, silent ${s.silent}, in backoff ${backoff}${cause}, ` +
-    `recovering ${s.recovering}, rebooted ${s.rebooted}, BMC power: ${formatBmcPower(s)}; ${waitingLine(s, 2)}`
+    `recovering ${s.recovering}, rebooted ${s.rebooted}, quarantined ${s.quarantined}, storm guard ${formatPause(s)}, BMC power: ${formatBmcPower(s)}` +
+    `${s.outage ? `, server outage ${formatOutage(s)}` : ''}; ${waitingLine(s, 2)}`
   );
 }
 

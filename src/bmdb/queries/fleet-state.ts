@@ -14,12 +14,14 @@ export interface MachineState {
   readonly lastHeartbeatAt: Date | null;
   /** A heartbeat within the silence threshold. */
   readonly heartbeating: boolean;
-  /** Finished ShepherdRecovery events in the history: how often the recoverer rebooted it. */
+  /** Finished ShepherdRecovery events in the history, less those that quarantined it: how often the recoverer rebooted it. */
   readonly recoveries: number;
   /** Backoffs by process, including expired ones not yet cleared by a success (`active` false). */
   readonly backoffs: ReadonlyArray<{ readonly process: Process; readonly cause: string; readonly until: Date; readonly active: boolean }>;
   /** Processes with work held on the machine right now. */
   readonly activeWork: readonly Process[];
+  /** Whether it has a Quarantined tag (the shepherd leaves it alone). */
+  readonly quarantined: boolean;
 }
 
 /** Every machine of `provider` with its tags, backoffs, work and recovery count. */
@@ -34,10 +36,14 @@ export async function listMachineStates(
   const machines = await db.query(
     `SELECT mp.machine_id::text AS machine_id, mp.provider_id,
         EXISTS (SELECT 1 FROM machine_agent_started s WHERE s.machine_id = mp.machine_id) AS agent_started,
+        EXISTS (SELECT 1 FROM machine_quarantined q WHERE q.machine_id = mp.machine_id) AS quarantined,
         (SELECT h.agent_heartbeat_at FROM machine_agent_heartbeat h WHERE h.machine_id = mp.machine_id) AS last_heartbeat_at,
         ${heartbeating} AS heartbeating,
         (SELECT count(*) FROM work_history wh WHERE wh.machine_id = mp.machine_id
-            AND wh.process = 'ShepherdRecovery' AND wh.event = 'Finished')::int AS recoveries
+            AND wh.process = 'ShepherdRecovery' AND wh.event = 'Finished'
+            -- A recovery at the attempt limit finishes by quarantining the machine (in the same transaction): no reboot.
+            AND NOT EXISTS (SELECT 1 FROM quarantine_history qh WHERE qh.machine_id = wh.machine_id AND qh.quarantine_event = 'Quarantined'
+              AND qh.timestamp BETWEEN wh.timestamp - interval '1 second' AND wh.timestamp + interval '1 second'))::int AS recoveries
       FROM machine_provided mp WHERE mp.provider = ${provider} ORDER BY mp.provider_id`,
     p.values,
     opts,
@@ -68,6 +74,7 @@ export async function listMachineStates(
       recoveries: Number(r.recoveries),
       backoffs: backoffsOf.get(id) ?? [],
       activeWork: workOf.get(id) ?? [],
+      quarantined: Boolean(r.quarantined),
     };
   });
 }

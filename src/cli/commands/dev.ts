@@ -126,7 +126,8 @@ export const command: Command = {
         case 'timeout': {
           const waiting = outcome.summary?.convergence.waitingFor ?? [];
           const list = waiting.slice(0, 10).map((w) => `  ${w.providerId}${w.fault === 'none' ? '' : ` [${w.fault}]`}: ${w.reason}`);
-          ctx.stderr.write(`bmaas dev: not converged after ${took} (--timeout); still waiting for ${waiting.length} machine(s):\n${list.join('\n')}\n`);
+          const fleetWaits = (outcome.summary?.convergence.fleetWaits ?? []).map((w) => `  ${w}\n`).join('');
+          ctx.stderr.write(`bmaas dev: not converged after ${took} (--timeout); still waiting for ${waiting.length} machine(s):\n${list.join('\n')}\n${fleetWaits}`);
           return 1;
         }
         case 'stopped':
