@@ -1,7 +1,8 @@
 // Shared by the callback server and agent tests: a running server with
 // throwaway development certificates, agents enrolled in the BMDB, and a
-// heartbeat call as an agent makes it.
+// heartbeat call as an agent makes it, and an agent's takeover run as a process.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -122,4 +123,18 @@ export async function callHeartbeat(
 export async function heartbeatAt(bmdb: Bmdb, machineId: string, opts: { signal?: AbortSignal } = {}): Promise<Date | undefined> {
   const r = await bmdb.driver.query('SELECT agent_heartbeat_at FROM machine_agent_heartbeat WHERE machine_id = $1', [machineId], opts);
   return r.rows[0]?.agent_heartbeat_at as Date | undefined;
+}
+
+/** Runs an agent's takeover as a process: `input` (a TakeoverInit) on stdin, its stdout and stderr back. */
+export function runTakeover(command: readonly string[], env: NodeJS.ProcessEnv, input: Uint8Array): Promise<{ stdout: Buffer; stderr: string; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command[0]!, command.slice(1), { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ stdout: Buffer.concat(out), stderr: err, code }));
+    child.stdin.end(input);
+  });
 }

@@ -4,14 +4,13 @@
 // environment, to show it needs no Node.js. A missing artifact skips that form
 // locally but fails under CI=true / BMAAS_REQUIRE_PG=1 (.ci/run builds it).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openBmdb, type Bmdb } from '../bmdb/index.ts';
-import { startTestServer, type TestServer } from '../../test/agent-harness.ts';
+import { runTakeover, startTestServer, type TestServer } from '../../test/agent-harness.ts';
 import { postgresRequired } from '../../test/pg.ts';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { AgentHardwareReportSchema, OSInstallationRequestSchema, decodeMessage, decodeTakeoverResponse, encodeTakeoverInit } from '../proto/index.ts';
@@ -30,19 +29,6 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
     if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-function runTakeover(command: string[], env: NodeJS.ProcessEnv, input: Uint8Array): Promise<{ stdout: Buffer; stderr: string; code: number | null }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command[0]!, command.slice(1), { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ stdout: Buffer.concat(out), stderr: err, code }));
-    child.stdin.end(input);
-  });
 }
 
 const forms: Array<{ name: string; command: string[]; env: NodeJS.ProcessEnv; skip?: string }> = [
