@@ -16,6 +16,7 @@ import type { Fault } from './fault-plan.ts';
 import type { BmcCertificate } from './redfish-bmc-cert.ts';
 import type { ResetAnswerCount } from './redfish-bmc.ts';
 import { startSimBmc, type SimBmc, type SimBmcTiming } from './sim-bmc.ts';
+import { simImageInstaller } from './sim-disks.ts';
 import { simulatedHardware } from './sim-hardware.ts';
 import { startSimSshServer, type ExecReply, type SimSshServer } from './sim-ssh-server.ts';
 import type { UploadedFile } from './sftp-upload-server.ts';
@@ -230,7 +231,7 @@ export class SimMachine {
       stateDir: this.#agentDir,
       pidFile: false,
       hardwareReport: () => Promise.resolve({ node: simulatedHardware(this.index), warnings: [] }),
-      installers: { metropolis: recordingInstaller(path.join(this.#o.dir, 'installs.jsonl')) },
+      installers: { metropolis: recordingInstaller(path.join(this.#o.dir, 'installs.jsonl')), image: simImageInstaller(this.#o.dir) },
       reboot: () => this.#restartItself('installation finished'),
       intervalMs: t.heartbeatIntervalMs,
       callTimeoutMs: t.callTimeoutMs,
