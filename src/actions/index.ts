@@ -4,5 +4,5 @@
 // leaves an entry in the audit trail.
 export { ACTIONS, ACTION_NAMES, type ActionDefinition, type ActionArgumentSpec } from './action-table.ts';
 export { runAction, type ActionRequest, type ActionOutcome, type RunActionOptions } from './run-action.ts';
-export { resolveMachine } from './resolve.ts';
+export { resolveMachine, resolveMachineIn } from './resolve.ts';
 export { UnknownMachineError, AmbiguousMachineError, UnknownActionError, ActionArgumentError, ActionRefusedError } from './errors.ts';

@@ -2,30 +2,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import pino from 'pino';
 import { openBmdb } from '../bmdb/index.ts';
-import { parseFlags } from '../lib/flags.ts';
-import { command } from './commands/machines.ts';
+import { runMachines } from './testing/run-machines.ts';
 
-async function run(url: string, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const flags = parseFlags(command.flags, [...argv, '--bmdb-url', url], { positionals: command.positionals ?? 0, env: {} });
-  let code: number;
-  try {
-    code = (await command.run(flags, { signal: new AbortController().signal, logger: pino({ level: 'silent' }), stdout, stderr })) ?? 0;
-  } catch (e) {
-    err += (e as Error).message;
-    code = (e as Error).name === 'UsageError' ? 2 : 1;
-  }
-  return { code, out, err };
-}
+const run = (url: string, ...argv: string[]) => runMachines(...argv, '--bmdb-url', url);
 
 describe('bmaas machines', () => {
   let dir: string;

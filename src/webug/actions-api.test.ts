@@ -68,6 +68,13 @@ describeBmdb('webug action API', ({ open }) => {
   it('maps refusals, unknown machines and actions, and bad bodies to 409, 404 and 400', async () => {
     const again = await post(`/api/machines/${machine}/actions/accept-host-key`, {}, OPERATOR);
     assert.equal(again.status, 409);
+    assert.equal(((await again.json()) as { kind: string }).kind, 'refused', 'the kind names the action-layer error');
+    const unknown = await post('/api/machines/00000000-0000-4000-8000-000000000001/actions/reinit', {}, OPERATOR);
+    assert.deepEqual([unknown.status, ((await unknown.json()) as { kind: string }).kind], [404, 'unknown-machine']);
+    const resolve = await fetch(new URL(`/api/resolve?selector=${machine.slice(0, 8)}`, webug.url));
+    assert.deepEqual(((await resolve.json()) as { machineId: string }).machineId, machine);
+    const noMatch = await fetch(new URL('/api/resolve?selector=nothing-like-it', webug.url));
+    assert.deepEqual([noMatch.status, ((await noMatch.json()) as { kind: string }).kind], [404, 'unknown-machine']);
     assert.equal((await post('/api/machines/00000000-0000-4000-8000-000000000000/actions/reinit', {}, OPERATOR)).status, 404);
     assert.equal((await post(`/api/machines/${machine}/actions/explode`, {}, OPERATOR)).status, 404);
     assert.equal((await post(`/api/machines/${machine}/actions/clear-backoff`, { arguments: { process: 'Nope' } }, OPERATOR)).status, 400);

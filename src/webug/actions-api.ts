@@ -4,7 +4,7 @@
 // through src/actions, so it is one transaction and one audit entry; this file
 // only authenticates, reads the body and maps the errors to statuses.
 import type { IncomingMessage } from 'node:http';
-import { ActionArgumentError, ActionRefusedError, UnknownActionError, UnknownMachineError, runAction, type ActionOutcome } from '../actions/index.ts';
+import { ActionArgumentError, ActionRefusedError, AmbiguousMachineError, UnknownActionError, UnknownMachineError, runAction, type ActionOutcome } from '../actions/index.ts';
 import type { Bmdb } from '../bmdb/index.ts';
 import { bearerSecret, findApiToken, type ApiToken } from './api-tokens.ts';
 import { BadRequestError, NotFoundError } from './errors.ts';
@@ -63,8 +63,31 @@ export async function handleAction(api: ActionApi, req: IncomingMessage, path: s
 
 /** The action layer's errors as the HTTP errors the edge maps to statuses; anything else unchanged. */
 export function actionHttpError(err: unknown): unknown {
-  if (err instanceof UnknownMachineError || err instanceof UnknownActionError) return new NotFoundError(err.message);
-  if (err instanceof ActionArgumentError) return new BadRequestError(err.message);
-  if (err instanceof ActionRefusedError) return new ConflictError(err.message);
+  // The cause stays: errorKind names the action-layer error in the JSON body.
+  if (err instanceof UnknownMachineError || err instanceof UnknownActionError) return new NotFoundError(err.message, { cause: err });
+  if (err instanceof ActionArgumentError) return new BadRequestError(err.message, { cause: err });
+  if (err instanceof ActionRefusedError || err instanceof AmbiguousMachineError) return new ConflictError(err.message, { cause: err });
   return err;
+}
+
+/** Action-layer errors by the `kind` an error body names them with (the CLI's --api maps them back). */
+const ACTION_ERROR_KINDS: ReadonlyArray<readonly [new (...args: never[]) => Error, string]> = [
+  [UnknownMachineError, 'unknown-machine'],
+  [AmbiguousMachineError, 'ambiguous-machine'],
+  [UnknownActionError, 'unknown-action'],
+  [ActionArgumentError, 'bad-argument'],
+  [ActionRefusedError, 'refused'],
+];
+
+const STATUS_KINDS: Readonly<Record<number, string>> = { 400: 'bad-request', 401: 'unauthenticated', 403: 'forbidden', 404: 'not-found', 409: 'conflict', 503: 'no-schema' };
+
+/**
+ * The `kind` of an error response: the action-layer error behind it when it
+ * is one of the known classes, else the status's kind. Never taken from an
+ * error's own name or message, so nothing internal shows through.
+ */
+export function errorKind(err: unknown, status: number): string {
+  const cause = err instanceof Error ? err.cause : undefined;
+  for (const [cls, kind] of ACTION_ERROR_KINDS) if (err instanceof cls || cause instanceof cls) return kind;
+  return STATUS_KINDS[status] ?? 'internal';
 }

@@ -53,8 +53,8 @@ function generator(fleet: DemoFleet, rand: () => number) {
     () => Buffer.from(JSON.stringify(Array.from({ length: int(6) }, cursorPart))).toString('base64url'),
     () => Buffer.from(randomText(40)).toString(pick(['base64url', 'base64', 'hex'] as const)),
   ];
-  const names = ['q', 'provider', 'status', 'has', 'lacks', 'work', 'backoff', 'hb_older', 'hb_newer', 'sort', 'dir', 'limit', 'after', 'before', 'process', 'event', 'machine', 'from', 'to', 'max', 'token', 'x'];
-  const routes = ['/', '/api/machines', '/api/status', '/sessions', '/api/sessions', '/audit', '/api/audit', '/audit/export.csv', '/audit/export.json', '/machines/', '/api/machines/', '/sessions/', '/api/sessions/'];
+  const names = ['q', 'provider', 'status', 'has', 'lacks', 'work', 'backoff', 'hb_older', 'hb_newer', 'sort', 'dir', 'limit', 'after', 'before', 'process', 'event', 'machine', 'from', 'to', 'max', 'token', 'selector', 'x'];
+  const routes = ['/', '/api/machines', '/api/status', '/sessions', '/api/sessions', '/audit', '/api/audit', '/audit/export.csv', '/audit/export.json', '/machines/', '/api/machines/', '/sessions/', '/api/sessions/', '/api/resolve'];
   const pathTail = () =>
     pick<() => string>([
       () => pick(ids),
@@ -100,6 +100,8 @@ describe('[pglite] webug fuzz', () => {
       req.on('error', reject).end();
     });
 
+  const ERROR_KINDS = new Set(['bad-request', 'unauthenticated', 'forbidden', 'not-found', 'conflict', 'no-schema', 'internal', 'unknown-machine', 'ambiguous-machine', 'unknown-action', 'bad-argument', 'refused']);
+
   it(`${REQUESTS} generated requests (seed ${SEED}): no 5xx, no database text`, async (t) => {
     const next = generator(fleet, prng(SEED));
     const paths = Array.from({ length: REQUESTS }, next);
@@ -119,6 +121,11 @@ describe('[pglite] webug fuzz', () => {
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         assert.ok(res.status < 500, `${path}: ${res.status} ${res.body.slice(0, 300)}`);
         assert.doesNotMatch(res.body, LEAKS, path);
+        if (res.status >= 400 && path.startsWith('/api/')) {
+          // An error body's kind comes from a closed list, never from an error's own name.
+          const { kind } = JSON.parse(res.body) as { kind?: string };
+          assert.ok(kind !== undefined && ERROR_KINDS.has(kind), `${path}: kind ${kind}`);
+        }
       }
     };
     const started = Date.now();

@@ -4,7 +4,9 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { ACTION_PATH, ConflictError, ForbiddenError, handleAction, UnauthenticatedError, type ActionApi } from './actions-api.ts';
+import { resolveMachineIn } from '../actions/index.ts';
+import { ACTION_PATH, actionHttpError, ConflictError, errorKind, ForbiddenError, handleAction, UnauthenticatedError, type ActionApi } from './actions-api.ts';
+import { bearerSecret, findApiToken } from './api-tokens.ts';
 import { auditCsv, AUDIT_CSV_HEADER, DEFAULT_EXPORT_ROWS, loadAuditPage, MAX_EXPORT_ROWS, parseAuditFilter, streamAudit } from './audit.ts';
 import { authenticate } from './auth.ts';
 import { BROWSER_POST_PATHS, handleBrowserPost, localPath, type BrowserActions } from './browser-actions.ts';
@@ -93,6 +95,16 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
     [/^\/api\/sessions\/[^/]+$/, (r) => loadSession(ctx, machineId(r, '/api/sessions/'), r.signal)],
     [/^\/api\/audit$/, (r) => loadAuditPage(ctx, parseAuditFilter(r.url.searchParams), r.signal)],
     [/^\/api\/audit\/actions$/, (r) => loadOperatorAudit(ctx, r.url.searchParams, r.signal)],
+    // The CLI's --api resolves machine selectors (id, id prefix, provider id) here.
+    [/^\/api\/resolve$/, async (r) => {
+      const selector = r.url.searchParams.get('selector');
+      if (selector === null || selector.length > 200) throw new BadRequestError('selector: give a machine id, id prefix or provider id (at most 200 characters)');
+      try {
+        return await ctx.read((db) => resolveMachineIn(db, selector, { signal: r.signal }), { signal: r.signal });
+      } catch (err) {
+        throw actionHttpError(err);
+      }
+    }],
   ];
 
   const pages: Array<[RegExp, Page]> = [
@@ -195,7 +207,7 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
       res.setHeader('Allow', 'GET, HEAD');
       return send(res, 405, 'text/plain; charset=utf-8', opts.actions ? 'only GET and HEAD here; actions are POST /api/machines/<id>/actions/<action>\n' : 'webug is read-only: only GET and HEAD\n');
     }
-    const auth = authenticate(req, r.url, opts.token);
+    const auth = readAuth(req, r.url);
     if (auth.kind === 'denied') {
       res.setHeader('WWW-Authenticate', 'Basic realm="webug", charset="UTF-8"');
       return send(res, 401, 'text/plain; charset=utf-8', 'authentication required: a bearer token, basic auth with the token as password, or ?token=\n');
@@ -215,6 +227,14 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
     for (const [re, fn] of json) if (re.test(path)) return send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify(await fn(r))}\n`);
     for (const [re, fn] of pages) if (re.test(path)) return renderPage(r, res, fn);
     throw new NotFoundError(`no page at ${path}`);
+  }
+
+  /** The read token, or (with --allow-actions) any token of the tokens file: a viewer token may read. */
+  function readAuth(req: IncomingMessage, url: URL): ReturnType<typeof authenticate> {
+    const auth = authenticate(req, url, opts.token);
+    if (auth.kind !== 'denied' || !opts.actions) return auth;
+    const secret = bearerSecret(req.headers.authorization);
+    return secret !== undefined && findApiToken(opts.actions.tokens, secret) ? { kind: 'ok' } : auth;
   }
 
   /** A form POST of the browser: the read token (if any) first, then the session, CSRF and role (browser-actions.ts). */
@@ -253,7 +273,7 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
       return;
     }
     const message = status === 500 ? `internal error (request id ${r.id})` : (err as Error).message;
-    if (r.url.pathname.startsWith('/api/')) return send(res, status, 'application/json; charset=utf-8', `${JSON.stringify({ error: message })}\n`);
+    if (r.url.pathname.startsWith('/api/')) return send(res, status, 'application/json; charset=utf-8', `${JSON.stringify({ error: message, kind: errorKind(err, status) })}\n`);
     const titles: Record<number, string> = { 400: 'Bad request', 401: 'Log in first', 403: 'Forbidden', 404: 'Not found', 409: 'Refused', 503: 'No schema' };
     const title = titles[status] ?? 'Error';
     const body = html`<h1>${title}</h1><p class="error" id="error-message">${message}</p><p>${status === 401 && opts.browser ? html`<a href="/login">log in</a> · ` : ''}<a href="/">back to the fleet</a></p>`;

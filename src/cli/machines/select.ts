@@ -1,10 +1,9 @@
 // Which machines a `bmaas machines` command acts on: the machines named on
 // the command line (id, id prefix or provider id), or every machine that
 // matches the fleet filters webug's list has (the same parser and query).
-import { resolveMachine } from '../../actions/index.ts';
-import type { Bmdb } from '../../bmdb/index.ts';
 import { UsageError, type FlagSpec, type ParsedFlags } from '../../lib/flags.ts';
-import { BadRequestError, selectFleet, type FleetRow, type WebugContext } from '../../webug/index.ts';
+import { BadRequestError, type FleetRow } from '../../webug/index.ts';
+import type { MachinesBackend } from './backend.ts';
 
 /** Flags only `bmaas machines` has: read from BMAAS_MACHINES_<NAME>, so a generic BMAAS_STATUS does not select. */
 export const own = (f: FlagSpec): FlagSpec => ({ ...f, env: `BMAAS_MACHINES_${f.name.toUpperCase().replaceAll('-', '_')}` });
@@ -59,9 +58,9 @@ export function filterUsageError(message: string): UsageError {
 }
 
 /** The machines the filters select, in machine id order, at most --limit (paged 500 at a time). */
-export async function filteredMachines(ctx: WebugContext, flags: ParsedFlags, signal: AbortSignal): Promise<FleetRow[]> {
+export async function filteredMachines(backend: MachinesBackend, flags: ParsedFlags, signal: AbortSignal): Promise<FleetRow[]> {
   try {
-    return await selectFleet(ctx, filterParams(flags), flags.number('limit')!, signal);
+    return await backend.select(filterParams(flags), flags.number('limit')!, signal);
   } catch (err) {
     if (err instanceof BadRequestError) throw filterUsageError(err.message);
     throw err;
@@ -78,16 +77,16 @@ export interface Selected {
  * exactly one; filters need --all when they are the only selection, so that a
  * forgotten argument never means "the whole fleet".
  */
-export async function selectMachines(bmdb: Bmdb, ctx: WebugContext, flags: ParsedFlags, selectors: readonly string[], signal: AbortSignal): Promise<Selected[]> {
+export async function selectMachines(backend: MachinesBackend, flags: ParsedFlags, selectors: readonly string[], signal: AbortSignal): Promise<Selected[]> {
   if (selectors.length && hasFilters(flags)) throw new UsageError('name machines or give filters, not both');
   if (selectors.length) {
     const out = new Map<string, Selected>();
     for (const s of selectors) {
-      const m = await resolveMachine(bmdb, s, { signal });
+      const m = await backend.resolve(s, signal);
       out.set(m.machineId, { machineId: m.machineId, providerId: m.providerId });
     }
     return [...out.values()];
   }
   if (!flags.boolean('all')) throw new UsageError('name one or more machines (id, id prefix or provider id), or select them with filters and --all');
-  return (await filteredMachines(ctx, flags, signal)).map((r) => ({ machineId: r.machineId, providerId: r.providerId }));
+  return (await filteredMachines(backend, flags, signal)).map((r) => ({ machineId: r.machineId, providerId: r.providerId }));
 }
