@@ -37,7 +37,7 @@ export function explainView(d: MachineDetail): string {
 
 export function showView(d: MachineDetail, audit: readonly AuditEntry[]): string {
   const out = [`machine ${d.machineId}${d.exists ? `, created ${d.createdAt?.toISOString()}` : ' (removed from the BMDB; history only)'}`, ''];
-  if (d.installation) out.push(`installation: ${d.installation.phase}: ${d.installation.summary}${d.installation.what ? ` (${d.installation.what})` : ''}`, '');
+  if (d.installation) out.push(`installation: ${d.installation.summary}${d.installation.what ? ` (${d.installation.what})` : ''}`, '');
   for (const t of d.tags.filter((x) => x.present)) {
     out.push(`${t.name}:`);
     for (const f of t.fields) {
