@@ -92,6 +92,9 @@ export const ROLE_GRANTS: readonly RoleSpec[] = [
     description: 'operator UI with actions enabled: reads, plus the action and audit tables',
     readsEverything: true,
     tables: {
+      // UPDATE only because every action locks the machine row first
+      // (SELECT … FOR UPDATE needs it); no action changes that row.
+      machines: ['SELECT', 'UPDATE'],
       audit_log: APPEND,
       work_backoff: ['SELECT', 'DELETE'],
       machine_ssh_host_key: ['SELECT', 'DELETE'],
