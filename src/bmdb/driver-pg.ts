@@ -6,7 +6,8 @@ import { raceSignal } from '../lib/race-signal.ts';
 import { DatabaseOutage, isDatabaseUnreachable } from './outage.ts';
 import { HostListPool, parsePgUrl, redactPgUrl } from './pg-hosts.ts';
 import { isQueryReadTimeout, PG_TIMEOUT_DEFAULTS, pgClientTimeouts, type PgTimeouts } from './pg-timeouts.ts';
-import { type Driver, type Queryable, type QueryResult, type Row, type TransactionOptions } from './driver.ts';
+import { type Driver, type Queryable, type QueryOptions, type QueryResult, type Row, type TransactionOptions } from './driver.ts';
+import { pipeline } from './pg-pipeline.ts';
 
 // int8 (count(*), bigint columns) arrives as text by default; every bigint we
 // store is a small number of seconds or a generation, so a JS number is exact.
@@ -106,37 +107,58 @@ export class PgDriver implements Driver {
     // mid-query, failed rollback): it is destroyed instead of going back to
     // the pool, and no ROLLBACK is sent down a connection that stopped answering.
     let broken = false;
+    // BEGIN is sent with the first statement and COMMIT, when that statement
+    // says so, with the last (pg-pipeline.ts); a transaction with no
+    // statement sends neither.
+    let begin: string | undefined = opts.isolation === 'serializable' ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN ISOLATION LEVEL READ COMMITTED';
+    let ending = 'open' as 'open' | 'committing' | 'committed';
+    const send = async <T>(query: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> => {
+      signal?.throwIfAborted();
+      if (ending !== 'open') throw new Error('no statement may follow the one the transaction commits with');
+      try {
+        return await raceSignal(query(), signal);
+      } catch (err) {
+        if (signal?.aborted || isQueryReadTimeout(err)) broken = true;
+        throw err;
+      }
+    };
+    // The statements, with the pending BEGIN before them and COMMIT after
+    // them when they end the transaction, in one round trip.
+    const run = async <R extends Row>(configs: pg.QueryConfig[], qopts: QueryOptions): Promise<QueryResult<R>[]> => {
+      const before = begin === undefined ? [] : [begin];
+      const parts = [...before, ...configs, ...(qopts.commits ? ['COMMIT'] : [])];
+      const results = await send(() => {
+        begin = undefined;
+        if (qopts.commits) ending = 'committing';
+        return parts.length === 1 ? client.query<R>(configs[0]!).then((r) => [r]) : pipeline<R>(client, parts);
+      }, qopts.signal ?? opts.signal);
+      if (qopts.commits) ending = 'committed';
+      return results.slice(before.length, before.length + configs.length).map((r) => ({ rows: r.rows, rowCount: r.rowCount ?? r.rows.length }));
+    };
     const tx: Queryable = {
       // Without parameters node-postgres uses the simple protocol, which accepts several statements.
       exec: async (sql, qopts = {}) => {
         const signal = qopts.signal ?? opts.signal;
-        signal?.throwIfAborted();
-        try {
-          await raceSignal(client.query(sql), signal);
-        } catch (err) {
-          if (signal?.aborted || isQueryReadTimeout(err)) broken = true;
-          throw err;
-        }
+        if (begin !== undefined) await send(() => client.query(begin!), signal);
+        begin = undefined;
+        await send(() => client.query(sql), signal);
       },
-      query: async <R extends Row>(sql: string, params: readonly unknown[] = [], qopts: { signal?: AbortSignal | undefined } = {}) => {
-        const signal = qopts.signal ?? opts.signal;
-        signal?.throwIfAborted();
-        try {
-          const r = await raceSignal(client.query<R>(statement(sql, params)), signal);
-          return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length };
-        } catch (err) {
-          if (signal?.aborted || isQueryReadTimeout(err)) broken = true;
-          throw err;
-        }
+      query: async <R extends Row>(sql: string, params: readonly unknown[] = [], qopts: QueryOptions = {}) => {
+        const [r] = await run<R>([statement(sql, params)], qopts);
+        return r!;
       },
+      batch: (statements, qopts = {}) => run(statements.map((s) => statement(s.sql, s.params ?? [])), qopts),
     };
     try {
-      await tx.query(opts.isolation === 'serializable' ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN ISOLATION LEVEL READ COMMITTED');
       const result = await fn(tx);
-      await tx.query('COMMIT');
+      // 'committing': fn went on after the statement it meant to commit with had failed.
+      if (ending === 'committing') throw new Error('the statement the transaction was to commit with failed');
+      if (begin === undefined && ending === 'open') await send(() => client.query('COMMIT'), opts.signal);
       return result;
     } catch (err) {
-      if (!broken) {
+      // Nothing to roll back when nothing was sent or the COMMIT went through
+      // (a failed one ends the transaction too; a ROLLBACK then only warns).
+      if (!broken && begin === undefined && ending !== 'committed') {
         try {
           await client.query('ROLLBACK');
         } catch {

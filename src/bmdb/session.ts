@@ -289,7 +289,10 @@ export class Session implements AsyncDisposable {
         throw new NothingToDoError();
       }
       const { machineId } = row;
-      const r = await tx.query(sql, [machineId, this.sessionId, process], opts);
+      // The claim is the transaction's last statement and commits with it:
+      // when it writes nothing (session dead, stale view, held elsewhere) the
+      // commit only releases retrieve's row lock, as a rollback would.
+      const r = await tx.query(sql, [machineId, this.sessionId, process], { ...opts, commits: true });
       const lock = r.rows[0]!;
       if (!lock.live) this.#expiredByDeadline();
       if (lock.stale) throw new StaleClaimError(`${process} work on ${machineId} ended concurrently; its candidacy must be re-read`);

@@ -1,25 +1,24 @@
 // Setters and deleters of the agent- and installation-related tags, and the
 // two lookups the agent callback server needs.
-import type { Queryable, QueryOptions } from '../driver.ts';
+import { queryAll, type Queryable, type QueryOptions } from '../driver.ts';
 import type { OsInstallationResult } from '../model.ts';
 import { toBytes } from './rows.ts';
-import { hintAgentGone, hintAgentStarted, hintHeartbeatGone } from './work-due.ts';
+import { agentGoneHints, agentStartedHints, hintHeartbeatGone } from './work-due.ts';
 
 /** Records that the agent was started and will authenticate with this 32-byte Ed25519 key. */
 export async function setAgentStarted(db: Queryable, a: { machineId: string; startedAt?: Date; publicKey: Uint8Array }, opts?: QueryOptions): Promise<void> {
   if (a.publicKey.length !== 32) throw new RangeError(`agent public key must be 32 bytes, got ${a.publicKey.length}`);
-  await db.query(
-    `INSERT INTO machine_agent_started (machine_id, agent_started_at, agent_public_key) VALUES ($1, COALESCE($2, now()), $3)
+  // The tag and its schedule hints in one round trip where the database can.
+  const tag = {
+    sql: `INSERT INTO machine_agent_started (machine_id, agent_started_at, agent_public_key) VALUES ($1, COALESCE($2, now()), $3)
      ON CONFLICT (machine_id) DO UPDATE SET agent_started_at = excluded.agent_started_at, agent_public_key = excluded.agent_public_key`,
-    [a.machineId, a.startedAt ?? null, a.publicKey],
-    opts,
-  );
-  await hintAgentStarted(db, a, opts);
+    params: [a.machineId, a.startedAt ?? null, a.publicKey],
+  };
+  await queryAll(db, [tag, ...agentStartedHints(a)], opts);
 }
 
 export async function deleteAgentStarted(db: Queryable, a: { machineId: string }, opts?: QueryOptions): Promise<void> {
-  await db.query('DELETE FROM machine_agent_started WHERE machine_id = $1', [a.machineId], opts);
-  await hintAgentGone(db, a, opts);
+  await queryAll(db, [{ sql: 'DELETE FROM machine_agent_started WHERE machine_id = $1', params: [a.machineId] }, ...agentGoneHints(a)], opts);
 }
 
 /**

@@ -6,7 +6,7 @@
 // only where to look: the candidate queries evaluate the full predicate on
 // each row, so a wrong hint costs a row read and a missing one a late pick-up,
 // never a wrong claim.
-import type { Queryable, QueryOptions } from '../driver.ts';
+import type { Queryable, QueryOptions, Statement } from '../driver.ts';
 
 /** The processes the schedule keeps hints for. */
 export type ScheduledProcess = 'ShepherdAgentStart' | 'ShepherdRecovery';
@@ -60,16 +60,24 @@ SELECT s.machine_id, 'ShepherdRecovery', s.agent_started_at FROM machine_agent_s
 ON CONFLICT (machine_id, process) DO UPDATE SET due_basis = excluded.due_basis`;
 const UNHINT = 'DELETE FROM machine_work_due WHERE machine_id = $1 AND process = $2';
 
-/** After the agent was started: no agent start hint; recovery is due from the start on (first-heartbeat threshold). */
-export async function hintAgentStarted(db: Queryable, a: { machineId: string }, opts?: QueryOptions): Promise<void> {
-  await db.query(UNHINT, [a.machineId, 'ShepherdAgentStart'], opts);
-  await db.query(HINT_RECOVERY, [a.machineId], opts);
+/**
+ * The hint statements for after the agent was started: no agent start hint;
+ * recovery is due from the start on (first-heartbeat threshold). For a
+ * batch after the AgentStarted write (queryAll).
+ */
+export function agentStartedHints(a: { machineId: string }): Statement[] {
+  return [
+    { sql: UNHINT, params: [a.machineId, 'ShepherdAgentStart'] },
+    { sql: HINT_RECOVERY, params: [a.machineId] },
+  ];
 }
 
-/** After the AgentStarted tag went: no recovery hint; agent start is due (at the end of its backoff, if any). */
-export async function hintAgentGone(db: Queryable, a: { machineId: string }, opts?: QueryOptions): Promise<void> {
-  await db.query(UNHINT, [a.machineId, 'ShepherdRecovery'], opts);
-  await db.query(HINT_AGENT_START, [a.machineId], opts);
+/** The hint statements for after the AgentStarted tag went: no recovery hint; agent start is due (at the end of its backoff, if any). */
+export function agentGoneHints(a: { machineId: string }): Statement[] {
+  return [
+    { sql: UNHINT, params: [a.machineId, 'ShepherdRecovery'] },
+    { sql: HINT_AGENT_START, params: [a.machineId] },
+  ];
 }
 
 /** After the heartbeat tag went: recovery is due from the agent start on, if there is one. */
