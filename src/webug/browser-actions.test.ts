@@ -139,4 +139,20 @@ describeBmdb('webug browser actions', ({ open }) => {
     assert.equal(res.status, 400);
     assert.match(await res.text(), /more than 1000 machines; narrow it/);
   });
+  it('install form: requests an image installation with its digest and device, then says it is pending instead of offering a second', async () => {
+    const op = await login(OPERATOR);
+    const path = `/machines/${machines[1]}`;
+    const form = /<form class="action-form install-form" method="post" action="([^"]+)"/.exec(await page(path, op.cookie));
+    assert.equal(form?.[1], `${path}/actions/install`);
+    const sha256 = '0f'.repeat(32);
+    const fields = { csrf: op.csrf, reason: 'first OS', 'arg.image': 'https://images.test/os.img', 'arg.sha256': sha256, 'arg.device': '/dev/nvme0n1', 'arg.postInstallCommand': '' };
+    assert.equal((await post(`${path}/actions/install`, { ...fields, csrf: '' }, op.cookie)).status, 403, 'CSRF on the install form too');
+    const res = await post(`${path}/actions/install`, fields, op.cookie);
+    assert.ok(res.status === 200 || res.status === 303, String(res.status));
+    const after = await page(path, op.cookie);
+    assert.match(after, /data-phase="pending" data-generation="1">OS installation: <span class="badge idle">pending<\/span>/);
+    assert.match(after, /generation 1 is pending; cancel-install it before requesting another/);
+    const [entry] = (await audit()).filter((a) => a.action === 'install');
+    assert.deepEqual([entry?.machineId, entry?.actor, entry?.reason, entry?.arguments], [machines[1], 'web:alice', 'first OS', { image: 'https://images.test/os.img', sha256, device: '/dev/nvme0n1' }]);
+  });
 });

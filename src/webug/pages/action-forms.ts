@@ -7,6 +7,7 @@ import type { BrowserSession } from '../browser-sessions.ts';
 import { html, href, type SafeHtml } from '../html.ts';
 import type { MachineDetail } from '../machine.ts';
 import { muted } from './format.ts';
+import { installForm } from './install-form.ts';
 
 /** What the pages know about the browser's session: none (not logged in), or its name, role and CSRF token. */
 export type Viewer = { readonly name: string; readonly role: string; readonly csrf: string } | null;
@@ -32,12 +33,9 @@ function loginHint(viewer: Viewer, next: string): SafeHtml | undefined {
   return undefined;
 }
 
-/**
- * The slot where the install form goes (src/webug/installation-state.ts
- * fills it): an `install` request needs an image URL, digest and device.
- */
-export function installFormSlot(_m: MachineDetail, _viewer: Viewer): SafeHtml {
-  return html`<div id="install-form-slot" class="install-form-slot"></div>`;
+/** The slot of the install form (install-form.ts): an `install` request needs an image URL, digest and device. */
+export function installFormSlot(m: MachineDetail, viewer: Viewer): SafeHtml {
+  return html`<div id="install-form-slot" class="install-form-slot">${viewer ? installForm(m, viewer.csrf) : ''}</div>`;
 }
 
 export function machineActionForms(m: MachineDetail, viewer: Viewer): SafeHtml {
