@@ -107,22 +107,6 @@ describePostgres('least-privilege roles', () => {
     }
   });
 
-  it('lets webug with actions lock a machine and clear its backoff, and nothing more', async () => {
-    const shepherd = await as('shepherd');
-    const machineId = await shepherd.transact('shepherd-provisioner', async (q) => (await q.newMachine()).machineId);
-    const actions = await openBmdb({ url: db.url('webug_actions') });
-    opened.push(actions);
-    const facts = await actions.transact('webug', async (q) => {
-      const f = await q.lockMachineFacts({ machineId });
-      await q.deleteBackoffs({ machineId });
-      return f;
-    });
-    assert.equal(facts?.machineId, machineId);
-    await assert.rejects(actions.driver.query('DELETE FROM machines WHERE machine_id = $1', [machineId]), refused);
-    await assert.rejects(actions.driver.query('INSERT INTO machines DEFAULT VALUES'), refused);
-    await assert.rejects(actions.driver.query('DELETE FROM machine_agent_started'), refused);
-  });
-
   it('gives every component in ROLE_GRANTS a role that can log in', async () => {
     for (const spec of ROLE_GRANTS) {
       const bmdb = await openBmdb({ url: db.url(spec.component) });

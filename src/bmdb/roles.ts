@@ -92,15 +92,22 @@ export const ROLE_GRANTS: readonly RoleSpec[] = [
     description: 'operator UI with actions enabled: reads, plus the action and audit tables',
     readsEverything: true,
     tables: {
-      // UPDATE only because every action locks the machine row first
-      // (SELECT … FOR UPDATE needs it); no action changes that row.
-      machines: ['SELECT', 'UPDATE'],
+      // decommission deletes the machine; UPDATE only because every action
+      // locks the machine row first (SELECT … FOR UPDATE needs it).
+      machines: ['SELECT', 'UPDATE', 'DELETE'],
+      // recover ages the heartbeat; reinit drops it and AgentStarted.
+      machine_agent_heartbeat: ALL,
+      machine_agent_started: ['SELECT', 'DELETE'],
+      // Clearing a backoff or dropping AgentStarted moves the machine's work schedule hint.
+      machine_work_due: ALL,
       audit_log: APPEND,
       work_backoff: ['SELECT', 'DELETE'],
       machine_ssh_host_key: ['SELECT', 'DELETE'],
       machine_quarantined: ALL,
+      // release clears the attempt counters.
+      machine_attempts: ['SELECT', 'DELETE'],
       quarantine_history: APPEND,
-      machine_os_installation_request: UPSERT,
+      machine_os_installation_request: ALL,
     },
   },
   {
