@@ -86,6 +86,9 @@ describe('bmaas machines', () => {
     assert.equal(bad.code, 2);
     assert.match(bad.err, /^--stuck-in/);
     assert.equal((await run(url, 'list', '--stuck', '--stuck-in', 'silent')).code, 2);
+    assert.equal((JSON.parse((await run(url, 'list', '--stuck', '--stuck-limit', 'silent=off', '--json')).out) as unknown[]).length, 0, 'no limit: never stuck');
+    assert.equal((JSON.parse((await run(url, 'list', '--stuck', '--stuck-limit', 'silent=4h', '--json')).out) as unknown[]).length, 0, 'silent 3 h < 4 h');
+    assert.equal((await run(url, 'list', '--stuck', '--stuck-limit', 'sideways=1m')).code, 2);
     const explain = await run(url, 'explain', 'quiet-1');
     assert.match(explain.out, /^stuck: silent since \S+Z \(3h\), longer than the silent limit of 2h\n/);
   });

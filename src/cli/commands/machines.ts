@@ -15,6 +15,7 @@ import { ApiBackend, ApiError } from '../machines/api-backend.ts';
 import { DirectBackend, type MachinesBackend } from '../machines/backend.ts';
 import { confirm } from '../machines/confirm.ts';
 import { filteredMachines, filterUsageError, own, selectMachines, SELECTION_FLAGS } from '../machines/select.ts';
+import { STUCK_LIMIT_FLAG, stuckLimitsFromFlags } from '../stuck-limit-flags.ts';
 import { explainView, historyView, listView, showView, timeline } from '../machines/views.ts';
 
 const READS = ['list', 'show', 'explain', 'history'] as const;
@@ -56,6 +57,7 @@ export const command: Command = {
     own({ name: 'yes', type: 'boolean', description: 'do not ask before acting on more than one machine' }),
     own({ name: 'json', type: 'boolean', description: 'print JSON instead of a table' }),
     ...RECOVERY_THRESHOLD_FLAGS,
+    own(STUCK_LIMIT_FLAG),
     { name: 'log-level', type: 'string', default: 'warn', placeholder: 'LEVEL', env: 'BMAAS_LOG_LEVEL', description: 'trace, debug, info, warn, error or silent' },
   ],
   async run(flags, ctx) {
@@ -91,6 +93,7 @@ async function openBackend(flags: ParsedFlags, ctx: CommandContext): Promise<{ b
   const api = flags.string('api');
   if (api !== undefined) {
     if (flags.string('actor') !== undefined) throw new UsageError("--actor does not apply with --api: the audit trail records the API token's name");
+    if (flags.strings('stuck-limit').length > 0) throw new UsageError('--stuck-limit does not apply with --api: webug decides what is stuck (its own --stuck-limit)');
     const file = flags.string('api-token-file');
     let token = process.env[API_TOKEN_ENV];
     if (file !== undefined) {
@@ -108,8 +111,10 @@ async function openBackend(flags: ParsedFlags, ctx: CommandContext): Promise<{ b
     }
     return { backend, close: () => Promise.resolve() };
   }
+  const thresholds = recoveryThresholdsFromFlags(flags);
+  const stuckLimits = stuckLimitsFromFlags(flags);
   const bmdb = await openBmdbFromFlags(flags, { logger: ctx.logger, migrate: false, signal: ctx.signal });
-  return { backend: new DirectBackend(bmdb, createContext(bmdb, recoveryThresholdsFromFlags(flags))), close: () => bmdb.close() };
+  return { backend: new DirectBackend(bmdb, createContext(bmdb, thresholds, stuckLimits)), close: () => bmdb.close() };
 }
 
 function print(ctx: CommandContext, flags: ParsedFlags, value: unknown, table: () => string): void {

@@ -1,5 +1,5 @@
-// bmaas webug: serve the operator's read-only web UI over the BMDB until
-// interrupted.
+// bmaas webug: serve the operator's web UI over the BMDB until interrupted
+// (read-only unless --allow-actions).
 import { readFileSync } from 'node:fs';
 import type { Command } from '../command.ts';
 import type { MetricsServer } from '../../lib/metrics-http.ts';
@@ -15,6 +15,7 @@ import {
   serveMetricsFromFlags,
 } from '../common-flags.ts';
 import { durationFlagBounds, UsageError } from '../../lib/flags.ts';
+import { STUCK_LIMIT_FLAG, stuckLimitsFromFlags } from '../stuck-limit-flags.ts';
 import { DEFAULT_WEBUG_LISTEN_ADDRESS, loadApiTokensFile, startWebug, WEBUG_BOUNDS, WEBUG_DEFAULTS, WEBUG_TOKEN_ENV, WebugConfigError } from '../../webug/index.ts';
 
 export const command: Command = {
@@ -32,6 +33,7 @@ export const command: Command = {
     { name: 'refresh', type: 'duration', default: WEBUG_DEFAULTS.liveMs, ...durationFlagBounds(WEBUG_BOUNDS.liveMs), description: 'how often live pages refresh' },
     // The "why (not) a recovery candidate" explanation uses these; give the shepherd's values.
     ...RECOVERY_THRESHOLD_FLAGS,
+    STUCK_LIMIT_FLAG,
     ...METRICS_FLAGS,
     { name: 'allow-actions', type: 'boolean', description: 'serve the action API (POST /api/machines/<id>/actions/<action>); needs --tokens-file, and TLS off loopback. Off: read-only' },
     { name: 'tokens-file', type: 'string', placeholder: 'PATH', description: 'action API tokens, one "<viewer|operator> <name> <sha256 hex of the token>" a line' },
@@ -41,6 +43,7 @@ export const command: Command = {
   ],
   async run(flags, ctx) {
     const recoveryThresholds = recoveryThresholdsFromFlags(flags);
+    const stuckLimits = stuckLimitsFromFlags(flags);
     const readPem = (name: string): Buffer => {
       const file = flags.string(name)!;
       try {
@@ -74,6 +77,7 @@ export const command: Command = {
           token: flags.string('webug-token'),
           liveMs: flags.number('refresh'),
           recoveryThresholds,
+          stuckLimits,
           allowActions: flags.boolean('allow-actions'),
           apiTokens,
           tls,
