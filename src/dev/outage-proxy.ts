@@ -49,8 +49,11 @@ export class OutageProxy {
     this.address = address;
   }
 
-  /** Listens on 127.0.0.1 (any free port) and forwards to `target` (host:port). */
-  static async start(o: { target: string; outage: ServerOutage; logger?: Logger }): Promise<OutageProxy> {
+  /**
+   * Listens on 127.0.0.1 (any free port) and forwards to `target` (host:port).
+   * The outage's start counts from `startedAt` (Date.now() milliseconds; default now).
+   */
+  static async start(o: { target: string; outage: ServerOutage; startedAt?: number; logger?: Logger }): Promise<OutageProxy> {
     const log = (o.logger ?? silentLogger()).child({ component: 'outage-proxy' });
     const colon = o.target.lastIndexOf(':');
     const host = o.target.slice(0, colon).replace(/^\[|\]$/g, '');
@@ -62,18 +65,19 @@ export class OutageProxy {
     });
     const { port: listening } = server.address() as net.AddressInfo;
     const proxy = new OutageProxy(server, `127.0.0.1:${listening}`);
-    proxy.#endsAt = Date.now() + o.outage.startMs + o.outage.durationMs;
+    const begins = (o.startedAt ?? Date.now()) + o.outage.startMs;
+    proxy.#endsAt = begins + o.outage.durationMs;
     server.on('connection', (client: net.Socket) => proxy.#accept(client, host, port));
     proxy.#timers.push(
       setTimeout(() => {
         proxy.#phase = 'on';
         log.warn({ durationMs: o.outage.durationMs }, 'simulated callback server outage begins: agents cannot reach the server');
         for (const s of proxy.#sockets) s.destroy();
-      }, o.outage.startMs).unref(),
+      }, Math.max(0, begins - Date.now())).unref(),
       setTimeout(() => {
         proxy.#phase = 'over';
         log.warn('simulated callback server outage ends');
-      }, o.outage.startMs + o.outage.durationMs).unref(),
+      }, Math.max(0, proxy.#endsAt - Date.now())).unref(),
     );
     return proxy;
   }

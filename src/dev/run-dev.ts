@@ -66,7 +66,7 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
     });
     stack.defer(() => server.close({ graceMs: 1000 }));
     // --fault-server-outage: the agents talk to the server through a proxy that goes down for a while.
-    const outage = o.serverOutage ? await OutageProxy.start({ target: server.address, outage: o.serverOutage, logger: log }) : undefined;
+    const outage = o.serverOutage ? await OutageProxy.start({ target: server.address, outage: o.serverOutage, startedAt: started, logger: log }) : undefined;
     if (outage) stack.defer(() => outage.close());
     const sshKey = await loadOrCreateSshKey(path.join(dataDir, 'ssh', 'id_ed25519'), { log, signal });
     const fleet = await SimFleet.start({
