@@ -52,7 +52,8 @@ export async function startShepherdStand(opts: { machines: number; hang: HangMod
     always: hang,
     first: `if [ ! -e ${mark} ]; then : > ${mark}; ${hang}; fi\nexec ${standIn}`,
     never: `exec ${standIn}`,
-    gate: `if [ ! -e ${mark} ]; then : > ${mark}; while [ ! -e ${gate} ]; do sleep 0.1; done; fi\nexec ${standIn}`,
+    // Ends with the stand's directory, so a test that fails before releaseGate() leaves no loop behind.
+    gate: `if [ ! -e ${mark} ]; then : > ${mark}; while [ ! -e ${gate} ] && [ -d ${dir} ]; do sleep 0.1; done; fi\nexec ${standIn}`,
   };
   const body = bodies[opts.hang];
   const wrapper = join(dir, 'agent.sh');
