@@ -3,6 +3,7 @@
 // prints those objects as they are.
 import type { AuditEntry, WorkHistoryEntry } from '../../bmdb/index.ts';
 import type { FleetRow, MachineDetail } from '../../webug/index.ts';
+import { formatDuration } from '../../lib/duration.ts';
 import { age, formatTable } from './table.ts';
 
 export function listView(rows: readonly FleetRow[]): string {
@@ -24,7 +25,7 @@ export function listView(rows: readonly FleetRow[]): string {
 
 export function explainView(d: MachineDetail): string {
   const out: string[] = [];
-  if (d.state) out.push(d.state.stuckReason ?? `state: ${d.state.state} since ${d.state.since.toISOString()}${d.state.limitSeconds === null ? '' : ` (stuck after ${d.state.limitSeconds} s)`}`);
+  if (d.state) out.push(d.state.stuckReason ?? `state: ${d.state.state} since ${d.state.since.toISOString()}${d.state.limitSeconds === null ? '' : ` (stuck after ${formatDuration(d.state.limitSeconds * 1000)})`}`);
   for (const p of d.explain) {
     out.push(`${p.process}: ${p.candidate ? 'a candidate now' : 'not a candidate'}`);
     for (const c of p.clauses) {
