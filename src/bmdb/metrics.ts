@@ -1,5 +1,6 @@
 // BMDB client counters (docs/architecture.md#metrics), registered on the caller's registry.
-import { Counter, type Registry } from 'prom-client';
+import { Counter } from 'prom-client';
+import { perRegistry } from '../lib/per-registry.ts';
 
 export interface BmdbMetrics {
   readonly sessionStarted: Counter<'processor'>;
@@ -11,13 +12,7 @@ export interface BmdbMetrics {
   readonly workFinished: Counter<'processor' | 'process' | 'result'>;
 }
 
-// prom-client refuses to register a name twice on one registry, and several
-// connections in one process may share a registry.
-const byRegistry = new WeakMap<Registry, BmdbMetrics>();
-
-export function bmdbMetrics(registry: Registry): BmdbMetrics {
-  const existing = byRegistry.get(registry);
-  if (existing) return existing;
+export const bmdbMetrics = perRegistry((registry): BmdbMetrics => {
   const registers = [registry];
   const metrics: BmdbMetrics = {
     sessionStarted: new Counter({ name: 'bmdb_session_started', help: 'BMDB sessions started', labelNames: ['processor'], registers }),
@@ -33,6 +28,5 @@ export function bmdbMetrics(registry: Registry): BmdbMetrics {
     workStarted: new Counter({ name: 'bmdb_work_started', help: 'BMDB work items started', labelNames: ['processor', 'process'], registers }),
     workFinished: new Counter({ name: 'bmdb_work_finished', help: 'BMDB work items ended, by result (finished, canceled, failed)', labelNames: ['processor', 'process', 'result'], registers }),
   };
-  byRegistry.set(registry, metrics);
   return metrics;
-}
+});

@@ -11,9 +11,11 @@ import {
   SessionKeeper,
   type Bmdb,
   type MachineProvided,
+  type Queries,
   type Session,
   type Work,
 } from '../bmdb/index.ts';
+import type { Registry } from 'prom-client';
 import { FailureStreak } from '../lib/failure-streak.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { TokenBucket, type RateLimit } from '../lib/rate.ts';
@@ -22,6 +24,7 @@ import { sleep } from '../lib/sleep.ts';
 import type { ControlLoop, Task } from './control-loop.ts';
 import { describeError, ShutdownGraceExpiredError } from './errors.ts';
 import { IdleGate } from './idle-gate.ts';
+import { runnerMetrics, type RunnerMetrics } from './runner-metrics.ts';
 
 export interface ControlLoopRunnerOptions {
   /** How many workers claim and process machines at once; default 1. */
@@ -40,6 +43,8 @@ export interface ControlLoopRunnerOptions {
   readonly sweepIntervalMs?: number;
   /** Machines per sweep step; default 1,000. */
   readonly sweepLimit?: number;
+  /** Where the candidate query and claim conflict metrics go; none unless given. */
+  readonly metricsRegistry?: Registry;
   readonly logger?: Logger;
 }
 
@@ -51,7 +56,8 @@ const MIN_IDLE_WAIT_MS = 50;
 export class ControlLoopRunner {
   readonly loop: ControlLoop;
   readonly #bmdb: Bmdb;
-  readonly #options: Required<Omit<ControlLoopRunnerOptions, 'logger' | 'sessionIntervalMs'>> & { sessionIntervalMs?: number };
+  readonly #options: Required<Omit<ControlLoopRunnerOptions, 'logger' | 'sessionIntervalMs' | 'metricsRegistry'>> & { sessionIntervalMs?: number };
+  readonly #metrics: RunnerMetrics | undefined;
   readonly #bucket: TokenBucket;
   readonly #log: Logger;
   // Shared by the workers: during a database outage they all fail, and it is one outage.
@@ -76,6 +82,8 @@ export class ControlLoopRunner {
       ...(options.sessionIntervalMs === undefined ? {} : { sessionIntervalMs: options.sessionIntervalMs }),
     });
     this.#bucket = new TokenBucket(options.dbQueryRate);
+    this.#metrics = options.metricsRegistry ? runnerMetrics(options.metricsRegistry) : undefined;
+    this.#metrics?.claimConflicts.inc({ loop: loop.name }, 0);
     this.#log = (options.logger ?? silentLogger()).child({ loop: loop.name, workProcess: loop.process });
     this.#claimFailures = new FailureStreak(this.#log, 'claim a machine', { quiet: (err) => bmdb.outage.covers(err) });
     this.#sweepFailures = new FailureStreak(this.#log, 'sweep the work schedule', { quiet: (err) => bmdb.outage.covers(err) });
@@ -140,7 +148,7 @@ export class ControlLoopRunner {
       try {
         // Aborting a claim at shutdown is safe: it rolls back, and a claim
         // that committed anyway goes with the session row when it is closed.
-        work = await session.work(this.loop.process, async (q) => (await this.loop.getMachines(q, 1))[0], { signal: stopSourcing });
+        work = await session.work(this.loop.process, (q) => this.#candidate(q), { signal: stopSourcing });
       } catch (err) {
         if (err instanceof NothingToDoError) {
           this.#claimFailures.succeeded();
@@ -157,6 +165,7 @@ export class ControlLoopRunner {
         }
         this.#idle.active(index);
         if (err instanceof WorkConflictError) {
+          this.#metrics?.claimConflicts.inc({ loop: this.loop.name });
           log.debug('lost a race for a machine, trying again');
         } else if (err instanceof SessionExpiredError) {
           // The keeper replaces it on the next turn.
@@ -172,6 +181,19 @@ export class ControlLoopRunner {
       await this.#process(session, work, hardStop, log);
     }
     this.#idle.active(index);
+  }
+
+  /** The loop's candidate query for one machine, timed. */
+  async #candidate(q: Queries): Promise<MachineProvided | undefined> {
+    const started = performance.now();
+    let result = 'error';
+    try {
+      const machine = (await this.loop.getMachines(q, 1))[0];
+      result = machine ? 'found' : 'none';
+      return machine;
+    } finally {
+      this.#metrics?.candidateQuery.observe({ loop: this.loop.name, result }, (performance.now() - started) / 1000);
+    }
   }
 
   /** Repairs work schedule hints in bounded steps until `signal` aborts (docs/architecture.md#work-schedule). */

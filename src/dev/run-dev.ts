@@ -90,7 +90,7 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
     });
     // Runs after the shepherd stopped (deferred later, so disposed earlier).
     stack.defer(() => fleet.stop());
-    const provider = await openSimDeviceList(dataDir, fleet, t, log, signal);
+    const provider = await openSimDeviceList(dataDir, fleet, t, log, signal, registry);
     stack.defer(() => provider.close());
     const agentPath = path.join(dataDir, 'sim', 'agent-stand-in');
     await writeFile(agentPath, AGENT_STAND_IN);
@@ -202,10 +202,10 @@ async function openDevBmdb(o: DevOptions, dataDir: string, log: Logger, signal: 
 }
 
 /** The fleet's device list in the data directory, opened by the `mini` provider as `bmaas shepherd --provider mini` would. */
-async function openSimDeviceList(dataDir: string, fleet: SimFleet, t: DevTiming, log: Logger, signal: AbortSignal): Promise<MiniProvider> {
+async function openSimDeviceList(dataDir: string, fleet: SimFleet, t: DevTiming, log: Logger, signal: AbortSignal, metricsRegistry: Registry): Promise<MiniProvider> {
   const file = path.join(dataDir, 'devices.json');
   await writeSimDeviceList(file, fleet);
-  return MiniProvider.open({ deviceListUrl: file, providerType: 'Sim', bmcTimeouts: t.loop.bmcTimeouts, checkedPower: t.loop.checkedPower, logger: log }, { signal });
+  return MiniProvider.open({ deviceListUrl: file, providerType: 'Sim', bmcTimeouts: t.loop.bmcTimeouts, checkedPower: t.loop.checkedPower, metricsRegistry, logger: log }, { signal });
 }
 
 /** The web UI on the preferred port, or any free one when that is taken. */

@@ -10,7 +10,7 @@ import { AgentCallback, type AgentHeartbeatRequest, type AgentHeartbeatResponseS
 import { WireDecodeError } from '../proto/index.ts';
 import { AgentAuthenticationError, HeartbeatBatcherClosedError, InvalidHeartbeatError } from './errors.ts';
 import { recordHeartbeat, type HeartbeatStore } from './heartbeat.ts';
-import type { ServerMetrics } from './metrics.ts';
+import type { HeartbeatRefusal, ServerMetrics } from './metrics.ts';
 import { agentPublicKey, type PeerIdentity } from './peer-identity.ts';
 
 /** Set per request by the HTTP/2 adapter from the TLS socket. */
@@ -41,6 +41,14 @@ function toConnectError(err: unknown, signal: AbortSignal): ConnectError {
   return new ConnectError('the BMDB is unavailable, retry later', Code.Unavailable);
 }
 
+/** The refusal label of a failed heartbeat, from its error and the code it was answered with. */
+function refusalOf(err: unknown, code: Code): HeartbeatRefusal {
+  if (err instanceof AgentAuthenticationError) return err.takeoverInProgress ? 'takeover-in-progress' : 'unknown-agent';
+  if (code === Code.InvalidArgument) return 'invalid';
+  if (code === Code.DeadlineExceeded) return 'deadline';
+  return code === Code.Unavailable ? 'unavailable' : 'internal';
+}
+
 /** Set per request by refuseUndecodable; the handler marks that it was reached. */
 const handlerReachedKey = createContextKey<{ reached: boolean } | undefined>(undefined, { description: 'the handler ran' });
 
@@ -61,6 +69,7 @@ function refuseUndecodable(handler: UniversalHandler, opts: AgentCallbackService
       const why = decodeURIComponent(res.trailer.get('grpc-message') ?? '');
       opts.logger.warn({ method: handler.method.name, why }, 'refused a request that could not be decoded');
       opts.metrics.calls.inc({ method: handler.method.name, code: grpcCodeName(Code.InvalidArgument) });
+      if (handler.method.name === 'Heartbeat') opts.metrics.heartbeats.inc({ result: 'refused', reason: 'undecodable' });
       setTrailerStatus(res.trailer, new ConnectError(`the request could not be decoded: ${why}`, Code.InvalidArgument));
     };
     fix(); // Connect has already answered when the first message did not parse.
@@ -98,6 +107,7 @@ export function agentCallbackRoutes(opts: AgentCallbackServiceOptions): (router:
     const timer = setTimeout(() => deadline.abort(new DeadlineError()), timeoutMs);
     const signal = AbortSignal.any([ctx.signal, deadline.signal]);
     let code = 'OK';
+    let refusal: HeartbeatRefusal | undefined;
     try {
       const outcome = await recordHeartbeat(opts.store, { request, publicKey: agentPublicKey(peer) }, { signal });
       if (opts.logger.isLevelEnabled('debug')) {
@@ -110,6 +120,7 @@ export function agentCallbackRoutes(opts: AgentCallbackServiceOptions): (router:
     } catch (err) {
       const ce = toConnectError(err, signal);
       code = grpcCodeName(ce.code);
+      refusal = refusalOf(err, ce.code);
       if (err instanceof AgentAuthenticationError && err.takeoverInProgress) log().info({ reason: err.reason }, 'refused heartbeat during takeover (the agent will retry)');
       else if (err instanceof AgentAuthenticationError) log().warn({ reason: err.reason }, 'refused heartbeat: agent authentication failed');
       else if (ce.code === Code.InvalidArgument) log().warn({ err }, 'refused malformed heartbeat');
@@ -120,6 +131,7 @@ export function agentCallbackRoutes(opts: AgentCallbackServiceOptions): (router:
       const labels = { method: 'Heartbeat', code };
       opts.metrics.calls.inc(labels);
       opts.metrics.duration.observe(labels, (performance.now() - started) / 1000);
+      opts.metrics.heartbeats.inc(refusal ? { result: 'refused', reason: refusal } : { result: 'accepted', reason: 'none' });
     }
   }
   return (router) => {

@@ -1,6 +1,7 @@
 // The initializer (docs/architecture.md#initializer): a control loop that starts the agent
 // on provided machines over SSH and records its public key as AgentStarted.
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { SHEPHERD_ACTOR, type Backoff, type MachineProvided, type Queries } from '../bmdb/index.ts';
 import { describeError, type ControlLoop, type Task } from '../controlloop/index.ts';
 import { silentLogger } from '../lib/logger.ts';
@@ -8,6 +9,7 @@ import { trustOnFirstUse } from './host-key-trust.ts';
 import type { Provider } from './provider.ts';
 import { withSshSession, type HostKeyPolicy, type SshAuth, type SshClient } from './ssh/index.ts';
 import { runTakeover } from './takeover.ts';
+import { shepherdMetrics, type ShepherdMetrics, type TakeoverResultLabel } from './shepherd-metrics.ts';
 
 /** 5 min, growing ×1.2 up to 4 h; a little jitter so a failed batch does not return as one. */
 export const INITIALIZER_BACKOFF: Backoff = Object.freeze({ initialMs: 5 * 60_000, maximumMs: 4 * 3600_000, exponent: 1.2, jitter: 0.1 });
@@ -43,6 +45,8 @@ export interface InitializerOptions {
   readonly maxAttempts?: number;
   /** Retry policy after a failed takeover; default INITIALIZER_BACKOFF. */
   readonly backoff?: Backoff;
+  /** Where the takeover metrics go; none unless given. */
+  readonly metricsRegistry?: Registry;
   readonly logger?: Logger;
 }
 
@@ -53,11 +57,13 @@ export class Initializer implements ControlLoop {
   readonly defaultBackoff: Backoff;
   readonly #o: InitializerOptions;
   readonly #log: Logger;
+  readonly #metrics: ShepherdMetrics | undefined;
 
   constructor(options: InitializerOptions) {
     this.#o = Object.freeze({ ...options });
     this.defaultBackoff = options.backoff ?? INITIALIZER_BACKOFF;
     this.#log = (options.logger ?? silentLogger()).child({ component: 'initializer' });
+    this.#metrics = options.metricsRegistry ? shepherdMetrics(options.metricsRegistry) : undefined;
   }
 
   getMachines(q: Queries, limit: number): Promise<MachineProvided[]> {
@@ -65,11 +71,16 @@ export class Initializer implements ControlLoop {
   }
 
   async processMachine(task: Task): Promise<void> {
+    const started = performance.now();
+    let result: TakeoverResultLabel = 'success';
     try {
       await this.#startAgent(task);
     } catch (err) {
+      result = task.signal.aborted ? 'aborted' : 'failure';
       if (task.work.state === 'open' && !task.signal.aborted) await this.#countFailure(task, describeError(err));
       throw err;
+    } finally {
+      this.#metrics?.takeover.observe({ result }, (performance.now() - started) / 1000);
     }
   }
 

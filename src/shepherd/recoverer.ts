@@ -4,11 +4,13 @@
 // storm guard, and a machine rebooted `maxAttempts` times without a heartbeat
 // in between is quarantined instead (docs/architecture.md#recovery-guards).
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { SHEPHERD_ACTOR, type Backoff, type MachineProvided, type Queries, type RecoveryThresholds } from '../bmdb/index.ts';
 import type { ControlLoop, Task } from '../controlloop/index.ts';
 import { silentLogger } from '../lib/logger.ts';
 import type { RecovererProvider } from './provider.ts';
 import { StormGuard } from './storm-guard.ts';
+import { shepherdMetrics, stepLabel, type RecoveryOutcome, type ShepherdMetrics } from './shepherd-metrics.ts';
 
 /** 1 min, growing ×1.2 up to 1 h, with a little jitter. */
 export const RECOVERER_BACKOFF: Backoff = Object.freeze({ initialMs: 60_000, maximumMs: 3600_000, exponent: 1.2, jitter: 0.1 });
@@ -26,6 +28,8 @@ export interface RecovererOptions {
   readonly maxAttempts?: number;
   /** Admits each reboot; one with the default options unless given (the shepherd shares its own). */
   readonly stormGuard?: StormGuard;
+  /** Where the recovery metrics go; none unless given. */
+  readonly metricsRegistry?: Registry;
   readonly logger?: Logger;
 }
 
@@ -44,6 +48,7 @@ export class Recoverer implements ControlLoop {
   readonly #thresholds: RecoveryThresholds | undefined;
   readonly #maxAttempts: number;
   readonly #log: Logger;
+  readonly #metrics: ShepherdMetrics | undefined;
 
   constructor(options: RecovererOptions) {
     this.#provider = options.provider;
@@ -51,6 +56,7 @@ export class Recoverer implements ControlLoop {
     this.defaultBackoff = options.backoff ?? RECOVERER_BACKOFF;
     this.#maxAttempts = options.maxAttempts ?? RECOVERER_MAX_ATTEMPTS;
     this.#log = (options.logger ?? silentLogger()).child({ component: 'recoverer' });
+    this.#metrics = options.metricsRegistry ? shepherdMetrics(options.metricsRegistry) : undefined;
     this.stormGuard = options.stormGuard ?? new StormGuard({ ...(options.thresholds ? { thresholds: options.thresholds } : {}), logger: this.#log });
   }
 
@@ -86,15 +92,26 @@ export class Recoverer implements ControlLoop {
         await q.quarantineMachine({ machineId: machine.machineId, reason: plan.reason, by: SHEPHERD_ACTOR });
       }, { signal });
       log.warn({ reason: plan.reason }, 'machine quarantined: it is left alone until an operator releases it');
+      this.#metrics?.recoveries.inc({ outcome: 'quarantined', step: 'none' });
       return;
     }
     log.info({ attempt: plan.attempt }, 'agent is silent: rebooting machine');
     // The escalation step: the first reboot since the last heartbeat is step 0.
-    await this.#provider.rebootMachine(machine.providerId, { signal, attempt: Math.max(0, plan.attempt - 1) });
-    await task.work.finish(async (q) => {
-      await q.deleteAgentStarted({ machineId: machine.machineId });
-      await q.deleteAgentHeartbeat({ machineId: machine.machineId });
-    }, { signal });
+    const step = Math.max(0, plan.attempt - 1);
+    let outcome: RecoveryOutcome = 'failed';
+    try {
+      await this.#provider.rebootMachine(machine.providerId, { signal, attempt: step });
+      await task.work.finish(async (q) => {
+        await q.deleteAgentStarted({ machineId: machine.machineId });
+        await q.deleteAgentHeartbeat({ machineId: machine.machineId });
+      }, { signal });
+      outcome = 'rebooted';
+    } catch (err) {
+      if (signal.aborted) outcome = 'aborted';
+      throw err;
+    } finally {
+      this.#metrics?.recoveries.inc({ outcome, step: stepLabel(step) });
+    }
     log.info('machine rebooted; the agent will be started again');
   }
 }

@@ -36,7 +36,7 @@ export interface ShepherdOptions {
     readonly maxAttempts?: number;
     readonly stormGuard?: StormGuardOptions;
   };
-  /** Where the storm guard's metrics go; prom-client's default registry unless given. */
+  /** Where the shepherd's metrics go (the storm guard's: prom-client's default registry unless given; the others: none). */
   readonly metricsRegistry?: Registry;
   /** How long in-flight work may run on after the signal; default and bounds in shepherd-options.ts. */
   readonly shutdownGraceMs?: number;
@@ -52,11 +52,13 @@ export async function runShepherd(options: ShepherdOptions, signal: AbortSignal)
   const { bmdb, provider } = options;
   const { dbQueryRate: initRate, parallelism: initParallelism, ...initializerOptions } = options.initializer;
   const provisioner = new Provisioner(bmdb, provider, { ...options.provisioner, logger: log });
-  const initializer = new ControlLoopRunner(bmdb, new Initializer({ ...initializerOptions, provider, logger: log }), {
+  const metricsRegistry = options.metricsRegistry ? { metricsRegistry: options.metricsRegistry } : {};
+  const initializer = new ControlLoopRunner(bmdb, new Initializer({ ...initializerOptions, provider, logger: log, ...metricsRegistry }), {
     dbQueryRate: initRate ?? DEFAULT_DB_QUERY_RATE,
     ...(initParallelism === undefined ? {} : { parallelism: initParallelism }),
     ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }),
     ...(options.sessionIntervalMs === undefined ? {} : { sessionIntervalMs: options.sessionIntervalMs }),
+    ...metricsRegistry,
     logger: log,
   });
   const parts: Array<Promise<void>> = [provisioner.run(signal), initializer.run(signal)];
@@ -66,7 +68,7 @@ export async function runShepherd(options: ShepherdOptions, signal: AbortSignal)
     const stormGuard = new StormGuard({
       ...(r.stormGuard ? { options: r.stormGuard } : {}),
       ...(r.thresholds ? { thresholds: r.thresholds } : {}),
-      ...(options.metricsRegistry ? { metricsRegistry: options.metricsRegistry } : {}),
+      ...metricsRegistry,
       logger: log,
     });
     if (!stormGuard.options.enabled) log.warn('recoverer storm guard is off: a callback-server or network outage can make the recoverer reboot the whole fleet');
@@ -83,12 +85,14 @@ export async function runShepherd(options: ShepherdOptions, signal: AbortSignal)
         ...(r.thresholds ? { thresholds: r.thresholds } : {}),
         ...(r.backoff ? { backoff: r.backoff } : {}),
         ...(r.maxAttempts === undefined ? {} : { maxAttempts: r.maxAttempts }),
+        ...metricsRegistry,
       }),
       {
         dbQueryRate: r.dbQueryRate ?? DEFAULT_DB_QUERY_RATE,
         ...(r.parallelism === undefined ? {} : { parallelism: r.parallelism }),
         ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }),
         ...(options.sessionIntervalMs === undefined ? {} : { sessionIntervalMs: options.sessionIntervalMs }),
+        ...metricsRegistry,
         logger: log,
       },
     );

@@ -181,15 +181,15 @@ export const command: Command = {
     metricsAddressFromFlags(flags);
     const sshAuth = await sshAuthFromFlags(flags, ctx);
 
+    const registry = commandRegistry();
     let provider: MiniProvider;
     try {
-      provider = await MiniProvider.open({ deviceListUrl, providerType: providerType as ProviderType, logger: log }, { signal: ctx.signal });
+      provider = await MiniProvider.open({ deviceListUrl, providerType: providerType as ProviderType, metricsRegistry: registry, logger: log }, { signal: ctx.signal });
     } catch (err) {
       if (err instanceof DeviceListError) throw new UsageError(err.message, { cause: err });
       throw err;
     }
 
-    const registry = commandRegistry();
     const bmdb = await openBmdbFromFlags(flags, { logger: log, metricsRegistry: registry, signal: ctx.signal });
     let metrics: MetricsServer | undefined;
     const onHangup = (): void => {

@@ -9,3 +9,4 @@ export { IPMI_DEFAULTS, IPMI_RESET_TYPES, IpmiDriver, parseIpmiEndpoint } from '
 export { FALLBACK_RESET_TYPES, REDFISH_DEFAULTS, RedfishDriver } from './redfish-driver.ts';
 export { RESET_TYPES } from './types.ts';
 export type { BmcCallOptions, BmcDriver, BmcOptions, BmcTimeouts, BmcTls, PasswordSource, PowerReading, PowerState, ResetType } from './types.ts';
+export { powerMetrics, powerResultLabel, timePowerAction, type PowerDriverLabel, type PowerMetrics } from './power-metrics.ts';

@@ -5,8 +5,9 @@
 // Entries with a BMC can be rebooted (the escalation ladder of bmc-reboot.ts)
 // and report their power state to the updater.
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { ProviderStatus, Session } from '../../../bmdb/index.ts';
-import type { BmcTimeouts, CheckedPowerOptions, PowerState } from '../../bmc/index.ts';
+import { powerMetrics, timePowerAction, type BmcTimeouts, type CheckedPowerOptions, type PowerMetrics, type PowerState } from '../../bmc/index.ts';
 import { silentLogger } from '../../../lib/logger.ts';
 import {
   Availability,
@@ -35,6 +36,8 @@ export interface MiniProviderOptions {
   readonly bmcTimeouts?: BmcTimeouts;
   /** Polling and time bound of checked power actions (defaults in bmc/checked-power.ts). */
   readonly checkedPower?: Omit<CheckedPowerOptions, 'signal'>;
+  /** Where the BMC power action metrics go; none unless given. */
+  readonly metricsRegistry?: Registry;
   readonly logger?: Logger;
 }
 
@@ -67,6 +70,7 @@ export class MiniProvider implements RecovererProvider {
   #bmcs: ReadonlyMap<string, BmcSpec>;
   readonly #drivers: BmcDrivers;
   readonly #checkedPower: Omit<CheckedPowerOptions, 'signal'>;
+  readonly #power: PowerMetrics | undefined;
 
   private constructor(options: MiniProviderOptions, devices: readonly Device[]) {
     this.type = options.providerType ?? 'None';
@@ -77,6 +81,7 @@ export class MiniProvider implements RecovererProvider {
     this.#bmcs = MiniProvider.#bmcIndex(devices);
     this.#drivers = new BmcDrivers(this.#log, options.bmcTimeouts);
     this.#checkedPower = options.checkedPower ?? {};
+    this.#power = options.metricsRegistry ? powerMetrics(options.metricsRegistry) : undefined;
   }
 
   static #index(devices: readonly Device[]): ReadonlyMap<string, ProviderMachine> {
@@ -154,7 +159,8 @@ export class MiniProvider implements RecovererProvider {
     const attempt = opts.attempt ?? 0;
     const log = this.#log.child({ providerId: id, bmc: spec.endpoint, attempt, step: rebootStep(attempt) });
     log.info('rebooting through the BMC');
-    const result = await this.#drivers.use(spec, (d) => rebootThroughBmc(d, attempt, { ...this.#checkedPower, ...(opts.signal ? { signal: opts.signal } : {}) }), opts);
+    const reboot = () => this.#drivers.use(spec, (d) => rebootThroughBmc(d, attempt, { ...this.#checkedPower, ...(opts.signal ? { signal: opts.signal } : {}) }), opts);
+    const result = await timePowerAction(this.#power, { driver: spec.driver, action: rebootStep(attempt) }, reboot, opts.signal);
     log.info({ issued: result.issued, observed: result.observed, durationMs: result.durationMs }, 'BMC showed the reboot');
   }
 
