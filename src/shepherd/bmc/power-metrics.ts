@@ -1,7 +1,7 @@
 // bmaas_bmc_power_action_duration_seconds{driver,action,result}: how long a
 // checked power action (request and confirmation) took, by BMC driver
-// (redfish, ipmi), action (the reboot step) and
-// result. Every label has a fixed set of values.
+// (redfish, ipmi), action (the reboot step) and result. Every label has a
+// fixed set of values.
 import { Histogram } from 'prom-client';
 import { perRegistry } from '../../lib/per-registry.ts';
 import { BmcAuthError, BmcConnectionError, BmcHttpError, PowerActionNotConfirmedError, PowerStateUnreadableError, ResetTypeNotAllowedError } from './errors.ts';
