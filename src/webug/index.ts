@@ -1,6 +1,6 @@
 // webug: the operator's web UI over the BMDB, read-only unless started with
-// --allow-actions (then an action API, a login page and action forms). Embeddable: any
-// component can call startWebug next to its own work.
+// --allow-actions (then an action API, a login page and action forms).
+// Embeddable: any component can call startWebug next to its own work.
 import { createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
