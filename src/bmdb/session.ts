@@ -9,6 +9,7 @@ import { NothingToDoError, SessionExpiredError, StaleClaimError, WorkConflictErr
 import type { DatabaseOutage } from './outage.ts';
 import type { Process, Processor } from './model.ts';
 import { bindQueries, type Queries } from './queries/index.ts';
+import { leadingStatement } from './leading-statement.ts';
 import { runTransaction, type TransactContext } from './transact.ts';
 import { Work, type ClaimedRow, type ExistingBackoff, type WorkBinding } from './work.ts';
 
@@ -75,6 +76,8 @@ LEFT JOIN work_backoff b ON b.machine_id = c.machine_id AND b.process = c.proces
 }
 const CLAIM_WORK_CHECKED = claimSql(true);
 const CLAIM_WORK = claimSql(false);
+
+const LIVE_SESSION = 'SELECT 1 FROM sessions WHERE session_id = $1 AND session_deadline > now()';
 
 const COLLECT_SESSIONS = `DELETE FROM sessions WHERE session_deadline < now() - $1::int * interval '1 millisecond'`;
 
@@ -226,10 +229,10 @@ export class Session implements AsyncDisposable {
     }
   }
 
-  /** The liveness check every session transaction (but a claim's, which has it built in) starts with. */
+  /** The liveness check on its own (transact sends it with fn's first statement; a claim has it built in). */
   async #check(tx: Queryable, signal?: AbortSignal): Promise<void> {
     this.#throwIfExpired();
-    const r = await tx.query('SELECT 1 FROM sessions WHERE session_id = $1 AND session_deadline > now()', [this.sessionId], { signal });
+    const r = await tx.query(LIVE_SESSION, [this.sessionId], { signal });
     if (r.rowCount === 0) this.#expiredByDeadline();
   }
 
@@ -246,11 +249,21 @@ export class Session implements AsyncDisposable {
    */
   async transact<T>(fn: (q: Queries) => Promise<T>, opts: { signal?: AbortSignal | undefined; isolation?: IsolationLevel } = {}): Promise<T> {
     this.#throwIfExpired();
-    return runTransaction(this.#ctx, this.processor, (tx) => fn(bindQueries(tx)), {
-      signal: opts.signal,
-      isolation: opts.isolation,
-      check: (tx) => this.#check(tx, opts.signal),
-    });
+    // The liveness check travels with fn's first statement (leading-statement.ts).
+    const check = { sql: LIVE_SESSION, params: [this.sessionId] };
+    return runTransaction(
+      this.#ctx,
+      this.processor,
+      async (tx) => {
+        const lead = leadingStatement(tx, check, (r) => {
+          if (r.rowCount === 0) this.#expiredByDeadline();
+        });
+        const result = await fn(bindQueries(lead.db));
+        await lead.settle({ signal: opts.signal });
+        return result;
+      },
+      { signal: opts.signal, isolation: opts.isolation },
+    );
   }
 
   /**

@@ -30,6 +30,24 @@ describeBmdb('sessions', ({ open }) => {
     await s.close();
   });
 
+  it('a transaction of a session past its deadline writes nothing, though its first statement travels with the liveness check', async () => {
+    const bmdb = await open();
+    const { session: s, hang } = await startHangableSession(bmdb, { component: 't', processor: 'unittest' });
+    hang();
+    await bmdb.driver.query(`UPDATE sessions SET session_deadline = now() - interval '1 second' WHERE session_id = $1`, [s.sessionId]);
+    let after = false;
+    await assert.rejects(
+      s.transact(async (q) => {
+        await q.newMachine();
+        after = true;
+      }),
+      SessionExpiredError,
+    );
+    assert.equal(after, false, 'the function gets no result once the check failed');
+    assert.equal((await bmdb.driver.query('SELECT * FROM machines')).rowCount, 0);
+    await s.close();
+  });
+
   it('stays alive across several intervals while the heartbeat runs', async () => {
     const bmdb = await open();
     const s = await bmdb.startSession({ component: 't', processor: 'unittest', intervalMs: 1000 });

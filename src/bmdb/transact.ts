@@ -16,8 +16,7 @@ export interface TransactContext {
 }
 
 /**
- * Runs `fn` in a transaction, after `check` (if given) in the same
- * transaction. Retried from the start on SQLSTATE 40001/40P01 within the
+ * Runs `fn` in a transaction. Retried from the start on SQLSTATE 40001/40P01 within the
  * retry policy's attempts and time budget, so `fn` must have no side effects
  * outside the database.
  */
@@ -25,20 +24,14 @@ export async function runTransaction<T>(
   ctx: TransactContext,
   processor: Processor,
   fn: (tx: Queryable) => Promise<T>,
-  opts: { signal?: AbortSignal | undefined; check?: (tx: Queryable) => Promise<void>; isolation?: IsolationLevel } = {},
+  opts: { signal?: AbortSignal | undefined; isolation?: IsolationLevel } = {},
 ): Promise<T> {
   const labels = { processor };
   const started = performance.now();
   for (let attempt = 1; ; attempt++) {
     ctx.metrics.transactionExecuted.inc(labels);
     try {
-      return await ctx.driver.transaction(
-        async (tx) => {
-          if (opts.check) await opts.check(tx);
-          return fn(tx);
-        },
-        { isolation: opts.isolation ?? ctx.isolation, signal: opts.signal },
-      );
+      return await ctx.driver.transaction(fn, { isolation: opts.isolation ?? ctx.isolation, signal: opts.signal });
     } catch (err) {
       const retryable = isRetryable(err) && !opts.signal?.aborted;
       const elapsedMs = performance.now() - started;

@@ -6,6 +6,8 @@ import { backoffDelayMs, nextBackoffSeconds, type Backoff } from './backoff.ts';
 import { WorkClosedError, WorkLostError } from './errors.ts';
 import type { Process, Processor } from './model.ts';
 import { bindQueries, type Queries } from './queries/index.ts';
+import type { QueryResult } from './driver.ts';
+import { leadingStatement } from './leading-statement.ts';
 import { runTransaction, type TransactContext } from './transact.ts';
 
 /** The backoff row a machine had for this process when the work started. */
@@ -124,26 +126,39 @@ export class Work<R extends ClaimedRow = ClaimedRow> implements AsyncDisposable 
 
   /**
    * One transaction that starts with the fenced end statement. No liveness
-   * check of its own: the statement checks the session (one round trip fewer).
+   * check of its own: the statement checks the session (one round trip
+   * fewer). With `leading`, the end statement travels with fn's first
+   * statement (leading-statement.ts): for fns that need nothing from it.
    */
   #transactEnd<T>(
     event: 'Finished' | 'Failed',
     cause: string | null,
     clearBackoff: boolean,
     fn: (q: Queries, lastIntervalSeconds: number | null) => Promise<T>,
-    signal: AbortSignal | undefined,
+    opts: { signal: AbortSignal | undefined; leading: boolean },
   ): Promise<T> {
     this.#b.throwIfExpired();
+    const { signal } = opts;
+    const end = { sql: END_WORK_LIVE, params: [this.machineId, this.process, this.#b.sessionId, event, cause, clearBackoff] };
+    let last: number | null = null;
+    const verify = (r: QueryResult) => {
+      const row = r.rows[0]!;
+      if (!row.live) this.#b.sessionDied();
+      if (row.machine_id === null || row.machine_id === undefined) throw new WorkLostError(`session no longer holds ${this.process} work on ${this.machineId}`);
+      last = row.last_interval_seconds === null || row.last_interval_seconds === undefined ? null : Number(row.last_interval_seconds);
+    };
     return runTransaction(
       this.#b.ctx,
       this.#b.processor,
       async (tx) => {
-        const r = await tx.query(END_WORK_LIVE, [this.machineId, this.process, this.#b.sessionId, event, cause, clearBackoff], { signal });
-        const row = r.rows[0]!;
-        if (!row.live) this.#b.sessionDied();
-        if (row.machine_id === null || row.machine_id === undefined) throw new WorkLostError(`session no longer holds ${this.process} work on ${this.machineId}`);
-        const last = row.last_interval_seconds === null || row.last_interval_seconds === undefined ? null : Number(row.last_interval_seconds);
-        return fn(bindQueries(tx), last);
+        if (!opts.leading) {
+          verify(await tx.query(end.sql, end.params, { signal }));
+          return fn(bindQueries(tx), last);
+        }
+        const lead = leadingStatement(tx, end, verify);
+        const result = await fn(bindQueries(lead.db), null);
+        await lead.settle({ signal });
+        return result;
       },
       { signal },
     );
@@ -160,7 +175,7 @@ export class Work<R extends ClaimedRow = ClaimedRow> implements AsyncDisposable 
     this.#ensureOpen('finish');
     await this.#transactEnd('Finished', null, true, async (q) => {
       if (fn) await fn(q);
-    }, opts.signal);
+    }, { signal: opts.signal, leading: true });
     this.#end('finished');
   }
 
@@ -179,7 +194,7 @@ export class Work<R extends ClaimedRow = ClaimedRow> implements AsyncDisposable 
       // The backoff moves the machine's agent start hint to its end (docs/architecture.md#work-schedule).
       await q.hintBackoff({ machineId: this.machineId, process: this.process }, opts);
       return seconds;
-    }, opts.signal);
+    }, { signal: opts.signal, leading: false });
     this.#end('failed');
     return interval;
   }
