@@ -19,14 +19,20 @@ import { checkTargetDevice, imageInstaller, TargetRefusedError } from './index.t
 
 const run = promisify(execFile);
 
+/** Why this machine cannot run the suite, or undefined when a loop device can be attached here. */
 async function loopDevicesUsable(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return 'needs root';
+  const probe = await mkdtemp(path.join(os.tmpdir(), 'bmaas-loop-probe-'));
   try {
-    await run('losetup', ['--version']);
     await run('mkfs.ext4', ['-V']);
+    await writeFile(path.join(probe, 'disk'), Buffer.alloc(1024 * 1024));
+    const dev = (await run('losetup', ['--find', '--show', path.join(probe, 'disk')])).stdout.trim();
+    await run('losetup', ['--detach', dev]);
     return undefined;
-  } catch {
-    return 'needs losetup and mkfs.ext4';
+  } catch (err) {
+    return `needs losetup, mkfs.ext4 and a free loop device (${(err as Error).message.split('\n')[0]})`;
+  } finally {
+    await rm(probe, { recursive: true, force: true });
   }
 }
 
