@@ -124,7 +124,7 @@ describe('image installer', () => {
 
     await mountinfo('45 27 7:77 / /mnt/data\\040disk rw,relatime - ext4 /dev/loop7 rw');
     await assert.rejects(check(), new RegExp(`^TargetRefusedError: refusing to write ${device} \\(loop device /dev/loop7 backed by ${device}\\): it holds a mounted filesystem \\(ext4 /dev/loop7 at /mnt/data disk\\)$`));
-    await mountinfo('27 1 7:77 / / rw,relatime - ext4 /dev/loop7 rw');
+    await mountinfo('46 27 7:77 /etc/hosts /etc/hosts rw - ext4 /dev/loop7 rw\n27 1 7:77 / / rw,relatime - ext4 /dev/loop7 rw');
     await assert.rejects(check(), /it holds the running root filesystem \(\/dev\/loop7 mounted at \/\)/);
     await mountinfo('');
     await writeFile(path.join(sys, 'block', 'loop7', 'holders', 'dm-0'), '');

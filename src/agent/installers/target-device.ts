@@ -87,6 +87,7 @@ async function refuseMounted(procRoot: string, target: string, members: readonly
     throw new TargetRefusedError(`cannot read ${procRoot}/self/mountinfo to check that ${target} is not mounted: ${err.code ?? err.message}`);
   });
   const byDevnum = new Map(members.map((m) => [m.devnum, m]));
+  let first: TargetRefusedError | undefined;
   for (const line of info.split('\n')) {
     const [left, right] = line.split(' - ');
     if (!left || !right) continue;
@@ -104,9 +105,11 @@ async function refuseMounted(procRoot: string, target: string, members: readonly
     }
     if (via === undefined) continue;
     const what = via === target ? target : `${target} (${via})`;
+    // The root filesystem is named as such even when bind mounts of it come first.
     if (mountPoint === '/') throw new TargetRefusedError(`refusing to write ${what}: it holds the running root filesystem (${source || fstype} mounted at /)`);
-    throw new TargetRefusedError(`refusing to write ${what}: it holds a mounted filesystem (${fstype} ${source} at ${mountPoint})`);
+    first ??= new TargetRefusedError(`refusing to write ${what}: it holds a mounted filesystem (${fstype} ${source} at ${mountPoint})`);
   }
+  if (first) throw first;
 }
 
 async function refuseSwap(procRoot: string, target: string, members: readonly Member[]): Promise<void> {
