@@ -129,7 +129,8 @@ export const DEV_LOOP_SETTINGS: DevLoopSettings = Object.freeze({
   // (a `dead` machine) fails the recovery, which backs off and escalates.
   checkedPower: Object.freeze({ pollIntervalMs: 500, confirmTimeoutMs: 10_000 }),
   bmcTimeouts: Object.freeze({ requestMs: 5_000, attempts: 5, backoffInitialMs: 200, backoffMaxMs: 2_000 }),
-  updater: Object.freeze({ changedRecheckMs: 10_000, settledRecheckMs: 120_000, roundIntervalMs: 2_000, rate: Object.freeze({ intervalMs: 50, burst: 20 }) }),
+  // Settled machines every 30 s, so a machine that went Off (a `dead` one) shows `Stopped` within a run.
+  updater: Object.freeze({ changedRecheckMs: 10_000, settledRecheckMs: 30_000, roundIntervalMs: 2_000, rate: Object.freeze({ intervalMs: 50, burst: 20 }) }),
 });
 
 /** Fleets above this size get the larger settings of devLoopSettings. */
