@@ -156,6 +156,8 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
     links.push(['data', `${dataDir} (delete it to start over)`]);
     if (io.logFile) links.push(['log', io.logFile]);
     const view = new LiveSummary(io.out);
+    // One summary line per refresh has no room for the links; the metrics URL is printed once.
+    if (!view.interactive && metrics.url) io.out.write(`bmaas dev: metrics on ${metrics.url}\n`);
     const ctx = (): SummaryContext => ({ elapsedMs: Date.now() - started, links, footer: o.exitWhenConverged ? `exits when converged (timeout ${formatMinutes(o.timeoutMs)})` : 'Ctrl-C stops everything; the next start resumes from the stored state' });
     const intervalMs = o.summaryIntervalMs ?? (view.interactive ? 1000 : 5000);
     let summary: FleetSummary | undefined;

@@ -23,7 +23,8 @@ export const command: Command = {
   summary: 'export BMDB fleet statistics (bmdb_stats_*, bmdb_hwstats_*) as Prometheus metrics',
   usage: '[--bmdb-url URL] [--metrics-listen-address HOST:PORT] [--collection-interval 1m]',
   description:
-    'Counts machines by workflow state, active backoffs and work per process, live sessions per component, and hardware per region, ' +
+    'Counts machines by workflow state, by derived state (stuck ones too), quarantined machines, whether the storm guard pauses recovery, ' +
+    'time in state, active backoffs and work per process, live sessions per component, and hardware per region, ' +
     'from the same predicates the shepherd uses. It never writes and holds no session, so a role that may only SELECT is enough. ' +
     'A collection that fails keeps the last values and counts scruffy_collection_failures_total.',
   flags: [
