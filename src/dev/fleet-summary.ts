@@ -88,7 +88,7 @@ export function fleetWaits(pause: StormPause | undefined, outage: FleetSummary['
 }
 
 /** What the summary reads besides the machines' states. */
-export interface FleetExtras {
+interface FleetExtras {
   readonly pause?: StormPause | undefined;
   readonly outage?: FleetSummary['outage'];
 }

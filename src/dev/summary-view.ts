@@ -15,20 +15,20 @@ export function formatElapsed(ms: number): string {
 }
 
 /** What the BMCs were asked, e.g. `GracefulRestart ok 5, ForceRestart ok 1, GracefulRestart 503 2` (none: `none yet`). */
-export function formatBmcPower(s: FleetSummary): string {
+function formatBmcPower(s: FleetSummary): string {
   if (s.bmcPower.length === 0) return 'none yet';
   return s.bmcPower.map((c) => `${c.resetType} ${c.status >= 200 && c.status < 300 ? 'ok' : c.status} ${c.count}`).join(', ');
 }
 
 /** The storm guard's state, e.g. `paused (no-heartbeats) for 12s` or `not paused`. */
-export function formatPause(s: FleetSummary): string {
+function formatPause(s: FleetSummary): string {
   if (!s.pause) return 'not paused';
   const forMs = s.pause.since ? Date.now() - s.pause.since.getTime() : undefined;
   return `paused (${s.pause.reason})${forMs === undefined ? '' : ` for ${Math.max(0, Math.round(forMs / 1000))}s`}`;
 }
 
 /** `--fault-server-outage`: `still to come`, `on, 18s left` or `over`; undefined without one. */
-export function formatOutage(s: FleetSummary): string | undefined {
+function formatOutage(s: FleetSummary): string | undefined {
   if (!s.outage) return undefined;
   if (s.outage.phase === 'on') return `on, ${Math.ceil(s.outage.msUntilOver / 1000)}s left`;
   return s.outage.phase === 'ahead' ? 'still to come' : 'over';

@@ -4,7 +4,7 @@
 export { FAULT_DESCRIPTIONS, FAULT_KINDS, FaultPlanError, NO_FAULTS, planFaults, validateFaultFractions, type Fault, type FaultFractions, type FaultKind } from './fault-plan.ts';
 export { MAX_SIM_MACHINES, SimFleet, simMachineId, type SimFleetMachine, type SimFleetOptions } from './sim-fleet.ts';
 export type { SimBmcAccess, SimTiming } from './sim-machine.ts';
-export { SIM_BMC_USERNAME, type SimBmcTiming } from './sim-bmc.ts';
+export type { SimBmcTiming } from './sim-bmc.ts';
 export { simulatedHardware } from './sim-hardware.ts';
 export { serveUploadSftp, type UploadedFile } from './sftp-upload-server.ts';
 export { FakeRedfishBmc, type FakeRedfishBmcOptions, type ReceivedReset, type ResetAnswerCount } from './redfish-bmc.ts';

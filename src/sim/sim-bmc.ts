@@ -9,7 +9,7 @@ import type { BmcCertificate } from './redfish-bmc-cert.ts';
 import type { FakePowerHooks } from './redfish-bmc-power.ts';
 import { FakeRedfishBmc } from './redfish-bmc.ts';
 
-export const SIM_BMC_USERNAME = 'admin';
+const SIM_BMC_USERNAME = 'admin';
 
 /** How a simulated BMC behaves; `bmaas dev` sets these. */
 export interface SimBmcTiming {
