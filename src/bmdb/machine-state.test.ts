@@ -51,6 +51,10 @@ describeBmdb('machine state', ({ open }) => {
     const stuck = await bmdb.queries.listStuckMachines({ limits });
     assert.deepEqual(stuck.map((s) => [s.machineId, s.state, s.limitSeconds]), [[id.silent, 'silent', 600]]);
     assert.deepEqual(await bmdb.queries.listStuckMachines(), [], 'with the default limits nobody is stuck yet');
+    assert.deepEqual((await bmdb.queries.listStuckMachines({ limits, state: 'silent' })).map((s) => s.machineId), [id.silent], 'stuck in one state');
+    assert.deepEqual(await bmdb.queries.listStuckMachines({ limits, state: 'recovering' }), []);
+    const withStates = await bmdb.queries.getMachineStates({ machineIds: [id.silent, id.heartbeating], limits });
+    assert.deepEqual(withStates.map((s) => [s.machineId, s.state, s.stuck, s.limitSeconds]).sort(), [[id.silent, 'silent', true, 600], [id.heartbeating, 'heartbeating', false, null]].sort());
     const counts = await bmdb.queries.countMachinesByState({ limits });
     assert.deepEqual(counts.silent, { machines: 1, stuck: 1 });
     assert.deepEqual(counts['starting-agent'], { machines: 1, stuck: 0 });

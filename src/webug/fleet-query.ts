@@ -125,7 +125,9 @@ export function buildFleetQuery(f: FleetFilter, stuck: Omit<StuckSelection, 'sta
   if (f.backoff) where.push(activity('work_backoff', f.backoff, p));
   if (f.hbOlderMs !== undefined) where.push(`h.agent_heartbeat_at < now() - ${p.add(f.hbOlderMs, 'bigint')} * interval '1 millisecond'`);
   if (f.hbNewerMs !== undefined) where.push(`h.agent_heartbeat_at >= now() - ${p.add(f.hbNewerMs, 'bigint')} * interval '1 millisecond'`);
-  if (f.stuck) where.push(`m.machine_id IN (SELECT machine_id FROM (${stuckMachinesSql(p, { ...stuck, state: f.stuck === 'any' ? undefined : f.stuck })}) stuck)`);
+  // ARRAY(…) is computed once, before the scan: as `IN (subquery)` the planner,
+  // misjudging how few rows one state has, re-ran the stuck query per row.
+  if (f.stuck) where.push(`m.machine_id = ANY(ARRAY(SELECT stuck.machine_id FROM (${stuckMachinesSql(p, { ...stuck, state: f.stuck === 'any' ? undefined : f.stuck })}) stuck))`);
 
   const col = SORT_COLUMN[f.sort];
   const cmp = f.dir === 'asc' ? '>' : '<';

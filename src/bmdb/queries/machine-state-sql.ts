@@ -72,8 +72,12 @@ export interface StuckSelection {
  */
 export function stuckMachinesSql(p: SqlParams, a: StuckSelection = {}): string {
   const states = statesSql(p, a.thresholds ?? DEFAULT_RECOVERY_THRESHOLDS);
-  const only = a.state ? ` AND st.state = ${p.add(a.state, 'text')}` : '';
-  return `SELECT st.machine_id, st.state, st.since, l.limit_seconds FROM (${states}) st JOIN ${limitsSql(p, a.limits ?? DEFAULT_STUCK_LIMITS)} ON l.state = st.state
-     WHERE st.since < now() - l.limit_seconds * interval '1 second'${only}`;
+  const all = `SELECT st.machine_id, st.state, st.since, l.limit_seconds FROM (${states}) st JOIN ${limitsSql(p, a.limits ?? DEFAULT_STUCK_LIMITS)} ON l.state = st.state
+     WHERE st.since < now() - l.limit_seconds * interval '1 second'`;
+  if (!a.state) return all;
+  // One state: filtered after the query for all of them. Pushed into the CASE
+  // (which PostgreSQL does without the OFFSET 0 fence) it made one state four
+  // times slower than all of them at 20,000 machines. CockroachDB ignores it.
+  return `SELECT * FROM (${all} OFFSET 0) one WHERE one.state = ${p.add(a.state, 'text')}`;
 }
 
