@@ -8,13 +8,12 @@ import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { openBmdb } from '../src/bmdb/index.ts';
 import { NINE_MACHINES_EXPECTED, seedNineMachines } from '../src/scruffy/testing/fleet.ts';
 import { AgentHardwareReportSchema, encodeMessage } from '../src/proto/index.ts';
 import { createTestDatabase, describePostgres } from './pg.ts';
-import { describePrometheus, runPromtool, startPrometheus } from './prometheus.ts';
+import { describePrometheus, eventually, runPromtool, startPrometheus } from './prometheus.ts';
 
 const RULES_DIR = join(import.meta.dirname, '..', 'deploy', 'prometheus');
 const RULES = join(RULES_DIR, 'bmaas.rules.yml');
@@ -32,22 +31,6 @@ describePrometheus('shipped rules', () => {
     assert.equal(r.code, 0, r.output);
   });
 });
-
-/** Polls `fn` until it returns a value other than undefined. */
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(250);
-  }
-}
 
 describePrometheus('Prometheus scrapes bmaas scruffy', () => {
   describePostgres('bmaas scruffy on a seeded PostgreSQL, scraped by a real Prometheus', () => {

@@ -143,3 +143,19 @@ export async function startPrometheus(o: StartPrometheusOptions): Promise<Promet
     [Symbol.asyncDispose]: stop,
   };
 }
+
+/** Polls `fn` every 250 ms until it returns a value other than undefined (a throw counts as not yet). */
+export async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await sleep(250);
+  }
+}
