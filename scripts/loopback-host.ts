@@ -7,7 +7,6 @@
 // Ctrl-C stops the sshd and the agent daemon the takeover left running.
 //
 //   npm run dev:host [-- --dir DIR] [--agent-endpoint HOST:PORT] [--ca-certificate PATH] [--heartbeat-interval DURATION]
-import { readFileSync } from 'node:fs';
 import { access, chmod, constants, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BUILT_AGENT_PATH } from '../src/shepherd/index.ts';
@@ -15,6 +14,7 @@ import { PID_FILE } from '../src/agent/daemon.ts';
 import { loadOrCreateSshKey } from '../src/shepherd/ssh/index.ts';
 import { shellQuote } from '../src/shepherd/takeover.ts';
 import { startSshd } from '../test/sshd.ts';
+import { signalFromPidFile } from './pid-file.ts';
 import { ScriptUsageError, parseScriptArgs } from './script-args.ts';
 import { interruptSignal, untilAborted } from './until-interrupted.ts';
 
@@ -46,23 +46,6 @@ function shown(p: string): string {
   return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
 }
 
-/** SIGTERMs the process whose id the file holds; returns it, or undefined when there was none to stop. */
-function killFromPidFile(file: string): number | undefined {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(file, 'utf8').trim());
-  } catch {
-    return undefined;
-  }
-  if (!Number.isInteger(pid) || pid <= 1) return undefined;
-  try {
-    process.kill(pid, 'SIGTERM');
-    return pid;
-  } catch {
-    return undefined; // already gone
-  }
-}
-
 async function main(): Promise<void> {
   const opts = options(process.argv.slice(2));
   // The agent splits --reboot-command on whitespace.
@@ -80,7 +63,7 @@ async function main(): Promise<void> {
   const key = await loadOrCreateSshKey(keyPath, { signal: interrupted });
   const sshd = await startSshd({ authorizedKey: key.publicKeyOpenSsh, signal: interrupted });
   // Last resort should this process die some other way: no sshd left behind.
-  process.once('exit', () => killFromPidFile(path.join(sshd.dir, 'sshd.pid')));
+  process.once('exit', () => signalFromPidFile(path.join(sshd.dir, 'sshd.pid')));
   try {
     const devices = path.join(opts.dir, 'devices.json');
     await writeFile(devices, `${JSON.stringify([{ ID: 'loopback-1', Addr: sshd.addresses[0], Location: 'loopback' }], null, 2)}\n`);
@@ -122,7 +105,7 @@ async function main(): Promise<void> {
   } finally {
     await sshd.stop();
     // The takeover left the daemon detached, in a session of its own.
-    const pid = killFromPidFile(path.join(stateDir, PID_FILE));
+    const pid = signalFromPidFile(path.join(stateDir, PID_FILE));
     process.stdout.write(`loopback host stopped${pid ? ` (agent daemon ${pid} terminated)` : ''}.\n`);
   }
 }
