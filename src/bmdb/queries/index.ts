@@ -42,12 +42,21 @@ export type Queries = {
   readonly db: Queryable;
 };
 
+// Each query is bound to the transaction when it is looked up, not all of
+// them up front: a transaction uses two or three of the dozens there are, and
+// binding them all cost more than some of its statements.
+const queryNames = new Set(Object.keys(all));
+const bindOnLookup: ProxyHandler<{ db: Queryable }> = {
+  get(target, name) {
+    if (name === 'db') return target.db;
+    if (typeof name !== 'string' || !queryNames.has(name)) return undefined;
+    const fn = all[name as keyof All] as (db: Queryable, ...rest: unknown[]) => unknown;
+    return (...args: unknown[]) => fn(target.db, ...args);
+  },
+};
+
 export function bindQueries(db: Queryable): Queries {
-  const bound: Record<string, unknown> = { db };
-  for (const [name, fn] of Object.entries(all)) {
-    bound[name] = (...args: unknown[]) => (fn as (db: Queryable, ...rest: unknown[]) => unknown)(db, ...args);
-  }
-  return bound as Queries;
+  return new Proxy({ db }, bindOnLookup) as unknown as Queries;
 }
 
 export * from './actors.ts';
