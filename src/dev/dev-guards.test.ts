@@ -38,8 +38,9 @@ describe('bmaas dev: storm guard and quarantine', () => {
 
   it('reboots nothing for a server outage longer than the silence threshold, and converges only after it', { timeout: 200_000 }, async () => {
     const dir = await newDir();
-    // 15 s of outage against 10 s of silence: every machine looks dead for a while.
-    const run = await runBmaas([...common(dir, 20), ...ONLY('silent', 0), '--fault-server-outage', '15s@10s'], { timeoutMs: 180_000 });
+    // 15 s of outage against 10 s of silence: every machine looks dead for a while. It
+    // starts 30 s in, so that on a busy machine too every agent heartbeated before it.
+    const run = await runBmaas([...common(dir, 20), ...ONLY('silent', 0), '--fault-server-outage', '15s@30s'], { timeoutMs: 180_000 });
     assert.equal(run.code, 0, `stdout:\n${run.stdout.slice(-3000)}\nstderr:\n${run.stderr.slice(-3000)}`);
     assert.match(run.stdout, /server outage still to come; converging: waiting for the server outage \(still to come\)/);
     assert.match(run.stdout, /heartbeating 0, silent 20,.* storm guard paused \(no-heartbeats\) for \d+s.* server outage on/);
