@@ -97,6 +97,7 @@ async function main(): Promise<void> {
         `  device list ${shown(devices)}, agent wrapper ${shown(wrapper)} (state in ${shown(stateDir)}, agent log ${shown(path.join(stateDir, 'agent.log'))})`,
         'take it over with (BMAAS_BMDB_URL set, as for the server):',
         `  ${command.join(' \\\n    ')}`,
+        'a Redfish BMC for it, written into the device list: npm run dev:bmc (README: Trying it without a BMC)',
         'Ctrl-C stops the sshd and the agent daemon.',
         '',
       ].join('\n'),
