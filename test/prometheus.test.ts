@@ -70,7 +70,7 @@ describePrometheus('Prometheus scrapes bmaas scruffy', () => {
 
       const child = spawn(
         process.execPath,
-        [join(import.meta.dirname, 'scruffy-command-entry.ts'), '--bmdb-url', roUrl.toString(), '--metrics-listen-address', '127.0.0.1:0', '--collection-interval', '1s', '--log-level', 'warn'],
+        [join(import.meta.dirname, 'scruffy-command-entry.ts'), '--bmdb-url', roUrl.toString(), '--metrics-listen-address', '127.0.0.1:0', '--collection-interval', '1s', '--stuck-limit', 'silent=10m', '--log-level', 'warn'],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
       let stderr = '';
@@ -97,6 +97,8 @@ describePrometheus('Prometheus scrapes bmaas scruffy', () => {
       for (const [name, want] of Object.entries(NINE_MACHINES_EXPECTED)) assert.equal(await valueOf(name), want, name);
       // The two reported machines may sit in different regions (one series each).
       assert.equal(await valueOf('sum(bmdb_hwstats_region_nodes)'), 2);
+      // The four silent machines have been silent for an hour, beyond the 10 min given.
+      assert.equal(await valueOf('bmdb_stats_machines_stuck{state="silent"}'), 4);
       assert.equal(await valueOf('scruffy_collection_failures_total'), 0, `collections failed under the read-only role: ${stderr}`);
       const ratio = await eventually('the recording rule to be evaluated', () => valueOf('bmaas:fleet_heartbeat_ratio'));
       assert.ok(Math.abs(ratio - 3 / 9) < 1e-9, `ratio ${ratio}`);

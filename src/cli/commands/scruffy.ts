@@ -15,6 +15,7 @@ import { HostPortError, parseListenAddress } from '../../lib/index.ts';
 import type { Command } from '../command.ts';
 import { BMDB_FLAGS, LOG_FLAGS, openBmdbFromFlags, RECOVERY_THRESHOLD_FLAGS, recoveryThresholdsFromFlags } from '../common-flags.ts';
 import { durationFlagBounds, UsageError } from '../../lib/flags.ts';
+import { STUCK_LIMIT_FLAG, stuckLimitsFromFlags } from '../stuck-limit-flags.ts';
 
 export const DEFAULT_SCRUFFY_METRICS_ADDRESS = '127.0.0.1:9180';
 
@@ -41,6 +42,8 @@ export const command: Command = {
     },
     // heartbeating and pending recovery use these; give the shepherd's values.
     ...RECOVERY_THRESHOLD_FLAGS,
+    // bmdb_stats_machines_stuck uses these; give webug's values.
+    STUCK_LIMIT_FLAG,
     { name: 'shutdown-grace', type: 'duration', default: DEFAULT_SHUTDOWN_GRACE_MS, ...durationFlagBounds(SCRUFFY_BOUNDS.shutdownGraceMs), description: 'how long a collection in flight may finish at shutdown' },
     ...LOG_FLAGS,
   ],
@@ -62,6 +65,7 @@ export const command: Command = {
       hardwarePageSize: flags.number('hardware-page-size'),
       shutdownGraceMs: flags.number('shutdown-grace'),
       recoveryThresholds: recoveryThresholdsFromFlags(flags),
+      stuckLimits: stuckLimitsFromFlags(flags),
       sessionComponents: flags
         .string('session-components')!
         .split(',')
