@@ -18,6 +18,18 @@ export const progress = (line: string): void => {
 /** `BENCH_QUICK=1`: smaller sizes and fewer repetitions, for a smoke run. */
 export const QUICK = process.env.BENCH_QUICK === '1';
 
+/**
+ * A connected client on `url` that reports a dropped connection instead of
+ * crashing the bench with an unhandled 'error' event (the cluster stops while
+ * it is still open when a bench fails half-way).
+ */
+export async function connectClient(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', (err) => progress(`database connection: ${err.message}`));
+  await client.connect();
+  return client;
+}
+
 /** Creates database `name` through the admin connection and returns its URL. */
 export async function createDatabase(admin: pg.Client, adminUrl: string, name: string): Promise<string> {
   await admin.query(`CREATE DATABASE ${name}`);

@@ -16,11 +16,10 @@
 //
 // BENCH_SIZES=1000,10000 and BENCH_SHARES=0,0.01 narrow the matrix;
 // BENCH_QUICK=1 runs 1,000 and 10,000 machines with a smaller time budget.
-import pg from 'pg';
 import { Registry } from 'prom-client';
 import { openBmdb } from '../src/bmdb/index.ts';
 import { startPgCluster } from '../test/pg-cluster.ts';
-import { createDatabase, emit, emitBaseline, median, progress, QUICK, timeRepeatedly } from './bench-lib.ts';
+import { connectClient, createDatabase, emit, emitBaseline, median, progress, QUICK, timeRepeatedly } from './bench-lib.ts';
 
 const list = (v: string | undefined, fallback: string) => (v ?? fallback).split(',').map(Number);
 const SIZES = list(process.env.BENCH_SIZES, QUICK ? '1000,10000' : '1000,10000,100000');
@@ -33,15 +32,13 @@ const KINDS = ['agent_start', 'recovery'] as const;
 
 const cluster = await startPgCluster();
 try {
-  const admin = new pg.Client({ connectionString: cluster.adminUrl });
-  await admin.connect();
+  const admin = await connectClient(cluster.adminUrl);
   await emitBaseline(admin, cluster.adminUrl);
   const results = new Map<string, number>();
   for (const size of SIZES) {
     const url = await createDatabase(admin, cluster.adminUrl, `cand_${size}`);
     const bmdb = await openBmdb({ url, migrate: true, metricsRegistry: new Registry() });
-    const seeder = new pg.Client({ connectionString: url });
-    await seeder.connect();
+    const seeder = await connectClient(url);
     const t0 = performance.now();
     await seeder.query('INSERT INTO machines (machine_id) SELECT gen_random_uuid() FROM generate_series(1, $1)', [size]);
     await seeder.query(`INSERT INTO machine_provided (machine_id, provider, provider_id) SELECT machine_id, 'None', machine_id::text FROM machines`);

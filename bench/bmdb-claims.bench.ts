@@ -6,7 +6,7 @@
 import os from 'node:os';
 import pg from 'pg';
 import { startPgCluster } from '../test/pg-cluster.ts';
-import { createDatabase, emit, median } from './bench-lib.ts';
+import { connectClient, createDatabase, emit, median } from './bench-lib.ts';
 import { runClaimCycles } from './claim-cycles.ts';
 
 const MACHINES = Number(process.env.BENCH_MACHINES ?? 5000);
@@ -14,9 +14,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
 const cluster = await startPgCluster();
 try {
-  const admin = new pg.Client({ connectionString: cluster.adminUrl });
-  admin.on('error', (err) => process.stderr.write(`bench: admin connection: ${err.message}\n`));
-  await admin.connect();
+  const admin = await connectClient(cluster.adminUrl);
   let dbCounter = 0;
   const freshDb = () => createDatabase(admin, cluster.adminUrl, `bench_${++dbCounter}`);
 

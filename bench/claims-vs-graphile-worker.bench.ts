@@ -13,10 +13,9 @@
 // start to the last job's completion.
 //
 // BENCH_JOBS (10,000), BENCH_MACHINES (5,000), BENCH_RUNS (3); BENCH_QUICK=1: 2,000 / 1,000 / 1.
-import pg from 'pg';
 import { Logger, makeWorkerUtils, run, runMigrations } from 'graphile-worker';
 import { startPgCluster } from '../test/pg-cluster.ts';
-import { createDatabase, emit, emitBaseline, median, progress, QUICK } from './bench-lib.ts';
+import { connectClient, createDatabase, emit, emitBaseline, median, progress, QUICK } from './bench-lib.ts';
 import { runClaimCycles } from './claim-cycles.ts';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? (QUICK ? 2000 : 10_000));
@@ -74,9 +73,7 @@ async function graphileWorkerRate(url: string): Promise<number> {
 
 const cluster = await startPgCluster();
 try {
-  const admin = new pg.Client({ connectionString: cluster.adminUrl });
-  admin.on('error', (err) => progress(`admin connection: ${err.message}`));
-  await admin.connect();
+  const admin = await connectClient(cluster.adminUrl);
   const base = await emitBaseline(admin, cluster.adminUrl);
   const gw: number[] = [];
   const bm: number[] = [];

@@ -15,11 +15,10 @@ import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { Registry } from 'prom-client';
 import { openBmdb } from '../src/bmdb/index.ts';
 import { startPgCluster } from '../test/pg-cluster.ts';
-import { createDatabase, emit, emitBaseline, progress, QUICK } from './bench-lib.ts';
+import { connectClient, createDatabase, emit, emitBaseline, progress, QUICK } from './bench-lib.ts';
 
 const MACHINES = Number(process.env.BENCH_DEV_MACHINES ?? (QUICK ? 100 : 1000));
 const TIMEOUT_S = Number(process.env.BENCH_DEV_TIMEOUT_S ?? 300);
@@ -38,8 +37,7 @@ const top = (xs: readonly string[], n = 5): Record<string, number> => {
 const cluster = await startPgCluster();
 const dataDir = await mkdtemp(path.join(os.tmpdir(), 'bmaas-bench-dev-'));
 try {
-  const admin = new pg.Client({ connectionString: cluster.adminUrl });
-  await admin.connect();
+  const admin = await connectClient(cluster.adminUrl);
   await emitBaseline(admin, cluster.adminUrl);
   const bmdbUrl = ON_POSTGRES ? await createDatabase(admin, cluster.adminUrl, 'dev') : `pglite://${path.join(dataDir, 'bmdb')}`;
 

@@ -24,13 +24,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { Registry } from 'prom-client';
 import { clientCertificate, createCallbackClient, generateAgentKey, rawPublicKey } from '../src/agent/index.ts';
 import { openBmdb } from '../src/bmdb/index.ts';
 import { ensureDevCertificates } from '../src/server/index.ts';
 import { startPgCluster } from '../test/pg-cluster.ts';
-import { createDatabase, emit, emitBaseline, progress, QUICK } from './bench-lib.ts';
+import { connectClient, createDatabase, emit, emitBaseline, progress, QUICK } from './bench-lib.ts';
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? (QUICK ? 50 : 200));
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? (QUICK ? 3 : 10));
@@ -56,8 +55,7 @@ async function cpuSeconds(pid: number): Promise<number> {
 const cluster = await startPgCluster();
 const tmp = await mkdtemp(path.join(os.tmpdir(), 'bmaas-bench-hb-'));
 try {
-  const admin = new pg.Client({ connectionString: cluster.adminUrl });
-  await admin.connect();
+  const admin = await connectClient(cluster.adminUrl);
   await emitBaseline(admin, cluster.adminUrl);
   const url = await createDatabase(admin, cluster.adminUrl, 'heartbeats');
 

@@ -1,21 +1,19 @@
 // webug at fleet scale: 100,000 machines in a throw-away PostgreSQL, timed
 // over HTTP as an operator's browser would ask (full HTML pages). Prints one
 // JSON line per figure; the target is a median under 200 ms each.
-import pg from 'pg';
 import { Registry } from 'prom-client';
 import { openBmdb } from '../src/bmdb/index.ts';
 import { startWebug } from '../src/webug/index.ts';
 import { sampleHardwareReport } from '../src/webug/testing/seed.ts';
 import { startPgCluster } from '../test/pg-cluster.ts';
-import { createDatabase, emit, median } from './bench-lib.ts';
+import { connectClient, createDatabase, emit, median } from './bench-lib.ts';
 
 const MACHINES = Number(process.env.BENCH_MACHINES ?? 100_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 
 const cluster = await startPgCluster();
 try {
-  const admin = new pg.Client({ connectionString: cluster.adminUrl });
-  await admin.connect();
+  const admin = await connectClient(cluster.adminUrl);
   const url = await createDatabase(admin, cluster.adminUrl, 'webug_bench');
   await admin.end();
   const bmdb = await openBmdb({ url, migrate: true, metricsRegistry: new Registry() });
