@@ -147,7 +147,7 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
 
     const webug = await startDevWebug(o, t, bmdb, log, signal);
     if (webug) stack.defer(() => webug.close());
-    const metrics = stack.use(await startDevMetrics({ registry, listenAddress: o.metricsListenAddress ?? DEV_DEFAULTS.metricsListenAddress, bmdb, thresholds: t.recovery, logger: log, signal }));
+    const metrics = stack.use(await startDevMetrics({ registry, listenAddress: o.metricsListenAddress ?? DEV_DEFAULTS.metricsListenAddress, bmdb, machines: o.machines, thresholds: t.recovery, logger: log, signal }));
 
     const links: Array<[string, string]> = [];
     if (webug) links.push(['web UI', webug.url]);
