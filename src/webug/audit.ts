@@ -2,6 +2,7 @@
 // first, and exports streamed page by page up to a row cap.
 import { PROCESSES, SqlParams, WORK_HISTORY_EVENTS, type Process, type WorkHistoryEvent } from '../bmdb/index.ts';
 import type { WebugContext } from './context.ts';
+import type { EnumLabels } from './enum-labels.ts';
 import type { BuiltQuery } from './fleet-query.ts';
 import { cursorParts, decodeCursor, encodeCursor, intParam, oneOf, timeParam, uuidParam } from './params.ts';
 
@@ -11,8 +12,9 @@ export const DEFAULT_EXPORT_ROWS = 10_000;
 export const MAX_EXPORT_ROWS = 100_000;
 
 export interface AuditFilter {
-  readonly process?: Process | undefined;
-  readonly event?: WorkHistoryEvent | undefined;
+  /** A process or event the database knows, which may be newer than the model's. */
+  readonly process?: string | undefined;
+  readonly event?: string | undefined;
   readonly machine?: string | undefined;
   readonly from?: Date | undefined;
   readonly to?: Date | undefined;
@@ -29,15 +31,30 @@ export interface AuditRow {
   readonly failedCause: string | null;
 }
 
-export function parseAuditFilter(params: URLSearchParams, maxLimit = MAX_AUDIT_PAGE_SIZE): AuditFilter {
+/** The processes and history events a filter or cursor may name. */
+export interface AuditLabels {
+  readonly processes: readonly string[];
+  readonly events: readonly string[];
+}
+
+/**
+ * The database's labels, falling back to the model's. A newer release may
+ * have added a process or event and written history with it; the cursor of a
+ * page ending on such a row must be accepted back.
+ */
+export function auditLabels(enums: EnumLabels = {}): AuditLabels {
+  return { processes: enums.process ?? PROCESSES, events: enums.work_history_event ?? WORK_HISTORY_EVENTS };
+}
+
+export function parseAuditFilter(params: URLSearchParams, labels: AuditLabels = auditLabels(), maxLimit = MAX_AUDIT_PAGE_SIZE): AuditFilter {
   return {
-    process: oneOf(params, 'process', PROCESSES),
-    event: oneOf(params, 'event', WORK_HISTORY_EVENTS),
+    process: oneOf(params, 'process', labels.processes),
+    event: oneOf(params, 'event', labels.events),
     machine: uuidParam(params, 'machine'),
     from: timeParam(params, 'from'),
     to: timeParam(params, 'to'),
     limit: intParam(params, 'limit', AUDIT_PAGE_SIZE, 1, maxLimit),
-    before: decodeCursor(params, 'before', [cursorParts.timestamp, cursorParts.uuid, cursorParts.oneOf(PROCESSES), cursorParts.oneOf(WORK_HISTORY_EVENTS)]),
+    before: decodeCursor(params, 'before', [cursorParts.timestamp, cursorParts.uuid, cursorParts.oneOf(labels.processes), cursorParts.oneOf(labels.events)]),
   };
 }
 

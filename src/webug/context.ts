@@ -2,6 +2,7 @@
 // tags and schema version (cached briefly: the schema changes only with a
 // migration), the thresholds the explain view uses and the stuck limits.
 import { DEFAULT_STUCK_LIMITS, migrationStatus, type Bmdb, type RecoveryThresholds, type StuckLimits } from '../bmdb/index.ts';
+import { readEnumLabels, type EnumLabels } from './enum-labels.ts';
 import { readOnly, type ReadFn } from './read-only.ts';
 import { discoverTags, type TagTable } from './tag-schema.ts';
 
@@ -9,6 +10,8 @@ export interface SchemaInfo {
   readonly tags: readonly TagTable[];
   readonly schemaVersion: number;
   readonly latestKnownVersion: number;
+  /** Enum labels as the database has them, newer values included. */
+  readonly enumLabels: EnumLabels;
 }
 
 export interface WebugContext {
@@ -33,11 +36,12 @@ export function createContext(bmdb: Bmdb, thresholds: RecoveryThresholds, stuckL
     schema(signal) {
       if (!cached || Date.now() - cached.at > SCHEMA_CACHE_MS) {
         const info = (async () => {
-          // Both reads in one READ ONLY transaction: the status is a pure read.
+          // Every read in one READ ONLY transaction: the status is a pure read.
           return read(async (db) => {
             const status = await migrationStatus(db, { signal });
             const tags = await discoverTags(db, { signal });
-            return { tags, schemaVersion: status.current, latestKnownVersion: status.latestKnown };
+            const enumLabels = await readEnumLabels(db, { signal });
+            return { tags, schemaVersion: status.current, latestKnownVersion: status.latestKnown, enumLabels };
           }, { signal });
         })();
         cached = { at: Date.now(), info };

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { resolveMachineIn } from '../actions/index.ts';
 import { ACTION_PATH, actionHttpError, ConflictError, errorKind, ForbiddenError, handleAction, UnauthenticatedError, type ActionApi } from './actions-api.ts';
 import { bearerSecret, findApiToken } from './api-tokens.ts';
-import { auditCsv, AUDIT_CSV_HEADER, DEFAULT_EXPORT_ROWS, loadAuditPage, MAX_EXPORT_ROWS, parseAuditFilter, streamAudit } from './audit.ts';
+import { auditCsv, AUDIT_CSV_HEADER, auditLabels, DEFAULT_EXPORT_ROWS, loadAuditPage, MAX_EXPORT_ROWS, parseAuditFilter, streamAudit, type AuditFilter, type AuditLabels } from './audit.ts';
 import { authenticate } from './auth.ts';
 import { BROWSER_POST_PATHS, handleBrowserPost, localPath, type BrowserActions } from './browser-actions.ts';
 import type { BrowserSession } from './browser-sessions.ts';
@@ -82,6 +82,11 @@ const machineId = (req: Request, prefix: string) => pathId(req.url.pathname, pre
 
 export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const { ctx, logger } = opts;
+  /** The audit filter of a request, checked against the labels the database has (a newer release's too). */
+  const auditRequest = async (r: Request): Promise<{ f: AuditFilter; labels: AuditLabels }> => {
+    const labels = auditLabels((await ctx.schema(r.signal)).enumLabels);
+    return { f: parseAuditFilter(r.url.searchParams, labels), labels };
+  };
 
   const json: Array<[RegExp, Json]> = [
     [/^\/api\/status$/, async (r) => {
@@ -93,7 +98,7 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
     [/^\/api\/machines\/[^/]+$/, (r) => loadMachine(ctx, machineId(r, '/api/machines/'), r.signal)],
     [/^\/api\/sessions$/, (r) => listSessions(ctx, r.signal)],
     [/^\/api\/sessions\/[^/]+$/, (r) => loadSession(ctx, machineId(r, '/api/sessions/'), r.signal)],
-    [/^\/api\/audit$/, (r) => loadAuditPage(ctx, parseAuditFilter(r.url.searchParams), r.signal)],
+    [/^\/api\/audit$/, async (r) => loadAuditPage(ctx, (await auditRequest(r)).f, r.signal)],
     [/^\/api\/audit\/actions$/, (r) => loadOperatorAudit(ctx, r.url.searchParams, r.signal)],
     // The CLI's --api resolves machine selectors (id, id prefix, provider id) here.
     [/^\/api\/resolve$/, async (r) => {
@@ -131,9 +136,9 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
       return { title: `Session ${d.session.sessionId.slice(0, 8)}`, nav: 'session', body: sessionPage(d), live: true };
     }],
     [/^\/audit$/, async (r) => {
-      const f = parseAuditFilter(r.url.searchParams);
+      const { f, labels } = await auditRequest(r);
       const actions = await loadOperatorAudit(ctx, new URLSearchParams(f.machine ? { machine: f.machine } : {}), r.signal);
-      return { title: 'Audit', nav: 'audit', body: auditPage(f, await loadAuditPage(ctx, f, r.signal), actions.rows) };
+      return { title: 'Audit', nav: 'audit', body: auditPage(f, await loadAuditPage(ctx, f, r.signal), actions.rows, labels) };
     }],
   ];
 
@@ -158,7 +163,7 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
   }
 
   async function exportAudit(r: Request, res: ServerResponse, format: 'csv' | 'json'): Promise<void> {
-    const f = parseAuditFilter(r.url.searchParams);
+    const { f } = await auditRequest(r);
     const cap = intParam(r.url.searchParams, 'max', DEFAULT_EXPORT_ROWS, 1, MAX_EXPORT_ROWS);
     // The headers go out with the first page, so a failure before it (the
     // database down) is still a proper error response, not a cut-off 200.

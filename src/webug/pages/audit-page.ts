@@ -1,6 +1,6 @@
 // The audit trail: filters, a page of history rows, exports.
-import { PROCESSES, WORK_HISTORY_EVENTS, type AuditEntry } from '../../bmdb/index.ts';
-import { auditFilterQuery, type AuditFilter, type AuditRow } from '../audit.ts';
+import type { AuditEntry } from '../../bmdb/index.ts';
+import { auditFilterQuery, auditLabels, type AuditFilter, type AuditLabels, type AuditRow } from '../audit.ts';
 import { html, href, type SafeHtml } from '../html.ts';
 import { badge, isoSeconds, machineLink, muted } from './format.ts';
 
@@ -17,12 +17,12 @@ export function operatorActions(rows: readonly AuditEntry[], machine: string | u
   <div class="pager"><a class="meta" href="${href('/api/audit/actions', { machine })}">JSON</a></div>`;
 }
 
-export function auditPage(f: AuditFilter, page: { rows: readonly AuditRow[]; next: string | null }, actions: readonly AuditEntry[] = []): SafeHtml {
+export function auditPage(f: AuditFilter, page: { rows: readonly AuditRow[]; next: string | null }, actions: readonly AuditEntry[] = [], labels: AuditLabels = auditLabels()): SafeHtml {
   const q = auditFilterQuery(f);
   return html`<h1>Audit trail</h1>
   <form class="filters" method="get" action="/audit">
-    <label>process${select('process', PROCESSES, f.process)}</label>
-    <label>event${select('event', WORK_HISTORY_EVENTS, f.event)}</label>
+    <label>process${select('process', labels.processes, f.process)}</label>
+    <label>event${select('event', labels.events, f.event)}</label>
     <label>machine<input name="machine" value="${f.machine ?? ''}" size="36" placeholder="machine id"></label>
     <label>from (UTC)<input name="from" value="${f.from?.toISOString() ?? ''}" placeholder="2025-01-31T00:00:00Z" size="22"></label>
     <label>to (UTC)<input name="to" value="${f.to?.toISOString() ?? ''}" size="22"></label>
