@@ -88,6 +88,9 @@ const recover: ActionDefinition = {
     return { change: `heartbeat aged to ${LONG_AGO.toISOString()}${backoff ? ', ShepherdRecovery backoff dropped' : ''}: the recoverer takes it next` };
   },
   async apply(q, m, _args, opts) {
+    // Aging the heartbeat hides whether the agent heartbeated since the last
+    // reboot, which resets the escalation: settle that first.
+    await q.settleRecoveryAttempts({ machineId: m.machineId }, opts);
     await q.setAgentHeartbeat({ machineId: m.machineId, at: LONG_AGO }, opts);
     await q.deleteBackoffs({ machineId: m.machineId, process: 'ShepherdRecovery' }, opts);
   },

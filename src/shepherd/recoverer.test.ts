@@ -3,13 +3,18 @@ import { it } from 'node:test';
 import type { Bmdb } from '../bmdb/index.ts';
 import { ControlLoopRunner } from '../controlloop/index.ts';
 import { describeBmdb } from '../../test/bmdb.ts';
-import { Recoverer } from './index.ts';
-import { FakeProvider, waitFor } from './testing/index.ts';
+import { runAction } from '../actions/index.ts';
+import { Initializer, Recoverer, StormGuard } from './index.ts';
+import { FakeProvider, FakeSshClient, waitFor } from './testing/index.ts';
 
 const FAST = { intervalMs: 1, burst: 1000 };
 
 async function rows(bmdb: Bmdb, sql: string): Promise<Array<Record<string, unknown>>> {
   return (await bmdb.driver.query(sql, [])).rows;
+}
+
+function initializer(provider: FakeProvider, ssh: FakeSshClient): Initializer {
+  return new Initializer({ provider, sshClient: ssh, sshUser: 'root', sshAuth: { password: 'secret' }, agentExecutablePath: '/opt/bmaas/agent', agentEndpoint: 'bmsrv.example:443' });
 }
 
 describeBmdb('recoverer', ({ open }) => {
@@ -62,5 +67,53 @@ describeBmdb('recoverer', ({ open }) => {
     assert.equal(Number(row!.last_interval_seconds), 60);
     assert.match(String(row!.cause), /has no machine "vanished"/);
     assert.equal((await rows(bmdb, 'SELECT 1 FROM machine_agent_started')).length, 1, 'tags kept when the reboot failed');
+  });
+
+  it('a machine that heartbeated is recovered once with a graceful restart, its new agent heartbeats and is left alone, and its next recovery starts gracefully again', async () => {
+    const bmdb = await open();
+    const provider = new FakeProvider();
+    const ssh = new FakeSshClient();
+    const [pm] = provider.addMachines(1);
+    const machineId = await bmdb.transact('unittest', async (q) => {
+      const { machineId } = await q.newMachine();
+      await q.addProvided({ machineId, provider: 'None', providerId: pm!.id, providerIpAddress: pm!.address });
+      return machineId;
+    });
+    const heartbeat = (key: Uint8Array) => bmdb.transact('unittest', (q) => q.recordHeartbeats({ claims: [{ machineId, publicKey: key }] })).then((a) => a.has(machineId));
+    const agentKey = async () => (await rows(bmdb, 'SELECT agent_public_key FROM machine_agent_started')).map((r) => Buffer.from(r.agent_public_key as Uint8Array))[0];
+    const recover = () => runAction(bmdb, { action: 'recover', machineId, actor: 'operator@test' });
+    const stop = new AbortController();
+    const loops = [
+      // No reboot cap: this is about the escalation step, not the storm guard.
+      new ControlLoopRunner(bmdb, new Recoverer({ provider, stormGuard: new StormGuard({ options: { enabled: false } }) }), { dbQueryRate: FAST }).run(stop.signal),
+      new ControlLoopRunner(bmdb, initializer(provider, ssh), { dbQueryRate: FAST }).run(stop.signal),
+    ];
+    try {
+      await waitFor('the first agent', async () => (await agentKey()) !== undefined);
+      const first = (await agentKey())!;
+      assert.ok(await heartbeat(first));
+
+      // A first recovery: a graceful restart, then a new agent with a new key.
+      await recover();
+      await waitFor('a reboot', () => provider.reboots.length === 1);
+      await waitFor('a second agent', async () => {
+        const key = await agentKey();
+        return key !== undefined && !key.equals(first);
+      });
+      const second = (await agentKey())!;
+      assert.equal(await heartbeat(first), false, 'the old agent is refused once the new one holds AgentStarted');
+      assert.ok(await heartbeat(second));
+      // Give a wrong second reboot a chance to happen.
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(provider.rebootAttempts, [0]);
+
+      // The new agent heartbeated since that reboot: the next recovery is a first one again.
+      await recover();
+      await waitFor('a second reboot', () => provider.reboots.length === 2);
+      assert.deepEqual(provider.rebootAttempts, [0, 0], 'both reboots are graceful restarts (attempt 0)');
+    } finally {
+      stop.abort();
+      await Promise.all(loops);
+    }
   });
 });

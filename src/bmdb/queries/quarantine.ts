@@ -58,6 +58,16 @@ export async function recordAttempt(db: Queryable, a: { machineId: string; proce
   return { attempts: Number(row.attempts), lastAttemptAt: row.last_attempt_at as Date, lastCauses: row.last_causes as string };
 }
 
+/**
+ * Makes the lazy reset of the recovery count explicit: deletes the count when a
+ * heartbeat came after its last attempt. For a writer about to move the
+ * heartbeat time back (the recover action ages it), which would otherwise hide
+ * that heartbeat and make the next reboot escalate as if none had come.
+ */
+export async function settleRecoveryAttempts(db: Queryable, a: { machineId: string }, opts?: QueryOptions): Promise<void> {
+  await db.query(`DELETE FROM machine_attempts a WHERE a.machine_id = $1 AND a.process = 'ShepherdRecovery' AND ${HEARTBEAT_SINCE}`, [a.machineId], opts);
+}
+
 /** Forgets the machine's attempts (of one process, or all). */
 export async function clearAttempts(db: Queryable, a: { machineId: string; process?: Process }, opts?: QueryOptions): Promise<void> {
   await db.query('DELETE FROM machine_attempts WHERE machine_id = $1 AND ($2::process IS NULL OR process = $2::process)', [a.machineId, a.process ?? null], opts);
