@@ -2,9 +2,12 @@
 // sets Prometheus gauges. It holds no session and writes nothing.
 //
 // A round that fails (database down, a query aborted) keeps every gauge at
-// its last value, counts the failure and logs once per outage; the next round
-// is tried at the usual interval. Shutdown has two stages: stop() ends the
-// loop after the round in flight, and aborts that round once the grace is over.
+// its last value and counts the failure; the next round is tried at the usual
+// interval. A database outage is logged by the process's outage reporter
+// (src/bmdb/outage.ts), so the rounds it fails go to debug here; any other
+// failure (a SQL error, say) is logged once per streak of failed rounds.
+// Shutdown has two stages: stop() ends the loop after the round in flight,
+// and aborts that round once the grace is over.
 import { Counter, Gauge } from 'prom-client';
 import type { Bmdb } from '../bmdb/index.ts';
 import { sleep } from '../lib/index.ts';
@@ -33,6 +36,9 @@ export class ScruffyExporter {
   readonly #abort = new AbortController();
   #loop: Promise<void> | undefined;
   #failing = false;
+  /** The current streak of failed rounds was logged at error (not only covered by an outage). */
+  #failingLoudly = false;
+  readonly #outage: Bmdb['outage'];
 
   constructor(bmdb: Bmdb, opts: ScruffyOptions & { collectors?: readonly StatsCollectorFactory[] }) {
     this.options = resolveScruffyOptions(opts);
@@ -41,6 +47,7 @@ export class ScruffyExporter {
     this.#lastSuccess = new Gauge({ name: 'scruffy_last_successful_collection_timestamp_seconds', help: 'Unix time of the last stats collection that succeeded', registers });
     this.#collectors = (opts.collectors ?? DEFAULT_COLLECTORS).map((f) => f(this.options.registry, this.options));
     this.#read = readOnly(bmdb);
+    this.#outage = bmdb.outage;
   }
 
   get state(): ScruffyState {
@@ -78,15 +85,23 @@ export class ScruffyExporter {
       }
       for (const set of apply) set();
       this.#lastSuccess.set(Date.now() / 1000);
-      if (this.#failing) log.info('stats collection succeeded again');
+      if (this.#failingLoudly) log.info('stats collection succeeded again');
+      else if (this.#failing) log.debug('stats collection succeeded again');
       this.#failing = false;
+      this.#failingLoudly = false;
       return true;
     } catch (err) {
       if (signal.aborted) return false; // shutting down: not a failure of the BMDB
       this.#failures.inc();
-      if (!this.#failing) log.error({ err, collector: current }, 'stats collection failed; the gauges keep their last values until a collection succeeds');
-      else log.debug({ err, collector: current }, 'stats collection failed again');
       this.#failing = true;
+      if (this.#outage.covers(err)) {
+        log.debug({ err, collector: current }, 'stats collection failed: the database is unreachable (the outage is logged once for the process)');
+      } else if (!this.#failingLoudly) {
+        log.error({ err, collector: current }, 'stats collection failed; the gauges keep their last values until a collection succeeds');
+        this.#failingLoudly = true;
+      } else {
+        log.debug({ err, collector: current }, 'stats collection failed again');
+      }
       return false;
     }
   }

@@ -80,7 +80,7 @@ export async function startWebug(opts: WebugOptions): Promise<Webug> {
   const ctx = createContext(opts.bmdb, opts.recoveryThresholds ?? DEFAULT_RECOVERY_THRESHOLDS, opts.stuckLimits ?? DEFAULT_STUCK_LIMITS);
   const actions = opts.allowActions ? { bmdb: opts.bmdb, tokens: opts.apiTokens ?? [] } : undefined;
   const browser = actions ? { api: actions, sessions: new BrowserSessions(opts.tls !== undefined) } : undefined;
-  const handler = createHandler({ ctx, token, logger, liveMs: opts.liveMs ?? 2000, actions, browser });
+  const handler = createHandler({ ctx, token, logger, liveMs: opts.liveMs ?? 2000, actions, browser, outage: opts.bmdb.outage });
   const server = opts.tls ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' }, handler) : createServer(handler);
   server.headersTimeout = 10_000;
   server.requestTimeout = 60_000;

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import type { Bmdb } from '../bmdb/index.ts';
 import { resolveMachineIn } from '../actions/index.ts';
 import { ACTION_PATH, actionHttpError, ConflictError, errorKind, ForbiddenError, handleAction, UnauthenticatedError, type ActionApi } from './actions-api.ts';
 import { bearerSecret, findApiToken } from './api-tokens.ts';
@@ -42,6 +43,8 @@ export interface ServerOptions {
   readonly actions?: ActionApi | undefined;
   /** Set with --allow-actions: the login page, the machine page's buttons and the fleet page's bulk actions. */
   readonly browser?: BrowserActions | undefined;
+  /** The process's database outage reporter: a request failed by an outage it already logged goes to debug. */
+  readonly outage?: Pick<Bmdb['outage'], 'covers'> | undefined;
 }
 
 interface Request {
@@ -270,8 +273,10 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
       : 500;
     if (status === 401 && !res.headersSent) res.setHeader('WWW-Authenticate', 'Bearer realm="webug actions"');
     const log = { requestId: r.id, path: r.url.pathname, status };
-    // The details of a 500 (often the database's own words) go to the log only.
-    if (status === 500) logger.error({ ...log, err }, 'request failed');
+    // The details of a 500 (often the database's own words) go to the log only;
+    // one the database being unreachable explains is logged once, by the outage reporter.
+    if (status === 500 && opts.outage?.covers(err) === true) logger.debug({ ...log, err }, 'request failed: the database is unreachable');
+    else if (status === 500) logger.error({ ...log, err }, 'request failed');
     else logger.info({ ...log, reason: (err as Error).message }, 'request refused');
     if (res.headersSent) {
       res.destroy();
