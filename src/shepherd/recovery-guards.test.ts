@@ -19,16 +19,21 @@ async function count(bmdb: Bmdb, sql: string): Promise<number> {
   return Number((await bmdb.driver.query(`SELECT count(*)::int AS n FROM (${sql}) x`, [])).rows[0]!.n);
 }
 
-/** `n` provided machines with a started agent that just heartbeated; returns their ids. */
-async function heartbeatingFleet(bmdb: Bmdb, provider: FakeProvider, n: number): Promise<string[]> {
+/**
+ * `n` provided machines with a started agent (started `startedSecondsAgo`
+ * ago, default now) that just heartbeated, or never did with `heartbeat:
+ * false`; returns their ids.
+ */
+async function startedFleet(bmdb: Bmdb, provider: FakeProvider, n: number, o: { heartbeat?: boolean; startedSecondsAgo?: number } = {}): Promise<string[]> {
   const machines = provider.addMachines(n);
+  const startedAt = o.startedSecondsAgo === undefined ? undefined : new Date(Date.now() - o.startedSecondsAgo * 1000);
   return bmdb.transact('unittest', async (q) => {
     const ids: string[] = [];
     for (const [i, m] of machines.entries()) {
       const { machineId } = await q.newMachine();
       await q.addProvided({ machineId, provider: 'None', providerId: m.id });
-      await q.setAgentStarted({ machineId, publicKey: new Uint8Array(32).fill(i) });
-      await q.setAgentHeartbeat({ machineId });
+      await q.setAgentStarted({ machineId, publicKey: new Uint8Array(32).fill(i), ...(startedAt ? { startedAt } : {}) });
+      if (o.heartbeat ?? true) await q.setAgentHeartbeat({ machineId });
       ids.push(machineId);
     }
     return ids;
@@ -48,9 +53,15 @@ function pump(bmdb: Bmdb, alive: Set<string>, signal: AbortSignal): { on: boolea
 }
 
 /** A recoverer instance: its own storm guard (checking in the background) and runner. */
-function shepherd(bmdb: Bmdb, provider: FakeProvider, signal: AbortSignal, extra: { guard?: StormGuardOptions; maxAttempts?: number } = {}): { guard: StormGuard; done: Promise<void> } {
-  const guard = new StormGuard({ options: extra.guard ?? GUARD, thresholds: THRESHOLDS, metricsRegistry: new Registry() });
-  const loop = new Recoverer({ provider, thresholds: THRESHOLDS, stormGuard: guard, ...(extra.maxAttempts ? { maxAttempts: extra.maxAttempts } : {}) });
+function shepherd(
+  bmdb: Bmdb,
+  provider: FakeProvider,
+  signal: AbortSignal,
+  extra: { guard?: StormGuardOptions; maxAttempts?: number; thresholds?: RecoveryThresholds } = {},
+): { guard: StormGuard; done: Promise<void> } {
+  const thresholds = extra.thresholds ?? THRESHOLDS;
+  const guard = new StormGuard({ options: extra.guard ?? GUARD, thresholds, metricsRegistry: new Registry() });
+  const loop = new Recoverer({ provider, thresholds, stormGuard: guard, ...(extra.maxAttempts ? { maxAttempts: extra.maxAttempts } : {}) });
   const runner = new ControlLoopRunner(bmdb, loop, { dbQueryRate: FAST, parallelism: 3, shutdownGraceMs: 1000 });
   return { guard, done: Promise.all([runner.run(signal), guard.run(bmdb, signal)]).then(() => {}) };
 }
@@ -59,7 +70,7 @@ describeBmdbConcurrency('recovery guards', (open) => {
   it('an outage of all heartbeats longer than the silence threshold reboots nobody, shows the pause, and recovery resumes after it', async () => {
     const bmdb = await open();
     const provider = new FakeProvider();
-    const ids = await heartbeatingFleet(bmdb, provider, 50);
+    const ids = await startedFleet(bmdb, provider, 50);
     const alive = new Set(ids);
     const stop = new AbortController();
     const beats = pump(bmdb, alive, stop.signal);
@@ -89,7 +100,7 @@ describeBmdbConcurrency('recovery guards', (open) => {
   it('a mass silence of 30 % reboots no more than the cap, counted across two shepherd instances', async () => {
     const bmdb = await open();
     const provider = new FakeProvider();
-    const ids = await heartbeatingFleet(bmdb, provider, 50);
+    const ids = await startedFleet(bmdb, provider, 50);
     const alive = new Set(ids.slice(15));
     const stop = new AbortController();
     const beats = pump(bmdb, alive, stop.signal);
@@ -111,10 +122,61 @@ describeBmdbConcurrency('recovery guards', (open) => {
     }
   });
 
+  // An outage that begins right after the takeovers, before the first heartbeats:
+  // a started agent that never heartbeated counts as silent from its start plus
+  // the no-heartbeat threshold.
+  it('agents that never heartbeated after their start count for the mass-silence rule (30 % of 50)', async () => {
+    const bmdb = await open();
+    const provider = new FakeProvider();
+    // A longer silence window (5 s) than the other tests, so that the overdue agents stay "recently silent" for a while.
+    const thresholds: RecoveryThresholds = { noHeartbeatAfterStartSeconds: 1, silenceSeconds: 5 };
+    const alive = new Set(await startedFleet(bmdb, provider, 35));
+    await startedFleet(bmdb, provider, 15, { heartbeat: false, startedSecondsAgo: 2 });
+    const stop = new AbortController();
+    const beats = pump(bmdb, alive, stop.signal);
+    const s = shepherd(bmdb, provider, stop.signal, { thresholds });
+    try {
+      await waitFor('a pause or a reboot', async () => provider.reboots.length > 0 || (await bmdb.queries.getStormGuard()).reason === 'mass-silence', 3000);
+      await delay(1500);
+      assert.equal(provider.reboots.length, 0, 'no reboot while 15 of 50 agents are overdue at once');
+      assert.equal(s.guard.pause?.reason, 'mass-silence');
+      assert.match(s.guard.pause!.detail, /^15 of 50 started machines went silent recently/);
+    } finally {
+      stop.abort();
+      await Promise.all([beats.done, s.done]);
+    }
+  });
+
+  it('started agents of which none ever heartbeated pause recovery as no-heartbeats, but a fresh fleet and a single overdue machine do not', async () => {
+    const bmdb = await open();
+    const provider = new FakeProvider();
+    const guard = (t: RecoveryThresholds) => new StormGuard({ options: GUARD, thresholds: t, metricsRegistry: new Registry() });
+    // Freshly enrolled: 20 agents started a second ago, none heartbeated yet, all within the start threshold.
+    await startedFleet(bmdb, provider, 20, { heartbeat: false, startedSecondsAgo: 1 });
+    assert.equal(await guard({ noHeartbeatAfterStartSeconds: 30, silenceSeconds: 2 }).check(bmdb), undefined);
+    // A single machine overdue long ago (beyond the "recently silent" window) is still recovered.
+    await startedFleet(bmdb, provider, 1, { heartbeat: false, startedSecondsAgo: 60 });
+    assert.equal(await guard({ noHeartbeatAfterStartSeconds: 30, silenceSeconds: 2 }).check(bmdb), undefined);
+    // 30 more agents started a minute ago, none ever heartbeated: the callback server is unreachable.
+    await startedFleet(bmdb, provider, 30, { heartbeat: false, startedSecondsAgo: 60 });
+    const stop = new AbortController();
+    const s = shepherd(bmdb, provider, stop.signal, { thresholds: { noHeartbeatAfterStartSeconds: 30, silenceSeconds: 2 } });
+    try {
+      await waitFor('a pause or a reboot', async () => provider.reboots.length > 0 || (await bmdb.queries.getStormGuard()).reason === 'no-heartbeats', 3000);
+      await delay(1500);
+      assert.equal(provider.reboots.length, 0, 'no reboot while no agent has ever reached the callback server');
+      assert.equal(s.guard.pause?.reason, 'no-heartbeats');
+      assert.match(s.guard.pause!.detail, /^no heartbeat in the last 0\.75 s from any of 31 started machines that should have heartbeated/);
+    } finally {
+      stop.abort();
+      await s.done;
+    }
+  });
+
   it('a machine that never recovers is rebooted exactly max-attempts times, then quarantined and left alone', async () => {
     const bmdb = await open();
     const provider = new FakeProvider();
-    const [dead] = await heartbeatingFleet(bmdb, provider, 1);
+    const [dead] = await startedFleet(bmdb, provider, 1);
     const stop = new AbortController();
     // Plays the initializer: the agent is started again after each reboot but never heartbeats.
     const restarts = (async () => {

@@ -53,8 +53,15 @@ export function rebootCap(started: number, limit: PerWindowLimit): number {
 
 /** The storm guard's verdict on the fleet's health; undefined when a reboot may go ahead. */
 export function judgeFleet(h: FleetHealth, o: Resolved): Verdict | undefined {
-  if (h.heartbeated >= o.minMachines && !h.anyFreshHeartbeat) {
-    return { reason: 'no-heartbeats', storm: true, detail: `no heartbeat from any of ${h.heartbeated} machines in the last ${(1.5 * o.heartbeatIntervalMs) / 1000} s` };
+  // The machines that should be heartbeating: those that did since their agent
+  // start and those overdue for a first heartbeat (not agents still starting).
+  const expected = h.heartbeated + h.overdue;
+  if (expected >= o.minMachines && !h.anyFreshHeartbeat) {
+    return {
+      reason: 'no-heartbeats',
+      storm: true,
+      detail: `no heartbeat in the last ${(1.5 * o.heartbeatIntervalMs) / 1000} s from any of ${expected} started machines that should have heartbeated (${h.overdue} never did)`,
+    };
   }
   if (h.recentlySilent >= o.minMachines && h.recentlySilent > o.threshold * h.started) {
     return { reason: 'mass-silence', storm: true, detail: `${h.recentlySilent} of ${h.started} started machines went silent recently (more than ${o.threshold * 100} %)` };
@@ -87,6 +94,7 @@ export class StormGuard {
   #health(q: Queries): Promise<FleetHealth> {
     return q.getFleetHealth({
       silenceSeconds: this.#silence.silenceSeconds,
+      noHeartbeatAfterStartSeconds: this.#silence.noHeartbeatAfterStartSeconds,
       silenceWindowSeconds: this.#silence.silenceSeconds,
       // Half an interval of slack: a beat that is a little late is not an outage.
       heartbeatIntervalSeconds: (1.5 * this.options.heartbeatIntervalMs) / 1000,

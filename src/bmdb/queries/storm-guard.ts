@@ -9,7 +9,13 @@ export interface FleetHealth {
   readonly started: number;
   /** Machines with a heartbeat tag, not quarantined (they heartbeated since their agent start). */
   readonly heartbeated: number;
-  /** Of those, the ones whose last heartbeat is older than the silence threshold but within the window before it. */
+  /** Started machines that never heartbeated although their agent start is older than the no-heartbeat threshold. */
+  readonly overdue: number;
+  /**
+   * Machines that went silent within the window: a heartbeated one when its
+   * last heartbeat plus the silence threshold, an overdue one when its agent
+   * start plus the no-heartbeat threshold, lies within the window.
+   */
   readonly recentlySilent: number;
   /** Whether any heartbeat arrived within the heartbeat interval. */
   readonly anyFreshHeartbeat: boolean;
@@ -19,7 +25,9 @@ export interface FleetHealth {
 
 export interface FleetHealthArgs {
   readonly silenceSeconds: number;
-  /** How far before the silence threshold a machine's last heartbeat may be and still count as "went silent recently". */
+  /** A started agent with no heartbeat this long after its start is overdue (silent from then on). */
+  readonly noHeartbeatAfterStartSeconds: number;
+  /** How long before now a machine may have gone silent and still count as "went silent recently". */
   readonly silenceWindowSeconds: number;
   readonly heartbeatIntervalSeconds: number;
   readonly rebootWindowSeconds: number;
@@ -27,23 +35,35 @@ export interface FleetHealthArgs {
 
 const NOT_QUARANTINED = (alias: string) => `NOT EXISTS (SELECT 1 FROM machine_quarantined mq WHERE mq.machine_id = ${alias}.machine_id)`;
 
+const NEVER_HEARTBEATED = 'NOT EXISTS (SELECT 1 FROM machine_agent_heartbeat nh WHERE nh.machine_id = s.machine_id)';
+
+/** `$n` seconds as an interval. */
+const secs = (n: number) => `$${n}::float8 * interval '1 second'`;
+
 export async function getFleetHealth(db: Queryable, a: FleetHealthArgs, opts?: QueryOptions): Promise<FleetHealth> {
+  // $1 silence, $2 window, $3 heartbeat interval, $4 reboot window, $5 no-heartbeat-after-start.
   const r = await db.query(
     `SELECT
        (SELECT count(*) FROM machine_agent_started s WHERE ${NOT_QUARANTINED('s')})::int AS started,
        (SELECT count(*) FROM machine_agent_heartbeat h WHERE ${NOT_QUARANTINED('h')})::int AS heartbeated,
+       (SELECT count(*) FROM machine_agent_started s WHERE ${NOT_QUARANTINED('s')} AND ${NEVER_HEARTBEATED}
+          AND s.agent_started_at < now() - ${secs(5)})::int AS overdue,
        (SELECT count(*) FROM machine_agent_heartbeat h WHERE ${NOT_QUARANTINED('h')}
-          AND h.agent_heartbeat_at < now() - $1::float8 * interval '1 second'
-          AND h.agent_heartbeat_at >= now() - ($1::float8 + $2::float8) * interval '1 second')::int AS recently_silent,
-       EXISTS (SELECT 1 FROM machine_agent_heartbeat h WHERE h.agent_heartbeat_at >= now() - $3::float8 * interval '1 second') AS fresh,
-       (SELECT count(*) FROM recovery_reboots rr WHERE rr.rebooted_at > now() - $4::float8 * interval '1 second')::int AS reboots`,
-    [a.silenceSeconds, a.silenceWindowSeconds, a.heartbeatIntervalSeconds, a.rebootWindowSeconds],
+          AND h.agent_heartbeat_at < now() - ${secs(1)}
+          AND h.agent_heartbeat_at >= now() - ${secs(1)} - ${secs(2)})::int
+       + (SELECT count(*) FROM machine_agent_started s WHERE ${NOT_QUARANTINED('s')} AND ${NEVER_HEARTBEATED}
+          AND s.agent_started_at < now() - ${secs(5)}
+          AND s.agent_started_at >= now() - ${secs(5)} - ${secs(2)})::int AS recently_silent,
+       EXISTS (SELECT 1 FROM machine_agent_heartbeat h WHERE h.agent_heartbeat_at >= now() - ${secs(3)}) AS fresh,
+       (SELECT count(*) FROM recovery_reboots rr WHERE rr.rebooted_at > now() - ${secs(4)})::int AS reboots`,
+    [a.silenceSeconds, a.silenceWindowSeconds, a.heartbeatIntervalSeconds, a.rebootWindowSeconds, a.noHeartbeatAfterStartSeconds],
     opts,
   );
   const row = r.rows[0]!;
   return {
     started: Number(row.started),
     heartbeated: Number(row.heartbeated),
+    overdue: Number(row.overdue),
     recentlySilent: Number(row.recently_silent),
     anyFreshHeartbeat: row.fresh === true,
     recentReboots: Number(row.reboots),
