@@ -143,6 +143,10 @@ export class Initializer implements ControlLoop {
     if (result.stderr !== '') log.info({ stderr: result.stderr }, 'agent stderr');
     for (const warning of result.warnings) log.warn({ warning }, 'agent warning during takeover');
     await task.work.finish(async (q) => {
+      // A heartbeat row here is the previous agent's: one that raced the
+      // recovery's finish can land after it (docs/architecture.md#recoverer).
+      // The new agent has not heartbeated yet, so it goes.
+      await q.deleteAgentHeartbeat({ machineId: machine.machineId });
       await q.setAgentStarted({ machineId: machine.machineId, publicKey: result.key });
       await q.clearAttempts({ machineId: machine.machineId, process: this.process });
     }, { signal });

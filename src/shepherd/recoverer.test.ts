@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import type { Bmdb } from '../bmdb/index.ts';
+import type { Bmdb, Queries, RecoveryThresholds } from '../bmdb/index.ts';
 import { ControlLoopRunner } from '../controlloop/index.ts';
 import { describeBmdb } from '../../test/bmdb.ts';
 import { runAction } from '../actions/index.ts';
@@ -8,13 +8,37 @@ import { Initializer, Recoverer, StormGuard } from './index.ts';
 import { FakeProvider, FakeSshClient, waitFor } from './testing/index.ts';
 
 const FAST = { intervalMs: 1, burst: 1000 };
+/** What the initializer needs besides the provider and the SSH client (the fake plays every agent). */
+const TAKEOVER = { sshUser: 'root', sshAuth: { password: 'secret' }, agentExecutablePath: '/opt/bmaas/agent', agentEndpoint: 'bmsrv.example:443' };
 
 async function rows(bmdb: Bmdb, sql: string): Promise<Array<Record<string, unknown>>> {
   return (await bmdb.driver.query(sql, [])).rows;
 }
 
-function initializer(provider: FakeProvider, ssh: FakeSshClient): Initializer {
-  return new Initializer({ provider, sshClient: ssh, sshUser: 'root', sshAuth: { password: 'secret' }, agentExecutablePath: '/opt/bmaas/agent', agentEndpoint: 'bmsrv.example:443' });
+/** One provided machine of `provider`, after `setup` ran in the same transaction. */
+async function oneMachine(bmdb: Bmdb, provider: FakeProvider, setup: (q: Queries, machineId: string) => Promise<void> = async () => {}): Promise<string> {
+  const [pm] = provider.addMachines(1);
+  return bmdb.transact('unittest', async (q) => {
+    const { machineId } = await q.newMachine();
+    await q.addProvided({ machineId, provider: 'None', providerId: pm!.id, providerIpAddress: pm!.address });
+    await setup(q, machineId);
+    return machineId;
+  });
+}
+
+/**
+ * Runs a recoverer and an initializer (agents played by a FakeSshClient) until
+ * the returned function is called. No storm guard: these tests follow one machine.
+ */
+function runShepherd(bmdb: Bmdb, provider: FakeProvider, thresholds?: RecoveryThresholds): () => Promise<void> {
+  const stop = new AbortController();
+  const initializer = new Initializer({ provider, sshClient: new FakeSshClient(), ...TAKEOVER });
+  const recoverer = new Recoverer({ provider, ...(thresholds ? { thresholds } : {}), stormGuard: new StormGuard({ options: { enabled: false } }) });
+  const loops = [initializer, recoverer].map((loop) => new ControlLoopRunner(bmdb, loop, { dbQueryRate: FAST }).run(stop.signal));
+  return async () => {
+    stop.abort();
+    await Promise.all(loops);
+  };
 }
 
 describeBmdb('recoverer', ({ open }) => {
@@ -72,22 +96,11 @@ describeBmdb('recoverer', ({ open }) => {
   it('a machine that heartbeated is recovered once with a graceful restart, its new agent heartbeats and is left alone, and its next recovery starts gracefully again', async () => {
     const bmdb = await open();
     const provider = new FakeProvider();
-    const ssh = new FakeSshClient();
-    const [pm] = provider.addMachines(1);
-    const machineId = await bmdb.transact('unittest', async (q) => {
-      const { machineId } = await q.newMachine();
-      await q.addProvided({ machineId, provider: 'None', providerId: pm!.id, providerIpAddress: pm!.address });
-      return machineId;
-    });
+    const machineId = await oneMachine(bmdb, provider);
     const heartbeat = (key: Uint8Array) => bmdb.transact('unittest', (q) => q.recordHeartbeats({ claims: [{ machineId, publicKey: key }] })).then((a) => a.has(machineId));
     const agentKey = async () => (await rows(bmdb, 'SELECT agent_public_key FROM machine_agent_started')).map((r) => Buffer.from(r.agent_public_key as Uint8Array))[0];
     const recover = () => runAction(bmdb, { action: 'recover', machineId, actor: 'operator@test' });
-    const stop = new AbortController();
-    const loops = [
-      // No reboot cap: this is about the escalation step, not the storm guard.
-      new ControlLoopRunner(bmdb, new Recoverer({ provider, stormGuard: new StormGuard({ options: { enabled: false } }) }), { dbQueryRate: FAST }).run(stop.signal),
-      new ControlLoopRunner(bmdb, initializer(provider, ssh), { dbQueryRate: FAST }).run(stop.signal),
-    ];
+    const stop = runShepherd(bmdb, provider);
     try {
       await waitFor('the first agent', async () => (await agentKey()) !== undefined);
       const first = (await agentKey())!;
@@ -112,8 +125,27 @@ describeBmdb('recoverer', ({ open }) => {
       await waitFor('a second reboot', () => provider.reboots.length === 2);
       assert.deepEqual(provider.rebootAttempts, [0, 0], 'both reboots are graceful restarts (attempt 0)');
     } finally {
-      stop.abort();
-      await Promise.all(loops);
+      await stop();
+    }
+  });
+
+  it('a heartbeat row the old agent left behind (one that raced the recovery finish) does not make the new agent look silent', async () => {
+    const bmdb = await open();
+    const provider = new FakeProvider();
+    // What the recovery finish can leave at READ COMMITTED: a heartbeat whose
+    // statement started before the finish committed (its snapshot still held
+    // the old AgentStarted row) waits for the finish's delete, then inserts
+    // the row anew, with no AgentStarted left.
+    await oneMachine(bmdb, provider, (q, machineId) => q.setAgentHeartbeat({ machineId }));
+    const stop = runShepherd(bmdb, provider, { noHeartbeatAfterStartSeconds: 3600, silenceSeconds: 1 });
+    try {
+      await waitFor('the new agent', async () => (await rows(bmdb, 'SELECT 1 FROM machine_agent_started')).length === 1);
+      assert.deepEqual(await rows(bmdb, 'SELECT machine_id FROM machine_agent_heartbeat'), [], 'the new agent has not heartbeated yet');
+      // Past the old row's silence threshold: the new agent still has its first-heartbeat time.
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.deepEqual(provider.reboots, []);
+    } finally {
+      await stop();
     }
   });
 });
