@@ -148,4 +148,24 @@ describeBmdb('recoverer', ({ open }) => {
       await stop();
     }
   });
+
+  it('a candidate read from a view older than another session\'s claim counts no attempt and no reboot', async () => {
+    const bmdb = await open();
+    const provider = new FakeProvider();
+    const machineId = await oneMachine(bmdb, provider, async (q, id) => {
+      await q.setAgentStarted({ machineId: id, startedAt: new Date(Date.now() - 10 * 3600_000), publicKey: new Uint8Array(32) });
+    });
+    const recoverer = new Recoverer({ provider, stormGuard: new StormGuard({ options: { enabled: false } }) });
+    await using winner = await bmdb.startSession({ component: 'test', processor: 'shepherd-recoverer' });
+    await using loser = await bmdb.startSession({ component: 'test', processor: 'shepherd-recoverer' });
+    await winner.work('ShepherdRecovery', async (q) => (await recoverer.getMachines(q, 1))[0]);
+    // At READ COMMITTED the candidate query's snapshot can predate the winner's
+    // claim while its row lock is taken after it: the loser then sees the
+    // machine as a candidate. Played here by handing it the machine.
+    const candidate = (await bmdb.queries.getProvidedMachines({ provider: 'None' }))[0]!;
+    const stale = (q: Queries): Queries => new Proxy(q, { get: (t, k) => (k === 'getRecoveryCandidates' ? () => Promise.resolve([candidate]) : t[k as keyof Queries]) });
+    await assert.rejects(loser.work('ShepherdRecovery', async (q) => (await recoverer.getMachines(stale(q), 1))[0]));
+    assert.equal((await bmdb.queries.getAttempts({ machineId, process: 'ShepherdRecovery' }))?.attempts, 1, 'only the winner counted an attempt');
+    assert.equal((await rows(bmdb, 'SELECT 1 FROM recovery_reboots')).length, 1, 'only the winner wrote a ledger row');
+  });
 });

@@ -70,6 +70,14 @@ export class Recoverer implements ControlLoop {
     const candidates = await q.getRecoveryCandidates({ provider: this.#provider.type, limit, ...(this.#thresholds ? { thresholds: this.#thresholds } : {}) });
     const out: RecoveryCandidate[] = [];
     for (const c of candidates) {
+      // At READ COMMITTED the candidate query's snapshot can predate another
+      // session's claim of this machine (its row lock was free again by the
+      // time the scan got there). That claim has committed by now, so a fresh
+      // read sees it. The writes below must not follow such a view: the claim
+      // that would then be refused commits them anyway (Session.work). A work
+      // that was also finished meanwhile is not seen here; that needs a
+      // reboot's duration inside one claim, and the claim still refuses it.
+      if (await q.hasActiveWork({ machineId: c.machineId, process: this.process })) continue;
       const before = await q.getAttempts({ machineId: c.machineId, process: this.process });
       if (before && before.attempts >= this.#maxAttempts) {
         const reason = `${before.attempts} reboots without a heartbeat in between; last: ${before.lastCauses}`;
