@@ -51,10 +51,6 @@ SELECT machine_id, process, 'Canceled', 'session expired and was collected', clo
 // stale. Always one row: `live` false means the session's deadline passed,
 // `stale` true that the work ended since the transaction began (nothing was
 // written either way); a null machine_id means another session holds the work.
-// A claimed agent start hint moves to the claim's clock (still due, now at the
-// end of the range), so that concurrent candidate queries skip the machine
-// (candidates.ts); finish drops the hint with AgentStarted, fail moves it to
-// the backoff's end, and after a cancel the machine is due again at once.
 function claimSql(staleCheck: boolean): string {
   const stale = staleCheck
     ? `, held AS (
@@ -71,9 +67,6 @@ function claimSql(staleCheck: boolean): string {
   ON CONFLICT (machine_id, process) DO NOTHING RETURNING machine_id, process
 ), hist AS (
   INSERT INTO work_history (machine_id, process, event, timestamp) SELECT machine_id, process, 'Started', clock_timestamp() FROM claimed
-), moved AS (
-  UPDATE machine_work_due SET due_basis = clock_timestamp()
-  WHERE machine_id = $1 AND process = $3 AND process = 'ShepherdAgentStart' AND EXISTS (SELECT 1 FROM claimed)
 )
 SELECT EXISTS (SELECT 1 FROM live) AS live, ${staleCheck ? 'EXISTS (SELECT 1 FROM ended)' : 'false'} AS stale,
   c.machine_id, b.until, b.cause, b.last_interval_seconds

@@ -24,15 +24,14 @@ type Range =
 
 async function scan(db: Queryable, range: Range, clauses: readonly Clause[], args: CandidateArgs, opts?: QueryOptions): Promise<MachineProvided[]> {
   const p = new SqlParams();
-  const [source, due, order, lockHint] =
+  const [source, due, order] =
     range.from === 'schedule'
       ? [
           'machine_work_due d',
           `d.process = ${p.add(range.process, 'process')} AND d.due_basis <= now() - ${p.add(range.thresholdSeconds, 'int')} * interval '1 second'`,
           'd.due_basis, d.machine_id',
-          '\nFOR UPDATE OF d SKIP LOCKED',
         ]
-      : ['machine_agent_heartbeat d', `d.agent_heartbeat_at < now() - ${p.add(range.silenceSeconds, 'int')} * interval '1 second'`, 'd.agent_heartbeat_at, d.machine_id', ''];
+      : ['machine_agent_heartbeat d', `d.agent_heartbeat_at < now() - ${p.add(range.silenceSeconds, 'int')} * interval '1 second'`, 'd.agent_heartbeat_at, d.machine_id'];
   // The machine row is looked up, checked and locked in a LATERAL subquery
   // per range row. A locking subquery is never merged into the outer query,
   // so the plan is fixed: walk the range index in order, one primary-key
@@ -40,13 +39,6 @@ async function scan(db: Queryable, range: Range, clauses: readonly Clause[], arg
   // filter the whole machine_provided table first whenever its statistics
   // make the predicate look selective (tens of milliseconds per poll with a
   // few thousand machines, seen in the claim bench).
-  // A schedule row is locked too (SKIP LOCKED), because a claim moves its
-  // agent start hint (session.ts): at READ COMMITTED a worker whose snapshot
-  // predates that committed claim then finds the row updated, and the
-  // recheck of the new version against the range condition (its basis is
-  // later than this transaction's now()) drops it, where the predicate's
-  // subqueries, read in the old snapshot, would still say "no work" and the
-  // claim would be lost.
   // The limit is part of the text, not a parameter: with a parameter the
   // generic plan of this prepared statement assumes a tenth of the range is
   // wanted, so PostgreSQL re-plans every call (planning then costs more than
@@ -64,7 +56,7 @@ CROSS JOIN LATERAL (
 ) c
 WHERE ${due}
 ORDER BY ${order}
-LIMIT ${args.limit}${lockHint}`;
+LIMIT ${args.limit}`;
   const r = await db.query(sql, p.values, opts);
   return r.rows.map(toMachineProvided);
 }
