@@ -269,12 +269,17 @@ export class Session implements AsyncDisposable {
   /**
    * Takes work on the machine `retrieve` returns, and returns the work with
    * that row (`work.row`). `retrieve` runs in the claiming transaction and may
-   * run more than once: no side effects.
+   * run more than once: no side effects outside the database. Without
+   * `retrieveWrites` the claim commits in the same round trip as its statement,
+   * so a refused claim still commits whatever `retrieve` wrote; a `retrieve`
+   * that writes (e.g. the recoverer's storm-guard ledger and attempt counters)
+   * passes `retrieveWrites: true`, and a refused claim then rolls those writes
+   * back, for one more round trip per claim.
    * @throws NothingToDoError when retrieve returns no machine (or throws it).
    * @throws WorkConflictError when another session holds that machine already.
    * @throws SessionExpiredError when the session is dead.
    */
-  async work<R extends ClaimedRow>(process: Process, retrieve: (q: Queries) => Promise<R | undefined>, opts: { signal?: AbortSignal } = {}): Promise<Work<R>> {
+  async work<R extends ClaimedRow>(process: Process, retrieve: (q: Queries) => Promise<R | undefined>, opts: { signal?: AbortSignal; retrieveWrites?: boolean } = {}): Promise<Work<R>> {
     this.#throwIfExpired();
     // At READ COMMITTED, retrieve's snapshot may predate another session's
     // claim *and* end of this very work (the row lock retrieve took with SKIP
@@ -302,10 +307,12 @@ export class Session implements AsyncDisposable {
         throw new NothingToDoError();
       }
       const { machineId } = row;
-      // The claim is the transaction's last statement and commits with it:
-      // when it writes nothing (session dead, stale view, held elsewhere) the
-      // commit only releases retrieve's row lock, as a rollback would.
-      const r = await tx.query(sql, [machineId, this.sessionId, process], { ...opts, commits: true });
+      // The claim is the transaction's last statement and, when retrieve only
+      // read, commits with it: when it writes nothing (session dead, stale
+      // view, held elsewhere) the commit only releases retrieve's row lock, as
+      // a rollback would. After a retrieve that wrote, a refusal below throws
+      // before the commit, so the transaction rolls those writes back.
+      const r = await tx.query(sql, [machineId, this.sessionId, process], { signal: opts.signal, commits: !opts.retrieveWrites });
       const lock = r.rows[0]!;
       if (!lock.live) this.#expiredByDeadline();
       if (lock.stale) throw new StaleClaimError(`${process} work on ${machineId} ended concurrently; its candidacy must be re-read`);

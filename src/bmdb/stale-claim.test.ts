@@ -87,4 +87,30 @@ describeBmdbConcurrency('stale claims', (open) => {
     await a.close();
     await b.close();
   });
+
+  it('a refused claim rolls back what a writing retrieval wrote (retrieveWrites), and keeps it without', async () => {
+    const bmdb = await open();
+    const [m] = await provideMachines(bmdb, 1);
+    await bmdb.driver.query('CREATE TABLE retrieval_marks (mark text)');
+    const a = await bmdb.startSession({ component: 'a', processor: 'unittest' });
+    const b = await bmdb.startSession({ component: 'b', processor: 'unittest' });
+    const held = await a.work('ShepherdAgentStart', async () => ({ machineId: m! }));
+    const marking = (mark: string) => async (q: Queries) => {
+      await q.db.query('INSERT INTO retrieval_marks (mark) VALUES ($1)', [mark]);
+      return { machineId: m! };
+    };
+    await assert.rejects(b.work('ShepherdAgentStart', marking('rolled back'), { retrieveWrites: true }), WorkConflictError);
+    // Without the option the claim commits with its statement: the documented trade for one round trip.
+    await assert.rejects(b.work('ShepherdAgentStart', marking('committed')), WorkConflictError);
+    const marks = (await bmdb.driver.query('SELECT mark FROM retrieval_marks ORDER BY mark')).rows.map((r) => r.mark as string);
+    assert.deepEqual(marks, ['committed']);
+    await held.cancel();
+    // A successful claim keeps the writes either way.
+    const w = await b.work('ShepherdAgentStart', marking('claimed'), { retrieveWrites: true });
+    await w.cancel();
+    const after = (await bmdb.driver.query('SELECT mark FROM retrieval_marks ORDER BY mark')).rows.map((r) => r.mark as string);
+    assert.deepEqual(after, ['claimed', 'committed']);
+    await a.close();
+    await b.close();
+  });
 });

@@ -37,6 +37,12 @@ export interface ControlLoop {
    * transaction and may run more than once: no side effects outside `q`.
    */
   getMachines(q: Queries, limit: number): Promise<readonly MachineProvided[]>;
+  /**
+   * True when getMachines writes through `q`: those writes then stand only if
+   * the claim succeeds (Session.work's `retrieveWrites`), at one round trip more
+   * per claim. Absent or false: getMachines only reads.
+   */
+  readonly getMachinesWrites?: boolean;
   /** Does the slow part (provider calls, SSH) and ends the work on success. */
   processMachine(task: Task): Promise<void>;
 }

@@ -148,7 +148,7 @@ export class ControlLoopRunner {
       try {
         // Aborting a claim at shutdown is safe: it rolls back, and a claim
         // that committed anyway goes with the session row when it is closed.
-        work = await session.work(this.loop.process, (q) => this.#candidate(q), { signal: stopSourcing });
+        work = await session.work(this.loop.process, (q) => this.#candidate(q), { signal: stopSourcing, retrieveWrites: this.loop.getMachinesWrites === true });
       } catch (err) {
         if (err instanceof NothingToDoError) {
           this.#claimFailures.succeeded();

@@ -42,6 +42,9 @@ export class Recoverer implements ControlLoop {
   readonly name = 'recoverer';
   readonly process = 'ShepherdRecovery';
   readonly processor = 'shepherd-recoverer';
+  // getMachines writes the storm guard's ledger and the attempt counters: a
+  // lost claim must roll them back, or it would count a reboot never done.
+  readonly getMachinesWrites = true;
   readonly defaultBackoff: Backoff;
   readonly stormGuard: StormGuard;
   readonly #provider: RecovererProvider;
