@@ -76,10 +76,10 @@ export class Recoverer implements ControlLoop {
       // At READ COMMITTED the candidate query's snapshot can predate another
       // session's claim of this machine (its row lock was free again by the
       // time the scan got there). That claim has committed by now, so a fresh
-      // read sees it. The writes below must not follow such a view: the claim
-      // that would then be refused commits them anyway (Session.work). A work
-      // that was also finished meanwhile is not seen here; that needs a
-      // reboot's duration inside one claim, and the claim still refuses it.
+      // read sees it, and the machine is skipped here rather than admitted,
+      // counted and then refused. The guarantee is the claim's: a refused
+      // claim rolls back the writes below (getMachinesWrites), this check only
+      // saves the wasted round trips and lets the loop take the next candidate.
       if (await q.hasActiveWork({ machineId: c.machineId, process: this.process })) continue;
       const before = await q.getAttempts({ machineId: c.machineId, process: this.process });
       if (before && before.attempts >= this.#maxAttempts) {
