@@ -3,6 +3,7 @@
 import { isSea } from 'node:sea';
 import pino from 'pino';
 import { formatFlagHelp, parseFlags, UsageError, wantsHelp } from '../lib/flags.ts';
+import { LOG_SERIALIZERS } from '../lib/log-serializers.ts';
 import { AGENT_FLAGS, runCommand, takeoverCommand } from './agent-cli.ts';
 
 const USAGE = `Usage: bmaas-agent [takeover|run] [flags]
@@ -38,7 +39,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     const flags = parseFlags(AGENT_FLAGS, rest);
     // Takeover's stdout is the protocol channel, so logs always go to stderr.
-    const logger = pino({ base: { agent: mode, pid: process.pid } }, pino.destination(2));
+    const logger = pino({ base: { agent: mode, pid: process.pid }, serializers: LOG_SERIALIZERS }, pino.destination(2));
     const io = { stdin: process.stdin, stdout: process.stdout, logger, signal: controller.signal, selfCommand: selfCommand() };
     return mode === 'takeover' ? await takeoverCommand(flags, io) : await runCommand(flags, io);
   } catch (err) {

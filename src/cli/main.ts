@@ -4,6 +4,7 @@
 import pino from 'pino';
 import { BmdbConfigError } from '../bmdb/index.ts';
 import { VERSION } from '../lib/version.ts';
+import { LOG_SERIALIZERS } from '../lib/log-serializers.ts';
 import type { Command } from './command.ts';
 import { command as agent } from './commands/agent.ts';
 import { command as db } from './commands/db.ts';
@@ -73,7 +74,7 @@ export async function main(argv: string[]): Promise<number> {
     const flags = parseFlags(cmd.flags, rest, { positionals: cmd.positionals ?? 0 });
     const level = cmd.flags.some((f) => f.name === 'log-level') ? (flags.string('log-level') ?? 'info') : 'info';
     if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) throw new UsageError(`invalid value for --log-level: ${JSON.stringify(level)}`);
-    const logger = pino({ level, base: { process: cmd.name, pid: process.pid } }, pino.destination(2));
+    const logger = pino({ level, base: { process: cmd.name, pid: process.pid }, serializers: LOG_SERIALIZERS }, pino.destination(2));
     const code = await cmd.run(flags, { signal: controller.signal, logger, stdout: process.stdout, stderr: process.stderr });
     return code ?? 0;
   } catch (err) {

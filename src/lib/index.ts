@@ -1,6 +1,7 @@
 export { VERSION, runtimeInfo } from './version.ts';
 export { sleep } from './sleep.ts';
 export { silentLogger } from './logger.ts';
+export { LOG_SERIALIZERS, serializeError } from './log-serializers.ts';
 export { createCertificate, createLoopbackCa, toPem, ed25519RawPublicKey, InvalidSubjectNameError, UnsupportedKeyError, type CertificateOptions, type DistinguishedName, type LoopbackCa } from './x509/index.ts';
 export { parseDuration, formatDuration, DurationSyntaxError } from './duration.ts';
 export { parseRate, TokenBucket, RateSyntaxError, type RateLimit } from './rate.ts';

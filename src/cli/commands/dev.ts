@@ -7,6 +7,7 @@ import type { Command } from '../command.ts';
 import { RECOVERY_THRESHOLD_FLAGS } from '../common-flags.ts';
 import { durationFlagBounds, formatFlagDefault, UsageError, type FlagSpec, type ParsedFlags } from '../../lib/flags.ts';
 import { formatDuration, type DurationBounds } from '../../lib/duration.ts';
+import { LOG_SERIALIZERS } from '../../lib/log-serializers.ts';
 import type { Backoff } from '../../bmdb/index.ts';
 import { HEARTBEAT_DEFAULTS } from '../../agent/index.ts';
 import {
@@ -112,7 +113,7 @@ export const command: Command = {
     if (logFile !== '-') mkdirSync(path.dirname(path.resolve(logFile)), { recursive: true, mode: PRIVATE_DIR_MODE });
     const tightenedLog = logFile === '-' ? undefined : tightenMode(logFile, PRIVATE_FILE_MODE);
     const destination = logFile === '-' ? pino.destination(2) : pino.destination({ dest: logFile, append: true, sync: false, mode: PRIVATE_FILE_MODE });
-    const logger = pino({ level: options.logLevel, base: { process: 'dev', pid: process.pid } }, destination);
+    const logger = pino({ level: options.logLevel, base: { process: 'dev', pid: process.pid }, serializers: LOG_SERIALIZERS }, destination);
     logTightened(logger, [tightenedLog]);
     const out = ctx.stdout as NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
     out.write(`bmaas dev: starting ${options.machines} simulated machines in ${dataDir}${logFile === '-' ? '' : ` (log: ${logFile})`}\n`);
