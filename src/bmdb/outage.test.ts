@@ -67,4 +67,14 @@ describe('database outage', () => {
     const loud = lines.filter(([level]) => level >= 30).map(([, msg]) => msg);
     assert.deepEqual(loud, ['could not claim a machine; retrying (further failures are logged at debug until it works again)', 'claim a machine: working again after failures']);
   });
+  it('accounts for a session loss found out shortly after the outage ended, not long after', () => {
+    const { log } = recordingLogger();
+    const outage = new DatabaseOutage(log);
+    assert.equal(outage.accountsForSessionLoss(10_000), false, 'no outage yet');
+    outage.failed(refused);
+    assert.equal(outage.accountsForSessionLoss(0), true, 'during the outage');
+    outage.succeeded();
+    assert.equal(outage.accountsForSessionLoss(10_000), true, 'just after it');
+    assert.equal(outage.accountsForSessionLoss(0), false, 'after the grace');
+  });
 });

@@ -36,6 +36,7 @@ export class DatabaseOutage {
   readonly #log: Logger;
   #since = 0;
   #failures = 0;
+  #endedAt = 0;
 
   constructor(log: Logger) {
     this.#log = log;
@@ -61,6 +62,17 @@ export class DatabaseOutage {
     this.#log.info({ outageMs: Date.now() - this.#since, failedCalls: this.#failures }, 'the database answers again');
     this.#since = 0;
     this.#failures = 0;
+    this.#endedAt = Date.now();
+  }
+
+  /**
+   * True during an outage and for `graceMs` after it ended. A session whose
+   * deadline passed while nobody could reach the database learns it only at
+   * its first extension after the outage, so an expiry found then was caused
+   * by the outage already reported (pass about two session intervals).
+   */
+  accountsForSessionLoss(graceMs: number): boolean {
+    return this.active || (this.#endedAt !== 0 && Date.now() - this.#endedAt < graceMs);
   }
 
   /** True when the outage accounts for `err` (the database unreachable, or a session lost while it was), so its logger may stay quiet. */

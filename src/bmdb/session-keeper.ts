@@ -71,7 +71,7 @@ export class SessionKeeper implements AsyncDisposable {
       // Replace it (once, whoever notices first), and free its row and work.
       if (this.#current === pending) {
         this.#current = undefined;
-        const level = this.#starter.outage?.active ? 'debug' : 'warn';
+        const level = this.#starter.outage?.accountsForSessionLoss(2 * session.intervalMs) ? 'debug' : 'warn';
         this.#log[level]({ sessionId: session.sessionId }, 'BMDB session expired, starting a new one');
         void session.close();
       }

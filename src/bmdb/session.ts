@@ -173,8 +173,9 @@ export class Session implements AsyncDisposable {
 
   #expire(reason: string): void {
     if (this.#controller.signal.aborted) return;
-    // Lost to an outage the process already reported: counted there, not repeated here.
-    if (this.#ctx.outage?.active) this.logger.debug({ reason }, 'session expired');
+    // Lost to an outage the process already reported (or found out just after
+    // it): the outage's two lines say it, not one more per session.
+    if (this.#ctx.outage?.accountsForSessionLoss(2 * this.intervalMs)) this.logger.debug({ reason }, 'session expired');
     else this.logger.warn({ reason }, 'session expired');
     this.#controller.abort(new SessionExpiredError(`BMDB session expired: ${reason}`));
   }
