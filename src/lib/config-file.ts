@@ -7,7 +7,7 @@
 //   # /etc/bmaas/shepherd.conf
 //   bmdb-url-file = /etc/bmaas/bmdb-url
 //   provider = mini
-//   initializer-parallelism = 50
+//   initializer-loop-parallelism = 50
 import { readFileSync } from 'node:fs';
 
 /** Thrown for an unreadable config file or a malformed line; the message names the file and line. */
