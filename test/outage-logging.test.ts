@@ -40,14 +40,17 @@ async function unreachable(): Promise<{ bmdb: Bmdb; lines: Line[]; logger: pino.
 const loud = (lines: Line[]) => lines.filter((l) => l.level >= 40).map((l) => l.msg);
 
 describe('a database outage is logged once per process', () => {
-  it('webug: every request fails with a 500, logged at debug; the outage is one error line', async () => {
+  it('webug: every request fails with a 503 and Retry-After, logged at debug; the outage is one error line', async () => {
     const { bmdb, lines, logger } = await unreachable();
     const webug = await startWebug({ bmdb, listenAddress: '127.0.0.1:0', logger });
     try {
       for (const path of ['/api/machines', '/', '/api/machines', '/sessions']) {
         const res = await fetch(new URL(path, webug.url));
-        await res.arrayBuffer();
-        assert.equal(res.status, 500, path);
+        const body = await res.text();
+        assert.equal(res.status, 503, path);
+        assert.equal(res.headers.get('retry-after'), '5', path);
+        assert.match(body, /the database is unreachable; retry in a few seconds/, path);
+        if (path.startsWith('/api/')) assert.equal((JSON.parse(body) as { kind: string }).kind, 'database-unreachable');
         const id = res.headers.get('x-request-id');
         assert.equal(lines.find((l) => l.requestId === id)?.level, 20, `${path}: the request's failure is logged at debug`);
       }

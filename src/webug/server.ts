@@ -29,6 +29,9 @@ import { intParam, pathId } from './params.ts';
 import { listSessions, loadSession } from './sessions.ts';
 import { countTags } from './tag-schema.ts';
 
+/** Retry-After (seconds) of a request the database being unreachable failed. */
+const OUTAGE_RETRY_AFTER_S = 5;
+
 /** Buffered responses larger than this are refused rather than sent. */
 export const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 /** Streamed exports stop after this many bytes whatever the row cap. */
@@ -271,16 +274,26 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
       : err instanceof ConflictError ? 409
       : err instanceof SchemaMissingError ? 503
       : 500;
+    // A failure the outage reporter accounts for (the database unreachable) is
+    // a 503 with Retry-After: the request is fine, try it again shortly.
+    const outage = status === 500 && opts.outage?.covers(err) === true;
     if (status === 401 && !res.headersSent) res.setHeader('WWW-Authenticate', 'Bearer realm="webug actions"');
-    const log = { requestId: r.id, path: r.url.pathname, status };
+    const log = { requestId: r.id, path: r.url.pathname, status: outage ? 503 : status };
     // The details of a 500 (often the database's own words) go to the log only;
     // one the database being unreachable explains is logged once, by the outage reporter.
-    if (status === 500 && opts.outage?.covers(err) === true) logger.debug({ ...log, err }, 'request failed: the database is unreachable');
+    if (outage) logger.debug({ ...log, err }, 'request failed: the database is unreachable');
     else if (status === 500) logger.error({ ...log, err }, 'request failed');
     else logger.info({ ...log, reason: (err as Error).message }, 'request refused');
     if (res.headersSent) {
       res.destroy();
       return;
+    }
+    if (outage) {
+      res.setHeader('Retry-After', String(OUTAGE_RETRY_AFTER_S));
+      const message = `the database is unreachable; retry in a few seconds (request id ${r.id})`;
+      if (r.url.pathname.startsWith('/api/')) return send(res, 503, 'application/json; charset=utf-8', `${JSON.stringify({ error: message, kind: 'database-unreachable' })}\n`);
+      const body = html`<h1>Database unreachable</h1><p class="error" id="error-message">${message}</p><p><a href="">try again</a> · <a href="/">back to the fleet</a></p>`;
+      return send(res, 503, 'text/html; charset=utf-8', layout({ title: 'Error', nav: 'error', database: ctx.database, schemaVersion: null, latestKnownVersion: null, nonce: r.nonce, renderedAt: new Date() }, body));
     }
     const message = status === 500 ? `internal error (request id ${r.id})` : (err as Error).message;
     if (r.url.pathname.startsWith('/api/')) return send(res, status, 'application/json; charset=utf-8', `${JSON.stringify({ error: message, kind: errorKind(err, status) })}\n`);
