@@ -12,7 +12,7 @@ import type { BmaasProcess } from '../../src/shepherd/testing/index.ts';
 import { describePostgres } from '../pg.ts';
 import { startPgCluster, startPgStandby, type PgCluster } from '../pg-cluster.ts';
 import { describeSshd } from '../sshd.ts';
-import { logLines, OUTAGE_ENDED, OUTAGE_STARTED, row, startComponents } from './component-stand.ts';
+import { logLines, OUTAGE_ENDED, OUTAGE_STARTED, row, startComponents, warnings } from './component-stand.ts';
 import { reportFigure } from './figure.ts';
 import { startShepherdStand, waitWithLogs, type ShepherdStand } from './shepherd-stand.ts';
 
@@ -77,7 +77,15 @@ describeSshd('fault: failover under every component', () => {
       assert.equal(twice?.n, 0, 'no machine was taken over twice');
       for (const [name, p] of Object.entries(all)) assert.equal(p.child.exitCode, null, `${name} kept running:\n${p.stderr().slice(-2000)}`);
       for (const [name, ms] of Object.entries(back)) assert.ok(ms <= WORKING_WITHIN_MS, `${name} worked again ${ms} ms after the promotion (limit ${WORKING_WITHIN_MS} ms):\n${logs()}`);
-      const shepherdLog = all.shepherd.stderr().slice(offsets.shepherd);
+      // Each process reports the switch as one outage (one line when it starts,
+      // one when it ends) and nothing else at warn or above: not the sessions
+      // whose deadline passed meanwhile, not the calls that failed.
+      const switchLogs = Object.fromEntries(Object.entries(all).map(([n, p]) => [n, p.stderr().slice(offsets[n])]));
+      for (const [name, text] of Object.entries(switchLogs)) {
+        const loud = warnings(text).map((l) => (JSON.parse(l) as { msg: string }).msg);
+        assert.ok(loud.length <= 1 && loud.every((m) => m === OUTAGE_STARTED), `${name} logs only the outage line at warn or above:\n${warnings(text).join('\n')}`);
+      }
+      const shepherdLog = switchLogs.shepherd ?? '';
       const outage = { started: logLines(shepherdLog, OUTAGE_STARTED).length, ended: logLines(shepherdLog, OUTAGE_ENDED).length };
       assert.deepEqual(outage, { started: 1, ended: 1 }, 'the shepherd reports the switch as one outage');
 
