@@ -17,6 +17,10 @@
 // commit baseline. BENCH_SERVER_CPU_PROF=DIR runs the server with --cpu-prof
 // into DIR.
 //
+// The agents speak gRPC through RawHeartbeatAgent (pre-encoded request, one
+// HTTP/2 stream per call), which costs this process far less than the agent's
+// Connect client; BENCH_LOADGEN=connect uses that client instead.
+//
 // BENCH_AGENTS, BENCH_DURATION_S; BENCH_QUICK=1: 50 agents for 3 s.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -29,12 +33,22 @@ import { clientCertificate, createCallbackClient, generateAgentKey, rawPublicKey
 import { openBmdb } from '../src/bmdb/index.ts';
 import { ensureDevCertificates } from '../src/server/index.ts';
 import { startPgCluster } from '../test/pg-cluster.ts';
+import { RawHeartbeatAgent } from './raw-heartbeat-agent.ts';
 import { connectClient, createDatabase, emit, emitBaseline, progress, QUICK } from './bench-lib.ts';
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? (QUICK ? 50 : 200));
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? (QUICK ? 3 : 10));
 const CALL_TIMEOUT_MS = 10_000;
+const LOADGEN = process.env.BENCH_LOADGEN === 'connect' ? 'connect' : 'raw';
 const MAIN = path.join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
+
+/** One agent's connection and its heartbeat call, through the agent's client or the cheap raw one. */
+async function connectAgent(endpoint: string, ca: Uint8Array, machineId: string, key: Parameters<typeof clientCertificate>[0]): Promise<{ heartbeat(): Promise<unknown>; close(): void }> {
+  const cert = await clientCertificate(key, machineId);
+  if (LOADGEN === 'raw') return RawHeartbeatAgent.connect({ endpoint, caCertificate: ca, machineId, ...cert }, CALL_TIMEOUT_MS);
+  const c = createCallbackClient({ endpoint, caCertificate: ca, ...cert });
+  return { heartbeat: () => c.client.heartbeat({ machineId }, { timeoutMs: CALL_TIMEOUT_MS }), close: () => c.close() };
+}
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -113,11 +127,9 @@ try {
     server.stdout.resume();
 
     const endpoint = `127.0.0.1:${port}`;
-    const clients = await Promise.all(
-      agents.map(async (a) => ({ ...a, c: createCallbackClient({ endpoint, caCertificate: certs.caCertificateDer, ...(await clientCertificate(a.key, a.machineId)) }) })),
-    );
+    const clients = await Promise.all(agents.map(async (a) => ({ ...a, c: await connectAgent(endpoint, certs.caCertificateDer, a.machineId, a.key) })));
     const t0 = performance.now();
-    await Promise.all(clients.map((a) => a.c.client.heartbeat({ machineId: a.machineId }, { timeoutMs: 30_000 })));
+    await Promise.all(clients.map((a) => a.c.heartbeat()));
     progress(`heartbeats: ${AGENTS} agents connected and accepted once in ${Math.round(performance.now() - t0)} ms`);
 
     let accepted = 0;
@@ -132,7 +144,7 @@ try {
         while (performance.now() < end) {
           const s = performance.now();
           try {
-            await a.c.client.heartbeat({ machineId: a.machineId }, { timeoutMs: CALL_TIMEOUT_MS });
+            await a.c.heartbeat();
             accepted++;
             latencies.push(performance.now() - s);
           } catch (err) {
@@ -166,6 +178,9 @@ try {
       server_cpu_ms_per_heartbeat: accepted ? Number(((serverCpu * 1000) / accepted).toFixed(2)) : null,
       heartbeats_per_statement: Number.isFinite(perBatch) ? Number(perBatch.toFixed(1)) : null,
       loadgen_cpu_s: Number(((own.user + own.system) / 1e6).toFixed(1)),
+      loadgen_cpu_ms_per_heartbeat: accepted ? Number(((own.user + own.system) / 1e3 / accepted).toFixed(2)) : null,
+      loadgen: LOADGEN,
+      loadavg: os.loadavg().map((l) => Number(l.toFixed(2))),
       server: 'child process: node src/cli/main.ts server --dev-certs, PostgreSQL',
     });
   } finally {
