@@ -27,6 +27,8 @@ export interface ClaimRun {
   readonly conflicts: number;
   /** Transactions retried after a serialization failure or deadlock. */
   readonly retried: number;
+  /** This process's CPU time (user + system) per timed cycle, in milliseconds. */
+  readonly cpuMsPerCycle: number;
 }
 
 /** Cycles worked off before the clock starts, as a share of the timed ones. */
@@ -68,12 +70,14 @@ export async function runClaimCycles(url: string, workers: number, machines: num
     const warmed = done;
     conflicts = 0;
     const start = performance.now();
+    const cpu = process.cpuUsage();
     await workOff(Infinity);
     const seconds = (performance.now() - start) / 1000;
+    const { user, system } = process.cpuUsage(cpu);
     await session.close();
     if (done !== machines + warmUp) throw new Error(`expected ${machines + warmUp} cycles, did ${done}`);
     const retried = (await bmdb.metrics.transactionRetried.get()).values.reduce((n, v) => n + v.value, 0);
-    return { rate: (done - warmed) / seconds, conflicts, retried };
+    return { rate: (done - warmed) / seconds, conflicts, retried, cpuMsPerCycle: (user + system) / 1000 / (done - warmed) };
   } finally {
     await bmdb.close();
   }

@@ -27,8 +27,8 @@ const quietLogger = new Logger(() => (level, message) => {
   if (level === 'error') process.stderr.write(`graphile-worker: ${message}\n`);
 });
 
-/** Jobs per second for JOBS no-op jobs queued up front, in the empty database `url`. */
-async function graphileWorkerRate(url: string): Promise<number> {
+/** Jobs per second, and this process's CPU milliseconds per job, for JOBS no-op jobs queued up front in the empty database `url`. */
+async function graphileWorkerRate(url: string): Promise<{ rate: number; cpuMsPerJob: number }> {
   const options = {
     connectionString: url,
     concurrency: CONCURRENCY,
@@ -49,12 +49,16 @@ async function graphileWorkerRate(url: string): Promise<number> {
   }
   let first = 0;
   let last = 0;
+  let cpu: NodeJS.CpuUsage | undefined;
+  let cpuUsed: NodeJS.CpuUsage | undefined;
   let completed = 0;
   let failed = 0;
   const { promise: allDone, resolve } = Promise.withResolvers<void>();
   const runner = await run({ ...options, taskList: { noop: async () => {} } });
   runner.events.on('job:start', () => {
-    first ||= performance.now();
+    if (first) return;
+    first = performance.now();
+    cpu = process.cpuUsage();
   });
   runner.events.on('job:error', () => {
     failed++;
@@ -62,13 +66,14 @@ async function graphileWorkerRate(url: string): Promise<number> {
   runner.events.on('job:complete', () => {
     if (++completed === JOBS) {
       last = performance.now();
+      cpuUsed = process.cpuUsage(cpu);
       resolve();
     }
   });
   await allDone;
   await runner.stop();
   if (failed > 0) throw new Error(`graphile-worker: ${failed} of ${JOBS} jobs failed`);
-  return JOBS / ((last - first) / 1000);
+  return { rate: JOBS / ((last - first) / 1000), cpuMsPerJob: (cpuUsed!.user + cpuUsed!.system) / 1000 / JOBS };
 }
 
 const cluster = await startPgCluster();
@@ -76,17 +81,22 @@ try {
   const admin = await connectClient(cluster.adminUrl);
   const base = await emitBaseline(admin, cluster.adminUrl);
   const gw: number[] = [];
+  const gwCpu: number[] = [];
   const bm: number[] = [];
+  const bmCpu: number[] = [];
   let conflicts = 0;
   let retried = 0;
   for (let i = 0; i < RUNS; i++) {
-    gw.push(await graphileWorkerRate(await createDatabase(admin, cluster.adminUrl, `gw_${i}`)));
-    progress(`graphile-worker run ${i + 1}: ${Math.round(gw.at(-1)!)} jobs/s`);
+    const g = await graphileWorkerRate(await createDatabase(admin, cluster.adminUrl, `gw_${i}`));
+    gw.push(g.rate);
+    gwCpu.push(g.cpuMsPerJob);
+    progress(`graphile-worker run ${i + 1}: ${Math.round(g.rate)} jobs/s, ${g.cpuMsPerJob.toFixed(3)} ms CPU per job`);
     const r = await runClaimCycles(await createDatabase(admin, cluster.adminUrl, `claims_${i}`), CONCURRENCY, MACHINES);
     bm.push(r.rate);
+    bmCpu.push(r.cpuMsPerCycle);
     conflicts += r.conflicts;
     retried += r.retried;
-    progress(`bmaas run ${i + 1}: ${Math.round(r.rate)} cycles/s`);
+    progress(`bmaas run ${i + 1}: ${Math.round(r.rate)} cycles/s, ${r.cpuMsPerCycle.toFixed(3)} ms CPU per cycle`);
   }
   emit({
     bench: 'graphile_worker',
@@ -97,6 +107,7 @@ try {
     settings: 'run() in-process, task list, localQueue.size -1, completeJobBatchDelay -1, failJobBatchDelay -1, maxPoolSize 18',
     median: Math.round(median(gw)),
     runs: gw.map(Math.round),
+    cpu_ms_per_job: Number(median(gwCpu).toFixed(3)),
     ratio_to_baseline_1conn: Number((median(gw) / base.commits1).toFixed(3)),
   });
   emit({
@@ -106,6 +117,7 @@ try {
     machines: MACHINES,
     median: Math.round(median(bm)),
     runs: bm.map(Math.round),
+    cpu_ms_per_cycle: Number(median(bmCpu).toFixed(3)),
     conflicts,
     retried,
     ratio_to_baseline_1conn: Number((median(bm) / base.commits1).toFixed(3)),
