@@ -55,7 +55,8 @@ export async function runClaimCycles(url: string, workers: number, machines: num
       while (done < until) {
         try {
           const w = await session.work('ShepherdAgentStart', async (q) => (await q.getAgentStartCandidates({ provider: 'None', limit: 1 }))[0]);
-          await w.finish((q) => q.setAgentStarted({ machineId: w.machineId, publicKey }));
+          // The one write carries the COMMIT, so the finish is one round trip (Work.finish).
+          await w.finish((q) => q.setAgentStarted({ machineId: w.machineId, publicKey }, { commits: true }));
           done++;
         } catch (err) {
           if (err instanceof NothingToDoError) return;

@@ -149,4 +149,28 @@ describeBmdb('work', ({ open }) => {
     assert.deepEqual(history.map((h) => h.event), ['Started', 'Started']);
     await s.close();
   });
+
+  it('a finish whose only write carries the commit is fenced too: lost or expired it writes nothing, held it commits', async () => {
+    const bmdb = await open();
+    const [m, n] = await provideMachines(bmdb, 2);
+    const publicKey = new Uint8Array(32);
+    const { session: s, hang } = await startHangableSession(bmdb, { component: 'a', processor: 'unittest' });
+    const done = await s.work('ShepherdAgentStart', async () => ({ machineId: m! }));
+    await done.finish((q) => q.setAgentStarted({ machineId: m!, publicKey }, { commits: true }));
+    assert.equal(done.state, 'finished');
+    assert.deepEqual((await bmdb.driver.query('SELECT machine_id FROM machine_agent_started')).rows, [{ machine_id: m }]);
+    const lost = await s.work('ShepherdAgentStart', async () => ({ machineId: n! }));
+    await bmdb.driver.query('DELETE FROM work');
+    await assert.rejects(lost.finish((q) => q.setAgentStarted({ machineId: n!, publicKey }, { commits: true })), WorkLostError);
+    const expired = await s.work('ShepherdAgentStart', async () => ({ machineId: n! }));
+    hang();
+    await bmdb.driver.query(`UPDATE sessions SET session_deadline = now() - interval '1 second' WHERE session_id = $1`, [s.sessionId]);
+    await assert.rejects(expired.finish((q) => q.setAgentStarted({ machineId: n!, publicKey }, { commits: true })), SessionExpiredError);
+    assert.equal(s.expired, true);
+    assert.equal((await bmdb.driver.query('SELECT * FROM machine_agent_started')).rowCount, 1);
+    assert.equal((await bmdb.driver.query('SELECT * FROM work')).rowCount, 1, 'the expired session keeps its lock until it is collected');
+    const history = await bmdb.queries.listHistoryOf({ machineId: n! });
+    assert.deepEqual(history.map((h) => h.event), ['Started', 'Started']);
+    await s.close();
+  });
 });

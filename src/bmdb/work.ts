@@ -8,6 +8,7 @@ import type { Process, Processor } from './model.ts';
 import { bindQueries, type Queries } from './queries/index.ts';
 import type { QueryResult } from './driver.ts';
 import { leadingStatement } from './leading-statement.ts';
+import { raisedReason, raiseWhen } from './raised-check.ts';
 import { runTransaction, type TransactContext } from './transact.ts';
 
 /** The backoff row a machine had for this process when the work started. */
@@ -56,10 +57,13 @@ SELECT machine_id, process, 'Canceled', clock_timestamp() FROM gone`;
 
 // Finish and fail: the fenced delete, which also checks the session is alive
 // (instead of a separate liveness query) and, when $6, clears the backoff,
-// all in one round trip. Always returns one row: `live` false means the
-// session expired (nothing was changed); a null machine_id means another
-// session holds the work. last_interval_seconds is read from the statement's
-// snapshot, i.e. before the clearing delete.
+// all in one round trip. It raises (raised-check.ts) when the session expired
+// or another session holds the work, so nothing sent after it in the same
+// round trip runs, its COMMIT included; its one row's changes are then
+// rolled back with the transaction. last_interval_seconds is read from the
+// statement's snapshot, i.e. before the clearing delete.
+const SESSION_EXPIRED = 'session expired';
+const WORK_LOST = 'work lost';
 const END_WORK_LIVE = `WITH live AS (
   SELECT 1 FROM sessions WHERE session_id = $3 AND session_deadline > now()
 ), gone AS (
@@ -71,7 +75,10 @@ const END_WORK_LIVE = `WITH live AS (
 ), cleared AS (
   DELETE FROM work_backoff WHERE $6::boolean AND machine_id = $1 AND process = $2 AND EXISTS (SELECT 1 FROM gone)
 )
-SELECT EXISTS (SELECT 1 FROM live) AS live, g.machine_id, b.last_interval_seconds
+SELECT ${raiseWhen([
+  ['NOT EXISTS (SELECT 1 FROM live)', SESSION_EXPIRED],
+  ['g.machine_id IS NULL', WORK_LOST],
+])} AS fence, b.last_interval_seconds
 FROM (SELECT 1) AS one
 LEFT JOIN gone g ON true
 LEFT JOIN work_backoff b ON b.machine_id = g.machine_id AND b.process = g.process`;
@@ -154,10 +161,13 @@ export class Work<R extends ClaimedRow = ClaimedRow> implements AsyncDisposable 
     const { signal } = opts;
     const end = { sql: END_WORK_LIVE, params: [this.machineId, this.process, this.#b.sessionId, event, cause, clearBackoff] };
     let last: number | null = null;
+    // The statement raised: nothing was written.
+    const raised = (reason: string): never => {
+      if (reason === SESSION_EXPIRED) this.#b.sessionDied();
+      throw new WorkLostError(`session no longer holds ${this.process} work on ${this.machineId}`);
+    };
     const verify = (r: QueryResult) => {
       const row = r.rows[0]!;
-      if (!row.live) this.#b.sessionDied();
-      if (row.machine_id === null || row.machine_id === undefined) throw new WorkLostError(`session no longer holds ${this.process} work on ${this.machineId}`);
       last = row.last_interval_seconds === null || row.last_interval_seconds === undefined ? null : Number(row.last_interval_seconds);
     };
     return runTransaction(
@@ -165,10 +175,16 @@ export class Work<R extends ClaimedRow = ClaimedRow> implements AsyncDisposable 
       this.#b.processor,
       async (tx) => {
         if (!opts.leading) {
-          verify(await tx.query(end.sql, end.params, { signal }));
+          try {
+            verify(await tx.query(end.sql, end.params, { signal }));
+          } catch (err) {
+            const reason = raisedReason(err);
+            if (reason) raised(reason);
+            throw err;
+          }
           return fn(bindQueries(tx), last);
         }
-        const lead = leadingStatement(tx, end, verify);
+        const lead = leadingStatement(tx, end, verify, raised);
         const result = await fn(bindQueries(lead.db), null);
         await lead.settle({ signal });
         return result;
@@ -180,7 +196,11 @@ export class Work<R extends ClaimedRow = ClaimedRow> implements AsyncDisposable 
   /**
    * Ends the work successfully: removes the lock and the backoff, writes
    * `Finished`, and runs `fn` (which should change tags so the machine stops
-   * being a candidate), all in one transaction.
+   * being a candidate), all in one transaction. The end statement travels with
+   * fn's first statement; when that is also fn's last, passing it `{ commits:
+   * true }` sends the COMMIT along too, and the finish takes one round trip
+   * (a failed fence still writes nothing: the statement raises, and the
+   * server runs nothing after it).
    * @throws WorkLostError when this session no longer holds the work; nothing is written.
    * @throws SessionExpiredError when the session is gone; nothing is written.
    */
