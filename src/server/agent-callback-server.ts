@@ -5,13 +5,12 @@ import http2 from 'node:http2';
 import type tls from 'node:tls';
 import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { connectNodeAdapter } from '@connectrpc/connect-node';
-import { createContextValues } from '@connectrpc/connect';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { SessionKeeper, type Bmdb } from '../bmdb/index.ts';
 import { silentLogger } from '../lib/logger.ts';
-import { agentCallbackRoutes, peerIdentityKey } from './agent-callback-service.ts';
+import { heartbeatMethod } from './agent-callback-service.ts';
+import { UnaryEndpoint, type UnaryCall } from './grpc-unary-endpoint.ts';
 import { HeartbeatBatcher } from './heartbeat-batcher.ts';
 import type { Transactor } from './heartbeat.ts';
 import { parseListenAddress } from '../lib/index.ts';
@@ -36,15 +35,15 @@ export interface AgentCallbackServerOptions {
   readonly signal?: AbortSignal;
 }
 
-// The client certificate of a connection, read once per HTTP/2 session (the
-// compat socket is a new proxy per request, the session is not).
+// The client certificate of a connection, read once per HTTP/2 session.
 const identities = new WeakMap<http2.Http2Session, PeerIdentity>();
-function connectionIdentity(req: { readonly socket: unknown; readonly stream?: http2.Http2Stream }): PeerIdentity {
-  const session = req.stream?.session;
-  let id = session ? identities.get(session) : undefined;
+function connectionIdentity(call: UnaryCall): PeerIdentity {
+  const { session } = call;
+  if (session === undefined) return peerIdentityOf(undefined);
+  let id = identities.get(session);
   if (id === undefined) {
-    id = peerIdentityOf(req.socket as unknown as PeerSocket);
-    if (session) identities.set(session, id);
+    id = peerIdentityOf(session.socket as unknown as PeerSocket);
+    identities.set(session, id);
   }
   return id;
 }
@@ -62,8 +61,9 @@ export class AgentCallbackServer {
   readonly #keeper: SessionKeeper;
   readonly #batcher: HeartbeatBatcher;
   readonly #logger: Logger;
-  // Aborting it aborts every handler's signal (the adapter's shutdownSignal).
+  // Aborting it fails the batcher's waiting calls; #endpoint.abortAll ends the calls themselves.
   readonly #shutdown: AbortController;
+  readonly #endpoint: UnaryEndpoint;
   readonly #sessions = new Set<http2.ServerHttp2Session>();
   // Every TCP connection, including those still in the TLS handshake (not yet
   // a session), which server.close() would otherwise wait out (2 min).
@@ -71,8 +71,16 @@ export class AgentCallbackServer {
   #state: ServerState = 'running';
   #closing: Promise<void> | undefined;
 
-  private constructor(server: http2.Http2SecureServer, keeper: SessionKeeper, batcher: HeartbeatBatcher, logger: Logger, shutdown: AbortController) {
+  private constructor(
+    server: http2.Http2SecureServer,
+    keeper: SessionKeeper,
+    batcher: HeartbeatBatcher,
+    logger: Logger,
+    shutdown: AbortController,
+    endpoint: UnaryEndpoint,
+  ) {
     this.#server = server;
+    this.#endpoint = endpoint;
     this.#batcher = batcher;
     this.#shutdown = shutdown;
     this.#keeper = keeper;
@@ -107,21 +115,10 @@ export class AgentCallbackServer {
     const metrics = serverMetrics(opts.metricsRegistry ?? new Registry());
     // Plain heartbeats are written in groups, in the same session transaction.
     const batcher = new HeartbeatBatcher({ transact, logger, signal: shutdown.signal, onBatch: (n) => metrics.heartbeatBatchSize.observe(n) });
-    const routes = agentCallbackRoutes({
-      store: { transact, batcher },
-      logger,
-      metrics,
-      callTimeoutMs: resolveCallTimeoutMs(opts.callTimeoutMs),
-    });
-    const handler = connectNodeAdapter({
-      routes,
-      grpc: true,
-      connect: false,
-      grpcWeb: false,
+    const endpoint = new UnaryEndpoint({
+      method: heartbeatMethod({ store: { transact, batcher }, logger, metrics, peerOf: connectionIdentity }),
       readMaxBytes: opts.readMaxBytes ?? 4 * 1024 * 1024,
-      writeMaxBytes: 4 * 1024 * 1024,
-      shutdownSignal: shutdown.signal,
-      contextValues: (req) => createContextValues().set(peerIdentityKey, connectionIdentity(req)),
+      maxTimeoutMs: resolveCallTimeoutMs(opts.callTimeoutMs),
     });
     const server = http2.createSecureServer({
       cert: opts.tls.cert,
@@ -133,10 +130,11 @@ export class AgentCallbackServer {
     });
     // A connection keeps the certificate it was opened with (identities above).
     server.on('secureConnection', (socket: tls.TLSSocket) => socket.disableRenegotiation());
-    server.on('request', (req, res) => void handler(req, res));
+    // Streams are served directly (no 'request' listener, so no compat layer).
+    server.on('stream', (stream, headers) => endpoint.serve(stream, headers));
     server.listen(port, host);
     await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err as Error))]);
-    const self = new AgentCallbackServer(server, keeper, batcher, logger, shutdown);
+    const self = new AgentCallbackServer(server, keeper, batcher, logger, shutdown, endpoint);
     opts.signal?.addEventListener('abort', () => void self.close(), { once: true });
     logger.info({ address: self.address }, 'agent callback server listening');
     return self;
@@ -176,7 +174,9 @@ export class AgentCallbackServer {
     for (const s of this.#sessions) s.close();
     let cut: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
-      this.#shutdown.abort(new Error('server shutdown'));
+      const reason = new Error('server shutdown');
+      this.#shutdown.abort(reason);
+      this.#endpoint.abortAll(reason);
       // Aborted handlers answer UNAVAILABLE at once; give that a moment to
       // reach the agents, then drop whatever is still connected.
       cut = setTimeout(() => {

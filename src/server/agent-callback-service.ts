@@ -1,39 +1,31 @@
 // The gRPC edge: AgentCallback.Heartbeat. Domain errors become gRPC status
 // codes here and nowhere else.
-import { Code, ConnectError, createContextKey, createContextValues, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
-import type { UniversalHandler, UniversalServerRequest } from '@connectrpc/connect/protocol';
-import { setTrailerStatus } from '@connectrpc/connect/protocol-grpc';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { Code, ConnectError } from '@connectrpc/connect';
 import type { Logger } from 'pino';
 import { SessionExpiredError } from '../bmdb/index.ts';
-import type { MessageInitShape } from '@bufbuild/protobuf';
-import { AgentCallback, type AgentHeartbeatRequest, type AgentHeartbeatResponseSchema } from '../proto/index.ts';
+import { AgentHeartbeatRequestSchema, AgentHeartbeatResponseSchema, heartbeatMethodPath, type AgentHeartbeatRequest } from '../proto/index.ts';
 import { WireDecodeError } from '../proto/index.ts';
 import { AgentAuthenticationError, HeartbeatBatcherClosedError, InvalidHeartbeatError } from './errors.ts';
 import { recordHeartbeat, type HeartbeatStore } from './heartbeat.ts';
 import type { HeartbeatRefusal, ServerMetrics } from './metrics.ts';
 import { agentPublicKey, type PeerIdentity } from './peer-identity.ts';
-
-/** Set per request by the HTTP/2 adapter from the TLS socket. */
-export const peerIdentityKey = createContextKey<PeerIdentity>({ certificates: [], remoteAddress: undefined }, { description: 'TLS peer identity' });
+import { CallDeadlineError, type UnaryCall, type UnaryMethod } from './grpc-unary-endpoint.ts';
 
 export interface AgentCallbackServiceOptions {
   /** Where heartbeats are written (per call, plain ones batched when it has a batcher). */
   readonly store: HeartbeatStore;
   readonly logger: Logger;
   readonly metrics: ServerMetrics;
-  /** Upper bound on one call's handling time, whatever deadline the client sent. */
-  readonly callTimeoutMs: number;
-}
-
-class DeadlineError extends Error {
-  override readonly name = 'DeadlineError';
+  /** The TLS identity of the connection a call came on (read once per connection). */
+  readonly peerOf: (call: UnaryCall) => PeerIdentity;
 }
 
 function toConnectError(err: unknown, signal: AbortSignal): ConnectError {
   if (err instanceof ConnectError) return err;
   if (err instanceof AgentAuthenticationError) return new ConnectError(err.message, Code.Unauthenticated);
   if (err instanceof InvalidHeartbeatError) return new ConnectError(err.message, Code.InvalidArgument);
-  if (signal.aborted && signal.reason instanceof DeadlineError) return new ConnectError('deadline exceeded while handling the heartbeat', Code.DeadlineExceeded);
+  if (signal.aborted && signal.reason instanceof CallDeadlineError) return new ConnectError('deadline exceeded while handling the heartbeat', Code.DeadlineExceeded);
   if (signal.aborted || err instanceof HeartbeatBatcherClosedError) return new ConnectError('the server is shutting down or the call was cancelled', Code.Unavailable);
   if (err instanceof WireDecodeError) return new ConnectError('stored installation request is malformed', Code.Internal);
   if (err instanceof SessionExpiredError) return new ConnectError('the BMDB session is unavailable, retry later', Code.Unavailable);
@@ -49,63 +41,47 @@ function refusalOf(err: unknown, code: Code): HeartbeatRefusal {
   return code === Code.Unavailable ? 'unavailable' : 'internal';
 }
 
-/** Set per request by refuseUndecodable; the handler marks that it was reached. */
-const handlerReachedKey = createContextKey<{ reached: boolean } | undefined>(undefined, { description: 'the handler ran' });
-
-/**
- * Connect answers a request body it cannot parse ("parse binary: illegal
- * tag") with INTERNAL, before any handler runs. A call that ends with INTERNAL
- * without reaching its handler failed at decoding what the client sent, so it
- * is answered INVALID_ARGUMENT (and logged and counted like other refusals).
- */
-function refuseUndecodable(handler: UniversalHandler, opts: AgentCallbackServiceOptions): UniversalHandler {
-  const wrapped = async (req: UniversalServerRequest) => {
-    const mark = { reached: false };
-    const values = req.contextValues ?? createContextValues();
-    values.set(handlerReachedKey, mark);
-    const res = await handler({ ...req, contextValues: values });
-    const fix = () => {
-      if (mark.reached || res.trailer?.get('grpc-status') !== String(Code.Internal)) return;
-      const why = decodeURIComponent(res.trailer.get('grpc-message') ?? '');
-      opts.logger.warn({ method: handler.method.name, why }, 'refused a request that could not be decoded');
-      opts.metrics.calls.inc({ method: handler.method.name, code: grpcCodeName(Code.InvalidArgument) });
-      if (handler.method.name === 'Heartbeat') opts.metrics.heartbeats.inc({ result: 'refused', reason: 'undecodable' });
-      setTrailerStatus(res.trailer, new ConnectError(`the request could not be decoded: ${why}`, Code.InvalidArgument));
-    };
-    fix(); // Connect has already answered when the first message did not parse.
-    if (res.body === undefined) return res;
-    const body = res.body;
-    async function* checked(): AsyncIterable<Uint8Array> {
-      try {
-        yield* body;
-      } finally {
-        fix();
-      }
-    }
-    return { ...res, body: checked() };
-  };
-  return Object.assign(wrapped, handler);
-}
-
 /** `Code.DeadlineExceeded` → `DEADLINE_EXCEEDED`, the name gRPC tooling shows. */
 export function grpcCodeName(code: Code): string {
   return Code[code].replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
 }
 
-export function agentCallbackRoutes(opts: AgentCallbackServiceOptions): (router: ConnectRouter) => void {
-  async function heartbeat(request: AgentHeartbeatRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof AgentHeartbeatResponseSchema>> {
+const EMPTY_RESPONSE = toBinary(AgentHeartbeatResponseSchema, create(AgentHeartbeatResponseSchema));
+
+/** Metric children per gRPC code, so that a call does not hash its labels. */
+function callMetrics(metrics: ServerMetrics) {
+  const byCode = new Map<string, { calls: { inc(): void }; duration: { observe(v: number): void } }>();
+  return (code: string) => {
+    let m = byCode.get(code);
+    if (m === undefined) {
+      const labels = { method: 'Heartbeat', code };
+      m = { calls: metrics.calls.labels(labels), duration: metrics.duration.labels(labels) };
+      byCode.set(code, m);
+    }
+    return m;
+  };
+}
+
+/** AgentCallback.Heartbeat, served by a UnaryEndpoint. */
+export function heartbeatMethod(opts: AgentCallbackServiceOptions): UnaryMethod {
+  const perCode = callMetrics(opts.metrics);
+  const acceptedHeartbeats = opts.metrics.heartbeats.labels({ result: 'accepted', reason: 'none' });
+
+  // A body that is not a request at all: refused like other malformed calls, counted as undecodable.
+  function undecodable(why: string): ConnectError {
+    opts.logger.warn({ method: 'Heartbeat', why }, 'refused a request that could not be decoded');
+    perCode(grpcCodeName(Code.InvalidArgument)).calls.inc();
+    opts.metrics.heartbeats.inc({ result: 'refused', reason: 'undecodable' });
+    return new ConnectError(`the request could not be decoded: ${why}`, Code.InvalidArgument);
+  }
+
+  async function heartbeat(request: AgentHeartbeatRequest, call: UnaryCall): Promise<Uint8Array> {
     const started = performance.now();
-    const reached = ctx.values.get(handlerReachedKey);
-    if (reached) reached.reached = true;
-    const peer = ctx.values.get(peerIdentityKey);
+    const { signal } = call;
+    const peer = opts.peerOf(call);
     // Made only when something is logged: most heartbeats log nothing.
     let child: Logger | undefined;
     const log = () => (child ??= opts.logger.child({ machineId: request.machineId, remoteAddress: peer.remoteAddress }));
-    const clientTimeout = ctx.timeoutMs();
-    const timeoutMs = Math.max(1, Math.min(opts.callTimeoutMs, clientTimeout ?? Infinity));
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new DeadlineError()), timeoutMs);
-    const signal = AbortSignal.any([ctx.signal, deadline.signal]);
     let code = 'OK';
     let refusal: HeartbeatRefusal | undefined;
     try {
@@ -116,7 +92,9 @@ export function agentCallbackRoutes(opts: AgentCallbackServiceOptions): (router:
       }
       if (outcome.hardwareReportStored) log().info('stored hardware report');
       if (outcome.installationReport) log().info(outcome.installationReport, 'stored installation report');
-      return outcome.installationRequest ? { installationRequest: outcome.installationRequest } : {};
+      return outcome.installationRequest
+        ? toBinary(AgentHeartbeatResponseSchema, create(AgentHeartbeatResponseSchema, { installationRequest: outcome.installationRequest }))
+        : EMPTY_RESPONSE;
     } catch (err) {
       const ce = toConnectError(err, signal);
       code = grpcCodeName(ce.code);
@@ -127,16 +105,25 @@ export function agentCallbackRoutes(opts: AgentCallbackServiceOptions): (router:
       else log().error({ err, code }, 'heartbeat failed');
       throw ce;
     } finally {
-      clearTimeout(timer);
-      const labels = { method: 'Heartbeat', code };
-      opts.metrics.calls.inc(labels);
-      opts.metrics.duration.observe(labels, (performance.now() - started) / 1000);
-      opts.metrics.heartbeats.inc(refusal ? { result: 'refused', reason: refusal } : { result: 'accepted', reason: 'none' });
+      const m = perCode(code);
+      m.calls.inc();
+      m.duration.observe((performance.now() - started) / 1000);
+      if (refusal) opts.metrics.heartbeats.inc({ result: 'refused', reason: refusal });
+      else acceptedHeartbeats.inc();
     }
   }
-  return (router) => {
-    router.service(AgentCallback, { heartbeat });
-    // The adapter reads router.handlers after this function returns.
-    router.handlers.splice(0, router.handlers.length, ...router.handlers.map((h) => refuseUndecodable(h, opts)));
+
+  return {
+    path: heartbeatMethodPath,
+    malformed: (why) => undecodable(why),
+    call(bytes, call) {
+      let request: AgentHeartbeatRequest;
+      try {
+        request = fromBinary(AgentHeartbeatRequestSchema, bytes);
+      } catch (err) {
+        return Promise.reject(undecodable(`parse binary: ${err instanceof Error ? err.message : String(err)}`));
+      }
+      return heartbeat(request, call);
+    },
   };
 }

@@ -1,6 +1,6 @@
 // The agent callback server ("bmsrv").
 export { AgentCallbackServer, type AgentCallbackServerOptions, type ServerState } from './agent-callback-server.ts';
-export { agentCallbackRoutes, grpcCodeName, peerIdentityKey } from './agent-callback-service.ts';
+export { heartbeatMethod, grpcCodeName } from './agent-callback-service.ts';
 export { recordHeartbeat, parseMachineId, type HeartbeatInput, type HeartbeatOutcome, type HeartbeatStore } from './heartbeat.ts';
 export { HeartbeatBatcher, type HeartbeatBatcherOptions } from './heartbeat-batcher.ts';
 export { peerIdentityOf, agentPublicKey, type PeerIdentity } from './peer-identity.ts';
