@@ -4,7 +4,7 @@
 // AgentStarted and finishing, until nothing is left (after an untimed warm-up). Used by
 // claims-vs-graphile-worker.bench.ts and bmdb-claims.bench.ts.
 import { Registry } from 'prom-client';
-import { NothingToDoError, openBmdb, WorkConflictError, type Bmdb, type IsolationLevel } from '../src/bmdb/index.ts';
+import { agentStartCandidateStatement, NothingToDoError, openBmdb, WorkConflictError, type Bmdb, type IsolationLevel } from '../src/bmdb/index.ts';
 
 /**
  * `machines` provided machines of provider None without an agent: all
@@ -49,12 +49,17 @@ export async function runClaimCycles(url: string, workers: number, machines: num
     await seedAgentStartCandidates(bmdb, machines + warmUp);
     const session = await bmdb.startSession({ component: 'bench', processor: 'bench' });
     const publicKey = new Uint8Array(32);
+    const candidate = agentStartCandidateStatement({ provider: 'None' });
+    const byStatement = process.env.BENCH_CLAIM !== 'work';
     let done = 0;
     let conflicts = 0;
     const worker = async (until: number) => {
       while (done < until) {
         try {
-          const w = await session.work('ShepherdAgentStart', async (q) => (await q.getAgentStartCandidates({ provider: 'None', limit: 1 }))[0]);
+          // One statement and one round trip (Session.claim); BENCH_CLAIM=work: Session.work with the candidate query as its retrieval.
+          const w = byStatement
+            ? await session.claim('ShepherdAgentStart', candidate)
+            : await session.work('ShepherdAgentStart', async (q) => (await q.getAgentStartCandidates({ provider: 'None', limit: 1 }))[0]);
           // The one write carries the COMMIT, so the finish is one round trip (Work.finish).
           await w.finish((q) => q.setAgentStarted({ machineId: w.machineId, publicKey }, { commits: true }));
           done++;

@@ -8,7 +8,7 @@ import type { IsolationLevel, Queryable } from './driver.ts';
 import { NothingToDoError, SessionExpiredError, StaleClaimError, WorkConflictError } from './errors.ts';
 import type { DatabaseOutage } from './outage.ts';
 import type { Process, Processor } from './model.ts';
-import { bindQueries, type Queries } from './queries/index.ts';
+import { bindQueries, SqlParams, type CandidateStatement, type Queries } from './queries/index.ts';
 import { leadingStatement } from './leading-statement.ts';
 import { runTransaction, type TransactContext } from './transact.ts';
 import { Work, type ClaimedRow, type ExistingBackoff, type WorkBinding } from './work.ts';
@@ -76,6 +76,52 @@ LEFT JOIN work_backoff b ON b.machine_id = c.machine_id AND b.process = c.proces
 }
 const CLAIM_WORK_CHECKED = claimSql(true);
 const CLAIM_WORK = claimSql(false);
+
+// Session.claim's one statement: the candidate query (at most one machine,
+// its row locked) and the claim of claimSql. The candidate is MATERIALIZED,
+// so the stale-view check (migration 0010) runs on its row after the lock
+// was taken, and reads its own snapshot: what committed meanwhile, which the
+// statement's snapshot, taken before the lock, cannot show. Columns of the
+// claim are prefixed bmdb_ next to the candidate's. Parameters: the
+// candidate's, then the session id and the process.
+function claimOneSql(candidate: CandidateStatement<unknown>, staleCheck: boolean): string {
+  const p = new SqlParams();
+  p.values.push(...candidate.params);
+  const session = p.add(null, 'uuid');
+  const proc = p.add(null, 'process');
+  return `WITH live AS (
+  SELECT 1 FROM sessions WHERE session_id = ${session} AND session_deadline > now()
+), cand AS MATERIALIZED (
+${candidate.sql}
+), claimed AS (
+  INSERT INTO work (machine_id, session_id, process) SELECT c.machine_id, ${session}, ${proc} FROM cand c, live
+  ${staleCheck ? `WHERE NOT bmdb_claim_refused(c.machine_id, ${proc}, now())` : ''}
+  ON CONFLICT (machine_id, process) DO NOTHING RETURNING machine_id, process
+), hist AS (
+  INSERT INTO work_history (machine_id, process, event, timestamp) SELECT machine_id, process, 'Started', clock_timestamp() FROM claimed
+)
+SELECT EXISTS (SELECT 1 FROM live) AS bmdb_live, cl.machine_id AS bmdb_claimed,
+  b.until AS bmdb_until, b.cause AS bmdb_cause, b.last_interval_seconds AS bmdb_last_interval_seconds, c.*
+FROM (SELECT 1) AS one
+LEFT JOIN cand c ON true
+LEFT JOIN claimed cl ON true
+LEFT JOIN work_backoff b ON b.machine_id = cl.machine_id AND b.process = cl.process`;
+}
+
+// The claim statement's text per candidate statement, with and without the
+// stale-view check: built once, and the same string every time, so the
+// driver's statement-name lookup does not hash kilobytes per claim.
+const claimTexts = new WeakMap<CandidateStatement<unknown>, { checked?: string; unchecked?: string }>();
+function claimOneText(candidate: CandidateStatement<unknown>, staleCheck: boolean): string {
+  let texts = claimTexts.get(candidate);
+  if (!texts) claimTexts.set(candidate, (texts = {}));
+  return staleCheck ? (texts.checked ??= claimOneSql(candidate, true)) : (texts.unchecked ??= claimOneSql(candidate, false));
+}
+
+function existingBackoff(until: unknown, cause: unknown, lastIntervalSeconds: unknown): ExistingBackoff | null {
+  if (until === null || until === undefined) return null;
+  return { until: until as Date, cause: cause as string, lastIntervalSeconds: lastIntervalSeconds === null || lastIntervalSeconds === undefined ? null : Number(lastIntervalSeconds) };
+}
 
 const LIVE_SESSION = 'SELECT 1 FROM sessions WHERE session_id = $1 AND session_deadline > now()';
 
@@ -318,17 +364,37 @@ export class Session implements AsyncDisposable {
       if (!lock.live) this.#expiredByDeadline();
       if (lock.stale) throw new StaleClaimError(`${process} work on ${machineId} ended concurrently; its candidacy must be re-read`);
       if (lock.machine_id === null || lock.machine_id === undefined) throw new WorkConflictError(`${process} work on ${machineId} is already held by another session`);
-      const backoff: ExistingBackoff | null =
-        lock.until === null || lock.until === undefined
-          ? null
-          : {
-              until: lock.until as Date,
-              cause: lock.cause as string,
-              lastIntervalSeconds: lock.last_interval_seconds === null ? null : Number(lock.last_interval_seconds),
-            };
-      return { row, backoff };
+      return { row, backoff: existingBackoff(lock.until, lock.cause, lock.last_interval_seconds) };
     }, { signal: opts.signal });
-    const work = new Work(this.#binding, claimed.row, process, claimed.backoff);
+    return this.#started(claimed.row, process, claimed.backoff);
+  }
+
+  /**
+   * Session.work with the retrieval given as one candidate statement
+   * (agentStartCandidateStatement), for one round trip and one statement
+   * per claim: the statement finds the machine, locks it, checks the session
+   * and claims it, and commits. Same guarantees as work: a view that went
+   * stale before the lock (another session claimed and ended the work
+   * meanwhile) is refused at READ COMMITTED by a check with a snapshot of its
+   * own (migration 0010); at SERIALIZABLE the database refuses it.
+   * @throws NothingToDoError when the statement finds no machine.
+   * @throws WorkConflictError when another session holds the machine, or ended its work since the statement began.
+   * @throws SessionExpiredError when the session is dead.
+   */
+  async claim<R extends ClaimedRow>(process: Process, candidate: CandidateStatement<R>, opts: { signal?: AbortSignal } = {}): Promise<Work<R>> {
+    this.#throwIfExpired();
+    const sql = claimOneText(candidate, this.#ctx.isolation !== 'serializable');
+    const params = [...candidate.params, this.sessionId, process];
+    const r = await runTransaction(this.#ctx, this.processor, (tx) => tx.query(sql, params, { signal: opts.signal, commits: true }), { signal: opts.signal });
+    const lock = r.rows[0]!;
+    if (!lock.bmdb_live) this.#expiredByDeadline();
+    if (lock.machine_id === null || lock.machine_id === undefined) throw new NothingToDoError();
+    if (lock.bmdb_claimed === null || lock.bmdb_claimed === undefined) throw new WorkConflictError(`${process} work on ${lock.machine_id as string} is held by another session or ended since the claim began`);
+    return this.#started(candidate.row(lock), process, existingBackoff(lock.bmdb_until, lock.bmdb_cause, lock.bmdb_last_interval_seconds));
+  }
+
+  #started<R extends ClaimedRow>(row: R, process: Process, backoff: ExistingBackoff | null): Work<R> {
+    const work = new Work(this.#binding, row, process, backoff);
     this.#works.add(work);
     this.#ctx.metrics.workStarted.inc({ processor: this.processor, process });
     this.logger.debug({ machineId: work.machineId, process }, 'started work');

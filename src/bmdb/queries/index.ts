@@ -62,6 +62,7 @@ export function bindQueries(db: Queryable): Queries {
 export * from './actors.ts';
 export * from './audit.ts';
 export * from './candidates.ts';
+export { agentStartCandidateStatement, type CandidateStatement } from './candidate-scan.ts';
 export * from './fleet-state.ts';
 export * from './heartbeats.ts';
 export * from './history.ts';

@@ -1,0 +1,1 @@
+DROP FUNCTION bmdb_claim_refused(uuid, process, timestamptz);
