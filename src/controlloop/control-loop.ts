@@ -1,7 +1,7 @@
 // What a BMDB-backed control loop supplies to the runner (the seed's
 // `controlLoop` interface): which process it runs, how it finds machines, and
 // what it does with one.
-import type { Backoff, MachineProvided, Process, Processor, Queries, Session, Work } from '../bmdb/index.ts';
+import type { Backoff, CandidateStatement, MachineProvided, Process, Processor, Queries, Session, Work } from '../bmdb/index.ts';
 
 /** One machine being processed, locked by a work item for as long as the task runs. */
 export interface Task {
@@ -43,6 +43,13 @@ export interface ControlLoop {
    * per claim. Absent or false: getMachines only reads.
    */
   readonly getMachinesWrites?: boolean;
+  /**
+   * getMachines for one machine as a single read-only statement
+   * (agentStartCandidateStatement): when given, the runner claims through it
+   * in one statement and one round trip (Session.claim) and calls getMachines
+   * no more. Must select what getMachines(q, 1) would.
+   */
+  readonly candidateStatement?: CandidateStatement<MachineProvided>;
   /** Does the slow part (provider calls, SSH) and ends the work on success. */
   processMachine(task: Task): Promise<void>;
 }

@@ -3,7 +3,7 @@ import { it } from 'node:test';
 import { Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import pino from 'pino';
-import type { Bmdb, MachineProvided, Queries } from '../bmdb/index.ts';
+import { agentStartCandidateStatement, type Bmdb, type MachineProvided, type Queries } from '../bmdb/index.ts';
 import { waitFor } from '../shepherd/testing/index.ts';
 import { describeBmdb, describeBmdbConcurrency } from '../../test/bmdb.ts';
 import { ControlLoopRunner, type ControlLoop, type Task } from './index.ts';
@@ -69,6 +69,31 @@ describeBmdb('control loop runner', ({ open }) => {
     assert.deepEqual([...seen].sort(), [...ids].sort());
     assert.deepEqual(warnings, [], 'finishing work is not reported as a problem');
     assert.equal(await count(bmdb, 'SELECT count(*) AS n FROM sessions'), 0, 'sessions closed on shutdown');
+  });
+
+  it('claims through the loop\'s candidate statement when it has one, each machine once', async () => {
+    const bmdb = await open();
+    const ids = await provide(bmdb, 6);
+    const seen: string[] = [];
+    const runner = new ControlLoopRunner(
+      bmdb,
+      {
+        ...loop(async (task) => {
+          seen.push(task.machine.machineId);
+          await task.work.finish((q) => q.setAgentStarted({ machineId: task.machine.machineId, publicKey: new Uint8Array(32) }, { commits: true }));
+        }),
+        getMachines: () => Promise.reject(new Error('getMachines is not called when the loop has a candidate statement')),
+        candidateStatement: agentStartCandidateStatement({ provider: 'None' }),
+      },
+      { dbQueryRate: FAST, parallelism: 3, logger: pino({ level: 'warn' }) },
+    );
+    const stop = new AbortController();
+    const running = runner.run(stop.signal);
+    await waitFor('all machines processed', () => seen.length === ids.length);
+    stop.abort();
+    await running;
+    assert.deepEqual([...seen].sort(), [...ids].sort());
+    assert.equal(await count(bmdb, "SELECT count(*) AS n FROM work_history WHERE event = 'Started'"), ids.length, 'no machine claimed twice');
   });
 
   it('a failing task fails its work with the task backoff and the error as cause', async () => {

@@ -148,7 +148,7 @@ export class ControlLoopRunner {
       try {
         // Aborting a claim at shutdown is safe: it rolls back, and a claim
         // that committed anyway goes with the session row when it is closed.
-        work = await session.work(this.loop.process, (q) => this.#candidate(q), { signal: stopSourcing, retrieveWrites: this.loop.getMachinesWrites === true });
+        work = await this.#claim(session, stopSourcing);
       } catch (err) {
         if (err instanceof NothingToDoError) {
           this.#claimFailures.succeeded();
@@ -181,6 +181,29 @@ export class ControlLoopRunner {
       await this.#process(session, work, hardStop, log);
     }
     this.#idle.active(index);
+  }
+
+  /**
+   * Claims the next machine: through the loop's candidate statement in one
+   * statement when it has one (Session.claim), else with getMachines as the
+   * retrieval (Session.work). Timed as the candidate query.
+   */
+  async #claim(session: Session, signal: AbortSignal): Promise<Work<MachineProvided>> {
+    const statement = this.loop.candidateStatement;
+    if (!statement) return session.work(this.loop.process, (q) => this.#candidate(q), { signal, retrieveWrites: this.loop.getMachinesWrites === true });
+    const started = performance.now();
+    let result = 'error';
+    try {
+      const work = await session.claim(this.loop.process, statement, { signal });
+      result = 'found';
+      return work;
+    } catch (err) {
+      if (err instanceof NothingToDoError) result = 'none';
+      else if (err instanceof WorkConflictError) result = 'found';
+      throw err;
+    } finally {
+      this.#metrics?.candidateQuery.observe({ loop: this.loop.name, result }, (performance.now() - started) / 1000);
+    }
   }
 
   /** The loop's candidate query for one machine, timed. */
