@@ -13,7 +13,7 @@ import { AgentCallbackServer, ensureDevCertificates } from '../server/index.ts';
 import { runShepherd } from '../shepherd/index.ts';
 import { MiniProvider } from '../shepherd/providers/mini/index.ts';
 import { loadOrCreateSshKey, Ssh2Client } from '../shepherd/ssh/index.ts';
-import { SimFleet } from '../sim/index.ts';
+import { SimFleetThread, SimFleetWorkerError } from '../sim/index.ts';
 import { startWebug, type Webug } from '../webug/index.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { ensurePrivateDir, logTightened } from './private-files.ts';
@@ -69,7 +69,10 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
     const outage = o.serverOutage ? await OutageProxy.start({ target: server.address, outage: o.serverOutage, startedAt: started, logger: log }) : undefined;
     if (outage) stack.defer(() => outage.close());
     const sshKey = await loadOrCreateSshKey(path.join(dataDir, 'ssh', 'id_ed25519'), { log, signal });
-    const fleet = await SimFleet.start({
+    // The simulated machines run in a worker thread: on a machine with more than
+    // one core, their half of every SSH, TLS and Redfish exchange no longer
+    // competes with the system's half (and the embedded database) for one thread.
+    const fleet = await SimFleetThread.start({
       dir: path.join(dataDir, 'sim'),
       machines: o.machines,
       faults: o.faults,
@@ -164,7 +167,8 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
     let lastShown = 0;
     let lastReadMs = 0;
     while (!signal.aborted) {
-      const crash = await Promise.race([shepherdFailed, sleep(summaryPauseMs(lastReadMs), signal).then(() => undefined, () => undefined)]);
+      const crash = await Promise.race([shepherdFailed, fleet.failed, sleep(summaryPauseMs(lastReadMs), signal).then(() => undefined, () => undefined)]);
+      if (crash instanceof SimFleetWorkerError) throw crash;
       if (crash !== undefined) throw new Error(`the shepherd stopped: ${(crash as Error).message ?? String(crash)}`, { cause: crash });
       if (signal.aborted) break;
       const readStarted = performance.now();
@@ -204,7 +208,7 @@ async function openDevBmdb(o: DevOptions, dataDir: string, log: Logger, signal: 
 }
 
 /** The fleet's device list in the data directory, opened by the `mini` provider as `bmaas shepherd --provider mini` would. */
-async function openSimDeviceList(dataDir: string, fleet: SimFleet, t: DevTiming, log: Logger, signal: AbortSignal, metricsRegistry: Registry): Promise<MiniProvider> {
+async function openSimDeviceList(dataDir: string, fleet: SimFleetThread, t: DevTiming, log: Logger, signal: AbortSignal, metricsRegistry: Registry): Promise<MiniProvider> {
   const file = path.join(dataDir, 'devices.json');
   await writeSimDeviceList(file, fleet);
   return MiniProvider.open({ deviceListUrl: file, providerType: 'Sim', bmcTimeouts: t.loop.bmcTimeouts, checkedPower: t.loop.checkedPower, metricsRegistry, logger: log }, { signal });
@@ -235,9 +239,10 @@ export function summaryPauseMs(lastReadMs: number): number {
   return Math.min(2_000, Math.max(250, Math.round(lastReadMs * 19)));
 }
 
-async function readSummary(bmdb: Bmdb, t: DevTiming, fleet: SimFleet, outage: OutageProxy | undefined, signal: AbortSignal): Promise<FleetSummary> {
+async function readSummary(bmdb: Bmdb, t: DevTiming, fleet: SimFleetThread, outage: OutageProxy | undefined, signal: AbortSignal): Promise<FleetSummary> {
   const states = await bmdb.queries.listMachineStates({ provider: 'Sim', thresholds: t.recovery }, { signal });
   const guard = await bmdb.queries.getStormGuard({ signal });
+  await fleet.refreshResetCounts();
   return summarizeFleet(states, fleet, {
     pause: guard.reason === null ? undefined : { reason: guard.reason, since: guard.since },
     outage: outage ? { phase: outage.phase, msUntilOver: outage.msUntilOver } : undefined,

@@ -3,6 +3,7 @@
 // callback server.
 export { FAULT_DESCRIPTIONS, FAULT_KINDS, FaultPlanError, NO_FAULTS, planFaults, validateFaultFractions, type Fault, type FaultFractions, type FaultKind } from './fault-plan.ts';
 export { MAX_SIM_MACHINES, SimFleet, simMachineId, type SimFleetMachine, type SimFleetOptions } from './sim-fleet.ts';
+export { SimFleetThread, SimFleetWorkerError } from './sim-fleet-thread.ts';
 export type { SimBmcAccess, SimTiming } from './sim-machine.ts';
 export type { SimBmcTiming } from './sim-bmc.ts';
 export { simulatedHardware } from './sim-hardware.ts';
