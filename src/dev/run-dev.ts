@@ -23,6 +23,7 @@ import { LiveSummary, type SummaryContext } from './summary-view.ts';
 import { OutageProxy } from './outage-proxy.ts';
 import { devMetricsRegistry, startDevMetrics } from './dev-metrics.ts';
 import { writeSimDeviceList } from './sim-device-list.ts';
+import { heartbeatsNeeded, mayHaveConverged } from './convergence-gate.ts';
 
 export type DevOutcome =
   | { readonly kind: 'converged'; readonly summary: FleetSummary; readonly elapsedMs: number }
@@ -165,18 +166,25 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
     const intervalMs = o.summaryIntervalMs ?? (view.interactive ? 1000 : 5000);
     let summary: FleetSummary | undefined;
     let lastShown = 0;
-    let lastReadMs = 0;
+    let pauseMs = 0;
+    const needed = heartbeatsNeeded(fleet);
     while (!signal.aborted) {
-      const crash = await Promise.race([shepherdFailed, fleet.failed, sleep(summaryPauseMs(lastReadMs), signal).then(() => undefined, () => undefined)]);
+      const crash = await Promise.race([shepherdFailed, fleet.failed, sleep(pauseMs, signal).then(() => undefined, () => undefined)]);
       if (crash instanceof SimFleetWorkerError) throw crash;
       if (crash !== undefined) throw new Error(`the shepherd stopped: ${(crash as Error).message ?? String(crash)}`, { cause: crash });
       if (signal.aborted) break;
+      // Between two summaries, the whole fleet is read only once it may have converged.
+      const shown = summary !== undefined && Date.now() - lastShown < intervalMs;
+      if (o.exitWhenConverged && shown && !(await mayHaveConverged(bmdb, needed, signal).catch(() => true))) {
+        pauseMs = GATED_PAUSE_MS;
+        continue;
+      }
       const readStarted = performance.now();
       summary = await readSummary(bmdb, t, fleet, outage, signal).catch((err: unknown) => {
         if (!signal.aborted) log.warn({ err }, 'could not read the fleet summary');
         return summary;
       });
-      lastReadMs = performance.now() - readStarted;
+      pauseMs = summaryPauseMs(performance.now() - readStarted);
       if (!summary) continue;
       const elapsedMs = Date.now() - started;
       if (o.exitWhenConverged && summary.convergence.converged) {
@@ -227,6 +235,9 @@ async function startDevWebug(o: DevOptions, t: DevTiming, bmdb: Bmdb, log: Logge
     return start(`${host}:0`);
   }
 }
+
+/** The wait after a convergence check said no, before the next one. */
+const GATED_PAUSE_MS = 250;
 
 /**
  * The wait before the next summary read: 250 ms, or longer when reading took
