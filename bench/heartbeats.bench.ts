@@ -17,9 +17,11 @@
 // commit baseline. BENCH_SERVER_CPU_PROF=DIR runs the server with --cpu-prof
 // into DIR.
 //
-// The agents speak gRPC through RawHeartbeatAgent (pre-encoded request, one
-// HTTP/2 stream per call), which costs this process far less than the agent's
-// Connect client; BENCH_LOADGEN=connect uses that client instead.
+// The agents speak gRPC through RawHeartbeatAgent (HTTP/2 frames encoded once,
+// written by hand on the agent's TLS connection), which costs this process a
+// small fraction of what the agent's Connect client does; its count of
+// accepted calls is checked against the server's. BENCH_LOADGEN=connect uses
+// the agent's client instead.
 //
 // BENCH_AGENTS, BENCH_DURATION_S; BENCH_QUICK=1: 50 agents for 3 s.
 import { spawn } from 'node:child_process';
@@ -159,8 +161,11 @@ try {
     const own = process.cpuUsage(ownCpu0);
     for (const a of clients) a.c.close();
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-    const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+    const metric = (name: string) => Number(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
     const perBatch = metric('bmsrv_heartbeat_batch_size_sum') / metric('bmsrv_heartbeat_batch_size_count');
+    // The raw agents judge an answer by its frames, not its status: the server's count must agree.
+    const serverAccepted = metric('bmsrv_heartbeats_total{result="accepted",reason="none"}');
+    if (!(serverAccepted >= accepted + AGENTS)) throw new Error(`the server accepted ${serverAccepted} heartbeats, the agents counted ${accepted} + ${AGENTS} warm-up`);
     latencies.sort((x, y) => x - y);
     const pct = (p: number) => Number((latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0).toFixed(1));
     emit({
