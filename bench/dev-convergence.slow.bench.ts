@@ -4,8 +4,10 @@
 // data directory, with the embedded database (the default) or, with
 // BENCH_DEV_BMDB=postgres, a database on the throw-away cluster. Afterwards it
 // reads the BMDB's work history: failed works (each one sets a backoff) and
-// recoveries per process, with their most common causes, and counts the
-// warnings in the structured log. Also prints the commit baseline.
+// recoveries per process, with their most common causes, counts the
+// warnings in the structured log and gives the CPU time of the main thread
+// and of the simulated fleet's thread until convergence (from the log's
+// `converged` line). Also prints the commit baseline.
 //
 // Slow (minutes today), so `npm run bench` skips it unless BENCH_SLOW=1;
 // `npm run bench -- dev` runs it. BENCH_DEV_MACHINES (1,000),
@@ -42,7 +44,8 @@ try {
   const bmdbUrl = ON_POSTGRES ? await createDatabase(admin, cluster.adminUrl, 'dev') : `pglite://${path.join(dataDir, 'bmdb')}`;
 
   const args = [MAIN, 'dev', '--data-dir', dataDir, '--machines', String(MACHINES), '--no-faults', '--exit-when-converged', '--timeout', `${TIMEOUT_S}s`];
-  args.push('--server-listen-address', '127.0.0.1:0', '--webug-listen-address', 'off', '--summary-interval', '5s');
+  // Any free metrics port: a second run at the same time would otherwise log a warning for the taken one.
+  args.push('--server-listen-address', '127.0.0.1:0', '--webug-listen-address', 'off', '--metrics-listen-address', '127.0.0.1:0', '--summary-interval', '5s');
   if (ON_POSTGRES) args.push('--bmdb-url', bmdbUrl);
   progress(`dev: ${MACHINES} machines on ${ON_POSTGRES ? 'PostgreSQL' : 'the embedded database'}, timeout ${TIMEOUT_S} s`);
   const start = performance.now();
@@ -77,11 +80,14 @@ try {
   const failed = rows.filter((r) => r.event === 'Failed');
   const recoveries = rows.filter((r) => r.process === 'ShepherdRecovery' && r.event === 'Finished').length;
   const log = await readFile(path.join(dataDir, 'dev.log'), 'utf8').catch(() => '');
-  const warnings = log
+  const entries = log
     .split('\n')
     .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { level: number; msg?: string })
-    .filter((l) => l.level >= 40);
+    .map((l) => JSON.parse(l) as { level: number; msg?: string; mainThreadCpuMs?: number; fleetThreadCpuMs?: number | null });
+  const warnings = entries.filter((l) => l.level >= 40);
+  // CPU until convergence, by thread: less noisy than wall time on a shared machine.
+  const cpu = entries.find((l) => l.msg === 'converged');
+  const seconds = (ms: number | null | undefined) => (typeof ms === 'number' ? Number((ms / 1000).toFixed(1)) : null);
 
   emit({
     bench: 'dev',
@@ -98,6 +104,9 @@ try {
     backoffs_by_process: top(failed.map((r) => r.process)),
     backoff_causes: top(failed.map((r) => `${r.process}: ${r.cause.replace(/\d+\.\d+\.\d+\.\d+:\d+/g, '<address>').slice(0, 120)}`)),
     recoveries,
+    main_thread_cpu_s: seconds(cpu?.mainThreadCpuMs),
+    fleet_thread_cpu_s: seconds(cpu?.fleetThreadCpuMs),
+    loadavg_after: os.loadavg().map((x) => Number(x.toFixed(2))),
     final_summary: { heartbeating: lastNumber('heartbeating'), silent: lastNumber('silent'), in_backoff: lastNumber('in backoff'), rebooted: lastNumber('rebooted') },
     log_warnings: warnings.length,
     log_warning_messages: top(warnings.map((w) => w.msg ?? '')),

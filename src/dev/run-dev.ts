@@ -188,6 +188,9 @@ export async function runDev(o: DevOptions, io: DevIo, signal: AbortSignal): Pro
       if (!summary) continue;
       const elapsedMs = Date.now() - started;
       if (o.exitWhenConverged && summary.convergence.converged) {
+        // Where the time went: the main thread (the database when embedded, the shepherd, the server) against the fleet's.
+        const main = process.threadCpuUsage();
+        log.info({ elapsedMs, machines: o.machines, mainThreadCpuMs: Math.round((main.user + main.system) / 1000), fleetThreadCpuMs: fleet.cpuMs === undefined ? null : Math.round(fleet.cpuMs) }, 'converged');
         view.final(summary, ctx());
         return { kind: 'converged', summary, elapsedMs };
       }

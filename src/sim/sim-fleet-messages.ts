@@ -14,5 +14,5 @@ export type FleetToParent =
   | { readonly type: 'started'; readonly machines: readonly SimFleetMachine[]; readonly bmcCaFile: string }
   | { readonly type: 'failed'; readonly message: string }
   | { readonly type: 'log'; readonly line: string }
-  | { readonly type: 'resetCounts'; readonly id: number; readonly counts: readonly ResetAnswerCount[] }
+  | { readonly type: 'resetCounts'; readonly id: number; readonly counts: readonly ResetAnswerCount[]; readonly cpuMs: number }
   | { readonly type: 'stopped' };

@@ -78,6 +78,7 @@ describe('SimFleetThread', () => {
       await bmc.reset('GracefulRestart');
       await fleet!.refreshResetCounts();
       assert.deepEqual(fleet!.bmcResetCounts(), [{ resetType: 'GracefulRestart', status: 204, count: 1 }]);
+      assert.ok(fleet!.cpuMs! > 0, 'the worker reports the CPU time of its thread');
     } finally {
       await bmc.close();
     }

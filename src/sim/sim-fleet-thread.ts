@@ -28,9 +28,10 @@ export class SimFleetThread {
   readonly #worker: Worker;
   readonly #machines: readonly SimFleetMachine[];
   readonly #faults: ReadonlyMap<string, Fault>;
-  readonly #pending = new Map<number, (counts: readonly ResetAnswerCount[]) => void>();
+  readonly #pending = new Map<number, (answer: Extract<FleetToParent, { type: 'resetCounts' }>) => void>();
   #nextId = 1;
   #lastCounts: readonly ResetAnswerCount[] = [];
+  #cpuMs: number | undefined;
   #stopped: Promise<void> | undefined;
 
   private constructor(worker: Worker, started: Extract<FleetToParent, { type: 'started' }>, faults: readonly Fault[], failed: Promise<SimFleetWorkerError>) {
@@ -41,7 +42,7 @@ export class SimFleetThread {
     this.failed = failed;
     worker.on('message', (m: FleetToParent) => {
       if (m.type !== 'resetCounts') return;
-      this.#pending.get(m.id)?.(m.counts);
+      this.#pending.get(m.id)?.(m);
       this.#pending.delete(m.id);
     });
   }
@@ -91,17 +92,24 @@ export class SimFleetThread {
     return [...this.#lastCounts];
   }
 
-  /** Asks the worker for the BMCs' reset answers now (the last ones known if it does not answer within a second). */
+  /** The CPU time the fleet's thread had used as of the last refreshResetCounts(); undefined before. */
+  get cpuMs(): number | undefined {
+    return this.#cpuMs;
+  }
+
+  /** Asks the worker for the BMCs' reset answers (and its CPU time) now; the last ones known stay if it does not answer within a second. */
   async refreshResetCounts(): Promise<void> {
     const id = this.#nextId++;
-    const answered = new Promise<readonly ResetAnswerCount[]>((resolve) => this.#pending.set(id, resolve));
+    const answered = new Promise<Extract<FleetToParent, { type: 'resetCounts' }>>((resolve) => this.#pending.set(id, resolve));
     this.#post({ type: 'resetCounts', id });
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 1000)));
-    const counts = await Promise.race([answered, late, this.failed.then(() => undefined)]);
+    const answer = await Promise.race([answered, late, this.failed.then(() => undefined)]);
     clearTimeout(timer);
     this.#pending.delete(id);
-    if (counts) this.#lastCounts = counts;
+    if (!answer) return;
+    this.#lastCounts = answer.counts;
+    this.#cpuMs = answer.cpuMs;
   }
 
   /** Stops every machine (given STOP_GRACE_MS), then ends the thread. */

@@ -22,6 +22,12 @@ const lines = new Writable({
 });
 const logger = pino({ level: data.logLevel, serializers: LOG_SERIALIZERS }, lines);
 
+/** CPU time this thread used so far (user and system). */
+function threadCpuMs(): number {
+  const { user, system } = process.threadCpuUsage();
+  return (user + system) / 1000;
+}
+
 let fleet: SimFleet | undefined;
 const starting = SimFleet.start({ ...data.options, logger }).then(
   (started) => {
@@ -39,7 +45,7 @@ let stopping: Promise<void> | undefined;
 port.on('message', (m: ParentToFleet) => {
   switch (m.type) {
     case 'resetCounts':
-      post({ type: 'resetCounts', id: m.id, counts: fleet?.bmcResetCounts() ?? [] });
+      post({ type: 'resetCounts', id: m.id, counts: fleet?.bmcResetCounts() ?? [], cpuMs: threadCpuMs() });
       return;
     case 'stop':
       // A stop during the start waits for it, so no machine is left serving.
