@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { CallCancelledError, CallDeadlineError, UnaryEndpoint, parseGrpcTimeout, type UnaryCall } from './grpc-unary-endpoint.ts';
@@ -108,6 +109,15 @@ describe('grpc unary endpoint', () => {
     await pending;
     assert.equal(seen[3]!.signal.reason, reason);
     release();
+  });
+
+  it('takes a gzip-compressed message under grpc-encoding gzip, and refuses one without it', async () => {
+    const compressed = frame(gzipSync(Uint8Array.from([7, 8])));
+    compressed[0] = 1;
+    const a = await call(client, compressed, { 'grpc-encoding': 'gzip' });
+    assert.deepEqual([a.status, [...a.body]], ['0', [0, 0, 0, 0, 2, 8, 7]]);
+    assert.equal((await call(client, compressed)).status, String(Code.InvalidArgument));
+    assert.equal((await call(client, compressed, { 'grpc-encoding': 'br' })).status, String(Code.Unimplemented));
   });
 
   it('parses grpc-timeout in every unit', () => {

@@ -84,6 +84,8 @@ export class UnaryEndpoint {
 
   /** Serves one stream of the HTTP/2 server ('stream' event). */
   serve(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    // A reset stream reports it here as well as by closing; a call handles the close.
+    stream.on('error', () => {});
     if (headers[':method'] !== 'POST' || !GRPC_CONTENT_TYPE.test(headers['content-type'] ?? '')) {
       stream.respond({ ':status': 415, 'content-type': 'text/plain' }, { endStream: true });
       return;
@@ -104,8 +106,6 @@ export class UnaryEndpoint {
     this.#running.add(controller);
     if (this.#aborted) controller.abort(this.#aborted);
     let answered = false;
-    // A reset stream reports it here as well as by closing; the close handles it.
-    stream.on('error', () => {});
     stream.once('close', () => {
       clearTimeout(timer);
       this.#running.delete(controller);
@@ -134,8 +134,9 @@ export class UnaryEndpoint {
     stream.on('data', (chunk: Buffer) => {
       if (failed) return;
       size += chunk.length;
-      // The envelope may name a smaller message than what arrives; bound the bytes kept either way.
-      if (size > max + 5 && !gzip) {
+      // The envelope may name a smaller message than what arrives; bound the bytes kept either way
+      // (gzip may make an incompressible message slightly longer).
+      if (size > max + 5 + (gzip ? 1024 : 0)) {
         failed = true;
         chunks = [];
         done(`message larger than ${max} bytes`);
