@@ -41,19 +41,6 @@ export function scanSql(p: SqlParams, range: Range, clauses: readonly Clause[], 
   // wanted, so PostgreSQL re-plans every call (planning then costs more than
   // the execution); with LIMIT 1 spelled out the cached plan is used.
   if (!Number.isSafeInteger(args.limit) || args.limit < 1) throw new RangeError(`candidate limit must be a positive integer, got ${args.limit}`);
-  // A schedule row whose machine has work of the row's own process held
-  // (the other workers' claims, at the head of the range) fails the
-  // predicate's no-active-work clause, so it is passed over at the range
-  // row with one probe of the work key, before the machine row is looked up
-  // and locked and the rest of the predicate read for it (about 15 such
-  // rows per poll with 16 workers). Only a condition the predicate already
-  // implies, so the rows found are the same. A scalar subquery, evaluated
-  // per range row, never turned into an anti join.
-  const held =
-    range.from === 'schedule' && clauses.some((c) => c.id === 'no-active-work')
-      ? `
-  AND (SELECT NOT EXISTS (SELECT 1 FROM work w WHERE w.machine_id = d.machine_id AND w.process = d.process))`
-      : '';
   return `SELECT c.*
 FROM ${source}
 CROSS JOIN LATERAL (
@@ -64,7 +51,7 @@ CROSS JOIN LATERAL (
     AND ${whereAll(clauses, p, { perRow: true })}
   FOR UPDATE OF mp SKIP LOCKED
 ) c
-WHERE ${due}${held}
+WHERE ${due}
 ORDER BY ${order}
 LIMIT ${args.limit}`;
 }
