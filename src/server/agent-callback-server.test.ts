@@ -9,6 +9,8 @@ import { clientCertificate, generateAgentKey, rawPublicKey } from '../agent/agen
 import type { CallbackClientOptions } from '../agent/callback-client.ts';
 import { AgentAuthenticationError } from './errors.ts';
 import { recordHeartbeat } from './heartbeat.ts';
+import type { HeartbeatBatcher } from './heartbeat-batcher.ts';
+import type { Queries } from '../bmdb/index.ts';
 import { createCertificate, toPem } from '../lib/index.ts';
 import {
   AgentHardwareReportSchema,
@@ -74,6 +76,28 @@ describeBmdb('agent callback server', ({ open }) => {
     await w.cancel();
     await direct(false);
     await s.close();
+  });
+
+  it('takes a refusal whose takeover finished before the refusal was explained for the same benign race', async () => {
+    // The batch's key check ran before the shepherd's finish committed; the
+    // explanation reads after it: no work held any more, and the key matches.
+    const { machineId, key } = await enrolAgent(t.bmdb);
+    const staleBatcher = { submit: () => Promise.resolve(null) } as unknown as HeartbeatBatcher;
+    const store = { transact: <T,>(fn: (q: Queries) => Promise<T>, o: { signal?: AbortSignal }) => t.bmdb.transact('unittest', fn, o), batcher: staleBatcher };
+    const err = await recordHeartbeat(store, { request: create(AgentHeartbeatRequestSchema, { machineId }), publicKey: rawPublicKey(key) }).then(
+      () => assert.fail('accepted'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof AgentAuthenticationError);
+    assert.equal(err.takeoverInProgress, true);
+    assert.match(err.reason, /takeover just finished/);
+    // A key that matches nothing is still a stranger's.
+    const stranger = await recordHeartbeat(store, { request: create(AgentHeartbeatRequestSchema, { machineId }), publicKey: rawPublicKey(generateAgentKey()) }).then(
+      () => assert.fail('accepted'),
+      (e: unknown) => e,
+    );
+    assert.ok(stranger instanceof AgentAuthenticationError);
+    assert.equal(stranger.takeoverInProgress, false);
   });
 
   it('refuses a call without a client certificate', async () => {

@@ -83,11 +83,20 @@ export async function recordHeartbeat(store: HeartbeatStore, input: HeartbeatInp
     ? { generation: generationOf(request.installationProgress.generation, 'installation progress'), raw: toBinary(OSInstallationProgressSchema, request.installationProgress) }
     : undefined;
 
+  // Why the key did not match, read in one transaction after the refusal.
+  // The takeover's finish may commit between the heartbeat's check and this
+  // one (the agent starts heartbeating before the shepherd has recorded its
+  // key): then the work is gone and the key matches now, which is the same
+  // benign race as a takeover still running, not a stranger's key. The call
+  // is refused either way; the agent's next try is accepted.
   const refuse = async (): Promise<never> => {
-    const starting = await transact((q) => q.hasActiveWork({ machineId, process: 'ShepherdAgentStart' }, opts), opts);
-    throw starting
-      ? new AgentAuthenticationError('no AgentStarted tag yet: the initializer is still taking this machine over', { takeoverInProgress: true })
-      : new AgentAuthenticationError('no AgentStarted tag matches this machine id and key');
+    const why = await transact(async (q) => {
+      if (await q.hasActiveWork({ machineId, process: 'ShepherdAgentStart' }, opts)) return 'starting' as const;
+      return (await q.authenticateAgent({ machineId, publicKey: input.publicKey }, opts)) ? ('just-started' as const) : ('unknown' as const);
+    }, opts);
+    if (why === 'starting') throw new AgentAuthenticationError('no AgentStarted tag yet: the initializer is still taking this machine over', { takeoverInProgress: true });
+    if (why === 'just-started') throw new AgentAuthenticationError('the AgentStarted tag was written while this heartbeat was checked: the takeover just finished', { takeoverInProgress: true });
+    throw new AgentAuthenticationError('no AgentStarted tag matches this machine id and key');
   };
 
   let pending: { raw: Uint8Array } | null | undefined;
