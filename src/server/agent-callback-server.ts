@@ -116,7 +116,7 @@ export class AgentCallbackServer {
     // Plain heartbeats are written in groups, in the same session transaction.
     const batcher = new HeartbeatBatcher({ transact, logger, signal: shutdown.signal, onBatch: (n) => metrics.heartbeatBatchSize.observe(n) });
     const endpoint = new UnaryEndpoint({
-      method: heartbeatMethod({ store: { transact, batcher }, logger, metrics, peerOf: connectionIdentity }),
+      method: heartbeatMethod({ store: { transact, batcher }, logger, metrics, peerOf: connectionIdentity, outage: opts.bmdb.outage }),
       readMaxBytes: opts.readMaxBytes ?? 4 * 1024 * 1024,
       maxTimeoutMs: resolveCallTimeoutMs(opts.callTimeoutMs),
     });

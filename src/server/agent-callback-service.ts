@@ -3,7 +3,7 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { Logger } from 'pino';
-import { SessionExpiredError } from '../bmdb/index.ts';
+import { SessionExpiredError, type Bmdb } from '../bmdb/index.ts';
 import { AgentHeartbeatRequestSchema, AgentHeartbeatResponseSchema, heartbeatMethodPath, type AgentHeartbeatRequest } from '../proto/index.ts';
 import { WireDecodeError } from '../proto/index.ts';
 import { AgentAuthenticationError, HeartbeatBatcherClosedError, InvalidHeartbeatError } from './errors.ts';
@@ -19,6 +19,8 @@ export interface AgentCallbackServiceOptions {
   readonly metrics: ServerMetrics;
   /** The TLS identity of the connection a call came on (read once per connection). */
   readonly peerOf: (call: UnaryCall) => PeerIdentity;
+  /** The process's outage reporter: a call the database being unreachable failed is logged at debug (the outage itself once). */
+  readonly outage?: Pick<Bmdb['outage'], 'covers'> | undefined;
 }
 
 function toConnectError(err: unknown, signal: AbortSignal): ConnectError {
@@ -102,6 +104,7 @@ export function heartbeatMethod(opts: AgentCallbackServiceOptions): UnaryMethod 
       if (err instanceof AgentAuthenticationError && err.takeoverInProgress) log().info({ reason: err.reason }, 'refused heartbeat during takeover (the agent will retry)');
       else if (err instanceof AgentAuthenticationError) log().warn({ reason: err.reason }, 'refused heartbeat: agent authentication failed');
       else if (ce.code === Code.InvalidArgument) log().warn({ err }, 'refused malformed heartbeat');
+      else if (opts.outage?.covers(err) === true) log().debug({ err, code }, 'heartbeat failed: the database is unreachable');
       else log().error({ err, code }, 'heartbeat failed');
       throw ce;
     } finally {
