@@ -11,7 +11,7 @@
 // the transaction's COMMIT (QueryOptions.commits): the transaction then
 // takes a single round trip.
 import { queryAll, type Queryable, type QueryOptions, type QueryResult, type Statement } from './driver.ts';
-import { raisedReason } from './raised-check.ts';
+import { rethrowRaised } from './raised-check.ts';
 
 export interface LeadingStatement {
   /** The transaction as the function gets it: its first statement carries the check. */
@@ -36,8 +36,7 @@ export function leadingStatement(tx: Queryable, check: Statement, verify: (r: Qu
     try {
       all = await queryAll(tx, [check, ...statements], raised ? opts : { ...opts, commits: false });
     } catch (err) {
-      const reason = raised && raisedReason(err);
-      if (reason) raised(reason);
+      if (raised) rethrowRaised(err, raised);
       throw err;
     }
     const [checked, ...results] = all;

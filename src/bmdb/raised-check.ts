@@ -35,3 +35,10 @@ export function raisedReason(err: unknown): string | undefined {
   if (at < 0) return undefined;
   return /^[a-z -]+/.exec(message.slice(at + MARK.length))?.[0];
 }
+
+/** Throws `onRaised`'s error when `err` is a check raiseWhen made fail, else `err` itself. */
+export function rethrowRaised(err: unknown, onRaised: (reason: string) => never): never {
+  const reason = raisedReason(err);
+  if (reason) onRaised(reason);
+  throw err;
+}

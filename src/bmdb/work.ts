@@ -8,7 +8,7 @@ import type { Process, Processor } from './model.ts';
 import { bindQueries, type Queries } from './queries/index.ts';
 import type { QueryResult } from './driver.ts';
 import { leadingStatement } from './leading-statement.ts';
-import { raisedReason, raiseWhen } from './raised-check.ts';
+import { raiseWhen, rethrowRaised } from './raised-check.ts';
 import { runTransaction, type TransactContext } from './transact.ts';
 
 /** The backoff row a machine had for this process when the work started. */
@@ -178,9 +178,7 @@ export class Work<R extends ClaimedRow = ClaimedRow> implements AsyncDisposable 
           try {
             verify(await tx.query(end.sql, end.params, { signal }));
           } catch (err) {
-            const reason = raisedReason(err);
-            if (reason) raised(reason);
-            throw err;
+            rethrowRaised(err, raised);
           }
           return fn(bindQueries(tx), last);
         }

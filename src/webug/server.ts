@@ -277,8 +277,9 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
     // A failure the outage reporter accounts for (the database unreachable) is
     // a 503 with Retry-After: the request is fine, try it again shortly.
     const outage = status === 500 && opts.outage?.covers(err) === true;
+    const shown = outage ? 503 : status;
     if (status === 401 && !res.headersSent) res.setHeader('WWW-Authenticate', 'Bearer realm="webug actions"');
-    const log = { requestId: r.id, path: r.url.pathname, status: outage ? 503 : status };
+    const log = { requestId: r.id, path: r.url.pathname, status: shown };
     // The details of a 500 (often the database's own words) go to the log only;
     // one the database being unreachable explains is logged once, by the outage reporter.
     if (outage) logger.debug({ ...log, err }, 'request failed: the database is unreachable');
@@ -288,19 +289,13 @@ export function createHandler(opts: ServerOptions): (req: IncomingMessage, res: 
       res.destroy();
       return;
     }
-    if (outage) {
-      res.setHeader('Retry-After', String(OUTAGE_RETRY_AFTER_S));
-      const message = `the database is unreachable; retry in a few seconds (request id ${r.id})`;
-      if (r.url.pathname.startsWith('/api/')) return send(res, 503, 'application/json; charset=utf-8', `${JSON.stringify({ error: message, kind: 'database-unreachable' })}\n`);
-      const body = html`<h1>Database unreachable</h1><p class="error" id="error-message">${message}</p><p><a href="">try again</a> · <a href="/">back to the fleet</a></p>`;
-      return send(res, 503, 'text/html; charset=utf-8', layout({ title: 'Error', nav: 'error', database: ctx.database, schemaVersion: null, latestKnownVersion: null, nonce: r.nonce, renderedAt: new Date() }, body));
-    }
-    const message = status === 500 ? `internal error (request id ${r.id})` : (err as Error).message;
-    if (r.url.pathname.startsWith('/api/')) return send(res, status, 'application/json; charset=utf-8', `${JSON.stringify({ error: message, kind: errorKind(err, status) })}\n`);
+    if (outage) res.setHeader('Retry-After', String(OUTAGE_RETRY_AFTER_S));
+    const message = outage ? `the database is unreachable; retry in a few seconds (request id ${r.id})` : status === 500 ? `internal error (request id ${r.id})` : (err as Error).message;
+    if (r.url.pathname.startsWith('/api/')) return send(res, shown, 'application/json; charset=utf-8', `${JSON.stringify({ error: message, kind: outage ? 'database-unreachable' : errorKind(err, status) })}\n`);
     const titles: Record<number, string> = { 400: 'Bad request', 401: 'Log in first', 403: 'Forbidden', 404: 'Not found', 409: 'Refused', 503: 'No schema' };
-    const title = titles[status] ?? 'Error';
+    const title = outage ? 'Database unreachable' : (titles[status] ?? 'Error');
     const body = html`<h1>${title}</h1><p class="error" id="error-message">${message}</p><p>${status === 401 && opts.browser ? html`<a href="/login">log in</a> · ` : ''}<a href="/">back to the fleet</a></p>`;
-    send(res, status, 'text/html; charset=utf-8', layout({ title: 'Error', nav: 'error', database: ctx.database, schemaVersion: null, latestKnownVersion: null, nonce: r.nonce, renderedAt: new Date() }, body));
+    send(res, shown, 'text/html; charset=utf-8', layout({ title: 'Error', nav: 'error', database: ctx.database, schemaVersion: null, latestKnownVersion: null, nonce: r.nonce, renderedAt: new Date() }, body));
   }
 
   return (req, res) => {
