@@ -8,7 +8,7 @@ import type { IsolationLevel, Queryable } from './driver.ts';
 import { NothingToDoError, SessionExpiredError, StaleClaimError, WorkConflictError } from './errors.ts';
 import type { DatabaseOutage } from './outage.ts';
 import type { Process, Processor } from './model.ts';
-import { bindQueries, holdHintsSql, releaseHintsSql, SqlParams, type CandidateStatement, type Queries } from './queries/index.ts';
+import { bindQueries, SqlParams, type CandidateStatement, type Queries } from './queries/index.ts';
 import { leadingStatement } from './leading-statement.ts';
 import { runTransaction, type TransactContext } from './transact.ts';
 import { Work, type ClaimedRow, type ExistingBackoff, type WorkBinding } from './work.ts';
@@ -42,8 +42,6 @@ const COLLECT_WORK = `WITH dead AS (
   SELECT session_id FROM sessions WHERE session_deadline < now() - $1::int * interval '1 millisecond'
 ), gone AS (
   DELETE FROM work WHERE session_id IN (SELECT session_id FROM dead) RETURNING machine_id, process
-), released AS (
-  ${releaseHintsSql('gone')}
 )
 INSERT INTO work_history (machine_id, process, event, failed_cause, timestamp)
 SELECT machine_id, process, 'Canceled', 'session expired and was collected', clock_timestamp() FROM gone`;
@@ -69,8 +67,6 @@ function claimSql(staleCheck: boolean): string {
   ON CONFLICT (machine_id, process) DO NOTHING RETURNING machine_id, process
 ), hist AS (
   INSERT INTO work_history (machine_id, process, event, timestamp) SELECT machine_id, process, 'Started', clock_timestamp() FROM claimed
-), hint AS (
-  ${holdHintsSql('claimed')}
 )
 SELECT EXISTS (SELECT 1 FROM live) AS live, ${staleCheck ? 'EXISTS (SELECT 1 FROM ended)' : 'false'} AS stale,
   c.machine_id, b.until, b.cause, b.last_interval_seconds
@@ -103,8 +99,6 @@ ${candidate.sql}
   ON CONFLICT (machine_id, process) DO NOTHING RETURNING machine_id, process
 ), hist AS (
   INSERT INTO work_history (machine_id, process, event, timestamp) SELECT machine_id, process, 'Started', clock_timestamp() FROM claimed
-), bmdb_hint AS (
-  ${holdHintsSql('claimed')}
 )
 SELECT EXISTS (SELECT 1 FROM live) AS bmdb_live, cl.machine_id AS bmdb_claimed,
   b.until AS bmdb_until, b.cause AS bmdb_cause, b.last_interval_seconds AS bmdb_last_interval_seconds, c.*

@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { describeBmdb, provideMachines } from '../../test/bmdb.ts';
 import type { Bmdb } from './connection.ts';
-import { agentStartCandidateStatement } from './queries/index.ts';
 
 const agentStart = (bmdb: Bmdb) => bmdb.transact('unittest', async (q) => (await q.getAgentStartCandidates({ provider: 'None', limit: 10 })).map((m) => m.machineId));
 const recovery = (bmdb: Bmdb) => bmdb.transact('unittest', async (q) => (await q.getRecoveryCandidates({ provider: 'None', limit: 10 })).map((m) => m.machineId));
@@ -99,26 +98,5 @@ describeBmdb('work schedule', ({ open }) => {
     await bmdb.migrateDown({ steps: 1 });
     await bmdb.migrateUp();
     assert.deepEqual(await agentStart(bmdb), [m]);
-  });
-
-  it('a held hint leaves the range while its work is held; every end of work and the sweep clear the mark', async () => {
-    const bmdb = await open();
-    const [m] = await provideMachines(bmdb, 1);
-    const held = async () => (await bmdb.driver.query(`SELECT held FROM machine_work_due WHERE machine_id = $1 AND process = 'ShepherdAgentStart'`, [m])).rows[0]?.held;
-    const s = await bmdb.startSession({ component: 'initializer', processor: 'unittest' });
-    const w = await s.claim('ShepherdAgentStart', agentStartCandidateStatement({ provider: 'None' }));
-    assert.equal(await held(), true, 'the claim marks its hint');
-    await w.cancel();
-    assert.equal(await held(), false, 'cancel clears the mark');
-    const w2 = await s.work('ShepherdAgentStart', async (q) => (await q.getAgentStartCandidates({ provider: 'None', limit: 1 }))[0]);
-    assert.equal(await held(), true, 'Session.work marks it too');
-    await w2.fail(undefined, 'unittest');
-    assert.equal(await held(), false, 'fail clears the mark');
-    // A mark left behind (raw SQL) hides the machine until the sweep.
-    await bmdb.driver.query(`UPDATE machine_work_due SET held = true, due_basis = now() - interval '1 day' WHERE machine_id = $1`, [m]);
-    assert.deepEqual(await agentStart(bmdb), []);
-    assert.equal((await sweepAll(bmdb)).repaired, 1);
-    assert.equal(await held(), false);
-    await s.close();
   });
 });

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { backoffDelayMs, nextBackoffSeconds, type Backoff } from './backoff.ts';
 import { WorkClosedError, WorkLostError } from './errors.ts';
 import type { Process, Processor } from './model.ts';
-import { bindQueries, releaseHintsSql, type Queries } from './queries/index.ts';
+import { bindQueries, type Queries } from './queries/index.ts';
 import type { QueryResult } from './driver.ts';
 import { leadingStatement } from './leading-statement.ts';
 import { raiseWhen, rethrowRaised } from './raised-check.ts';
@@ -51,8 +51,6 @@ export interface WorkBinding {
 // drops our lock whether or not the session is still alive.
 const CANCEL_WORK = `WITH gone AS (
   DELETE FROM work WHERE machine_id = $1 AND process = $2 AND session_id = $3 RETURNING machine_id, process
-), released AS (
-  ${releaseHintsSql('gone')}
 )
 INSERT INTO work_history (machine_id, process, event, timestamp)
 SELECT machine_id, process, 'Canceled', clock_timestamp() FROM gone`;
@@ -76,8 +74,6 @@ const END_WORK_LIVE = `WITH live AS (
   SELECT machine_id, process, $4::work_history_event, $5, clock_timestamp() FROM gone
 ), cleared AS (
   DELETE FROM work_backoff WHERE $6::boolean AND machine_id = $1 AND process = $2 AND EXISTS (SELECT 1 FROM gone)
-), released AS (
-  ${releaseHintsSql('gone')}
 )
 SELECT ${raiseWhen([
   ['NOT EXISTS (SELECT 1 FROM live)', SESSION_EXPIRED],

@@ -21,22 +21,14 @@ export type Range =
 
 /** The text of a candidate query over `range`, its parameters added to `p`. */
 export function scanSql(p: SqlParams, range: Range, clauses: readonly Clause[], args: CandidateArgs): string {
-  const [source, due, order, lockHint] =
+  const [source, due, order] =
     range.from === 'schedule'
       ? [
           'machine_work_due d',
-          `d.process = ${p.add(range.process, 'process')} AND NOT d.held AND d.due_basis <= now() - ${p.add(range.thresholdSeconds, 'int')} * interval '1 second'`,
+          `d.process = ${p.add(range.process, 'process')} AND d.due_basis <= now() - ${p.add(range.thresholdSeconds, 'int')} * interval '1 second'`,
           'd.due_basis, d.machine_id',
-          '\nFOR UPDATE OF d SKIP LOCKED',
         ]
-      : ['machine_agent_heartbeat d', `d.agent_heartbeat_at < now() - ${p.add(range.silenceSeconds, 'int')} * interval '1 second'`, 'd.agent_heartbeat_at, d.machine_id', ''];
-  // A schedule hint is read from the index of unheld hints (migration 0011)
-  // and locked too: a claim marks its hint held in its own statement, so a
-  // scan whose snapshot predates that claim's commit finds, when it locks
-  // the hint, the held version (PostgreSQL re-checks a row that changed
-  // since the snapshot) and moves on, instead of taking a machine whose work
-  // was just claimed and being refused at the claim. (Heartbeat rows are not
-  // locked: every heartbeat writes them.)
+      : ['machine_agent_heartbeat d', `d.agent_heartbeat_at < now() - ${p.add(range.silenceSeconds, 'int')} * interval '1 second'`, 'd.agent_heartbeat_at, d.machine_id'];
   // The machine row is looked up, checked and locked in a LATERAL subquery
   // per range row. A locking subquery is never merged into the outer query,
   // so the plan is fixed: walk the range index in order, one primary-key
@@ -61,7 +53,7 @@ CROSS JOIN LATERAL (
 ) c
 WHERE ${due}
 ORDER BY ${order}
-LIMIT ${args.limit}${lockHint}`;
+LIMIT ${args.limit}`;
 }
 
 /**

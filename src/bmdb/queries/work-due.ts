@@ -13,18 +13,15 @@ export type ScheduledProcess = 'ShepherdAgentStart' | 'ShepherdRecovery';
 
 /**
  * The hints the machines matching `filter` (an SQL condition over `mp`)
- * should have, held or not (whether a session holds that work). Migrations
- * 0006 and 0011 backfill with the same selects.
+ * should have. Migration 0006 backfills with the same two selects.
  */
 const wantedHints = (filter: string) => `
 SELECT mp.machine_id, 'ShepherdAgentStart'::process AS process,
-  COALESCE((SELECT b.until FROM work_backoff b WHERE b.machine_id = mp.machine_id AND b.process = 'ShepherdAgentStart'), m.machine_created_at) AS due_basis,
-  EXISTS (SELECT 1 FROM work w WHERE w.machine_id = mp.machine_id AND w.process = 'ShepherdAgentStart') AS held
+  COALESCE((SELECT b.until FROM work_backoff b WHERE b.machine_id = mp.machine_id AND b.process = 'ShepherdAgentStart'), m.machine_created_at) AS due_basis
 FROM machine_provided mp JOIN machines m ON m.machine_id = mp.machine_id
 WHERE ${filter} AND NOT EXISTS (SELECT 1 FROM machine_agent_started s WHERE s.machine_id = mp.machine_id)
 UNION ALL
-SELECT mp.machine_id, 'ShepherdRecovery'::process, s.agent_started_at,
-  EXISTS (SELECT 1 FROM work w WHERE w.machine_id = mp.machine_id AND w.process = 'ShepherdRecovery')
+SELECT mp.machine_id, 'ShepherdRecovery'::process, s.agent_started_at
 FROM machine_provided mp JOIN machine_agent_started s ON s.machine_id = mp.machine_id
 WHERE ${filter} AND NOT EXISTS (SELECT 1 FROM machine_agent_heartbeat h WHERE h.machine_id = mp.machine_id)`;
 
@@ -36,22 +33,10 @@ const DELETE_UNWANTED = `DELETE FROM machine_work_due d
 WHERE d.machine_id = ANY($1::uuid[])
   AND NOT EXISTS (SELECT 1 FROM (${wantedHints(BY_IDS)}) w WHERE w.machine_id = d.machine_id AND w.process = d.process)`;
 
-const UPSERT_WANTED = `INSERT INTO machine_work_due (machine_id, process, due_basis, held)
-SELECT machine_id, process, due_basis, held FROM (${wantedHints(BY_IDS)}) w
-ON CONFLICT (machine_id, process) DO UPDATE SET due_basis = excluded.due_basis, held = excluded.held
-  WHERE machine_work_due.due_basis <> excluded.due_basis OR machine_work_due.held <> excluded.held`;
-
-/**
- * The body of a data-modifying CTE that marks the hints of the (machine_id,
- * process) rows of `rows` (a CTE name) held: a claim's statement, so the
- * range index the candidate queries read leaves them out (migration 0011).
- */
-export const holdHintsSql = (rows: string): string =>
-  `UPDATE machine_work_due d SET held = true FROM ${rows} x WHERE d.machine_id = x.machine_id AND d.process = x.process`;
-
-/** The same for the end of work (finish, fail, cancel, collection): the hints of `rows` are no longer held. */
-export const releaseHintsSql = (rows: string): string =>
-  `UPDATE machine_work_due d SET held = false FROM ${rows} x WHERE d.machine_id = x.machine_id AND d.process = x.process AND d.held`;
+const UPSERT_WANTED = `INSERT INTO machine_work_due (machine_id, process, due_basis)
+SELECT machine_id, process, due_basis FROM (${wantedHints(BY_IDS)}) w
+ON CONFLICT (machine_id, process) DO UPDATE SET due_basis = excluded.due_basis
+  WHERE machine_work_due.due_basis <> excluded.due_basis`;
 
 /** Brings the hints of these machines in line with their tags (the sweep's step). Returns the number of hint rows changed. */
 export async function refreshWorkDue(db: Queryable, a: { machineIds: readonly string[] }, opts?: QueryOptions): Promise<number> {
