@@ -2,7 +2,7 @@
 // on provided machines over SSH and records its public key as AgentStarted.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { SHEPHERD_ACTOR, type Backoff, type MachineProvided, type Queries } from '../bmdb/index.ts';
+import { agentStartCandidateStatement, SHEPHERD_ACTOR, type Backoff, type CandidateStatement, type MachineProvided, type Queries } from '../bmdb/index.ts';
 import { describeError, type ControlLoop, type Task } from '../controlloop/index.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { trustOnFirstUse } from './host-key-trust.ts';
@@ -62,9 +62,13 @@ export class Initializer implements ControlLoop {
   constructor(options: InitializerOptions) {
     this.#o = Object.freeze({ ...options });
     this.defaultBackoff = options.backoff ?? INITIALIZER_BACKOFF;
+    this.candidateStatement = agentStartCandidateStatement({ provider: options.provider.type });
     this.#log = (options.logger ?? silentLogger()).child({ component: 'initializer' });
     this.#metrics = options.metricsRegistry ? shepherdMetrics(options.metricsRegistry) : undefined;
   }
+
+  /** The candidate query as one statement, so each claim is one statement and one round trip (Session.claim). */
+  readonly candidateStatement: CandidateStatement<MachineProvided>;
 
   getMachines(q: Queries, limit: number): Promise<MachineProvided[]> {
     return q.getAgentStartCandidates({ provider: this.#o.provider.type, limit });
@@ -142,14 +146,8 @@ export class Initializer implements ControlLoop {
     );
     if (result.stderr !== '') log.info({ stderr: result.stderr }, 'agent stderr');
     for (const warning of result.warnings) log.warn({ warning }, 'agent warning during takeover');
-    await task.work.finish(async (q) => {
-      // A heartbeat row here is the previous agent's: one that raced the
-      // recovery's finish can land after it (docs/architecture.md#recoverer).
-      // The new agent has not heartbeated yet, so it goes.
-      await q.deleteAgentHeartbeat({ machineId: machine.machineId });
-      await q.setAgentStarted({ machineId: machine.machineId, publicKey: result.key });
-      await q.clearAttempts({ machineId: machine.machineId, process: this.process });
-    }, { signal });
+    // One batch that also carries the COMMIT: the finish is one round trip.
+    await task.work.finish((q) => q.recordAgentStart({ machineId: machine.machineId, publicKey: result.key }, { signal, commits: true }), { signal });
     log.info({ publicKey: Buffer.from(result.key).toString('hex') }, 'agent started');
   }
 }

@@ -1,6 +1,6 @@
 // Setters and deleters of the agent- and installation-related tags, and the
 // two lookups the agent callback server needs.
-import { queryAll, type Queryable, type QueryOptions } from '../driver.ts';
+import { queryAll, type Queryable, type QueryOptions, type Statement } from '../driver.ts';
 import type { OsInstallationResult } from '../model.ts';
 import { toBytes } from './rows.ts';
 import { agentGoneHints, agentStartedHints, hintHeartbeatGone } from './work-due.ts';
@@ -9,12 +9,36 @@ import { agentGoneHints, agentStartedHints, hintHeartbeatGone } from './work-due
 export async function setAgentStarted(db: Queryable, a: { machineId: string; startedAt?: Date; publicKey: Uint8Array }, opts?: QueryOptions): Promise<void> {
   if (a.publicKey.length !== 32) throw new RangeError(`agent public key must be 32 bytes, got ${a.publicKey.length}`);
   // The tag and its schedule hints in one round trip where the database can.
-  const tag = {
-    sql: `INSERT INTO machine_agent_started (machine_id, agent_started_at, agent_public_key) VALUES ($1, COALESCE($2, now()), $3)
+  await queryAll(db, [agentStartedTag(a), ...agentStartedHints(a)], opts);
+}
+
+const agentStartedTag = (a: { machineId: string; startedAt?: Date; publicKey: Uint8Array }): Statement => ({
+  sql: `INSERT INTO machine_agent_started (machine_id, agent_started_at, agent_public_key) VALUES ($1, COALESCE($2, now()), $3)
      ON CONFLICT (machine_id) DO UPDATE SET agent_started_at = excluded.agent_started_at, agent_public_key = excluded.agent_public_key`,
-    params: [a.machineId, a.startedAt ?? null, a.publicKey],
-  };
-  await queryAll(db, [tag, ...agentStartedHints(a)], opts);
+  params: [a.machineId, a.startedAt ?? null, a.publicKey],
+});
+
+/**
+ * Everything a successful agent start writes, as one batch (one round trip on
+ * PostgreSQL; with `{ commits: true }` the COMMIT travels with it): drops a
+ * heartbeat row left by the previous agent (one that raced the recovery's
+ * finish can land after it: docs/architecture.md#recoverer), records
+ * AgentStarted with its schedule hints, and forgets the machine's failed
+ * agent starts. The statements run in this order, so the recovery hint is
+ * read from the row just written.
+ */
+export async function recordAgentStart(db: Queryable, a: { machineId: string; publicKey: Uint8Array }, opts?: QueryOptions): Promise<void> {
+  if (a.publicKey.length !== 32) throw new RangeError(`agent public key must be 32 bytes, got ${a.publicKey.length}`);
+  await queryAll(
+    db,
+    [
+      { sql: 'DELETE FROM machine_agent_heartbeat WHERE machine_id = $1', params: [a.machineId] },
+      agentStartedTag(a),
+      ...agentStartedHints(a),
+      { sql: `DELETE FROM machine_attempts WHERE machine_id = $1 AND process = 'ShepherdAgentStart'`, params: [a.machineId] },
+    ],
+    opts,
+  );
 }
 
 export async function deleteAgentStarted(db: Queryable, a: { machineId: string }, opts?: QueryOptions): Promise<void> {
