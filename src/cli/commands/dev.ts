@@ -70,7 +70,7 @@ export const command: Command = {
     fault('unreachable', 'fault-unreachable'),
     fault('slowSsh', 'fault-slow-ssh'),
     fault('dead', 'fault-dead'),
-    { name: 'no-faults', type: 'boolean', description: 'a healthy fleet: every --fault-* fraction 0' },
+    { name: 'no-faults', type: 'boolean', description: 'a healthy fleet: every --fault-* fraction you do not give is 0' },
     { name: 'fault-bmc-503', type: 'float', default: DEV_DEFAULTS.bmcUnavailableShare, min: 0, max: 0.9, placeholder: 'FRACTION', description: 'share of simulated BMC requests answered 503 Service Unavailable (the drivers retry them)' },
     { name: 'fault-server-outage', type: 'string', placeholder: 'DURATION@START', description: 'agents cannot reach the callback server for DURATION, from START after the start (e.g. 30s@40s)' },
     { name: 'seed', type: 'int', default: DEV_DEFAULTS.seed, ...DEV_COUNT_BOUNDS.seed, placeholder: 'N', description: 'which machines get which fault' },
@@ -145,11 +145,13 @@ export const command: Command = {
   },
 };
 
-function devOptionsFromFlags(flags: ParsedFlags): DevOptions {
+/** The DevOptions the flags say; validated by validateDevOptions. */
+export function devOptionsFromFlags(flags: ParsedFlags): DevOptions {
   const level = flags.string('log-level')!;
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) throw new UsageError(`invalid value for --log-level: ${JSON.stringify(level)}`);
+  // --no-faults zeroes the fault defaults; a --fault-* given as well still counts.
   const noFaults = flags.boolean('no-faults');
-  const fault = (name: string) => (noFaults ? 0 : flags.number(name)!);
+  const fault = (name: string) => (noFaults && !flags.given(name) ? 0 : flags.number(name)!);
   const backoff = { initialMs: flags.number('backoff-initial')!, maximumMs: flags.number('backoff-max')!, exponent: 1.5, jitter: 0.1 };
   const summaryInterval = flags.number('summary-interval');
   const bmdbUrl = flags.string('bmdb-url');
@@ -162,7 +164,7 @@ function devOptionsFromFlags(flags: ParsedFlags): DevOptions {
     ...(bmdbUrl ? { bmdbUrl } : {}),
     machines: flags.number('machines')!,
     faults: { takeover: fault('fault-takeover'), silent: fault('fault-silent'), unreachable: fault('fault-unreachable'), slowSsh: fault('fault-slow-ssh'), dead: fault('fault-dead') },
-    bmcUnavailableShare: noFaults ? 0 : flags.number('fault-bmc-503')!,
+    bmcUnavailableShare: fault('fault-bmc-503'),
     seed: flags.number('seed')!,
     serverListenAddress: flags.string('server-listen-address')!,
     webugListenAddress: flags.string('webug-listen-address')!,
