@@ -40,13 +40,13 @@ export interface ClientTransactionOptions extends TransactionOptions {
 }
 
 /** What the caller learns about the client once the transaction ended. */
-export interface ClientState {
+interface ClientState {
   /** The connection's state is unknown: destroy it instead of reusing it. */
   broken: boolean;
 }
 
 /** Runs fn in one transaction on `client`: committed if fn resolves, rolled back if it throws. */
-export async function transactOnClient<T>(client: pg.ClientBase, fn: (tx: Queryable) => Promise<T>, opts: ClientTransactionOptions, state: ClientState): Promise<T> {
+async function transactOnClient<T>(client: pg.ClientBase, fn: (tx: Queryable) => Promise<T>, opts: ClientTransactionOptions, state: ClientState): Promise<T> {
   let begin: string | undefined = opts.isolation === 'serializable' ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN ISOLATION LEVEL READ COMMITTED';
   let ending = 'open' as 'open' | 'committing' | 'committed';
   const send = async <T>(query: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> => {

@@ -2,7 +2,7 @@
 // A quarantined machine satisfies no shepherd predicate (the `not-quarantined`
 // clause) until it is released; the counters say how often a process tried a
 // machine without success.
-import type { Queryable, QueryOptions } from '../driver.ts';
+import type { Queryable, QueryOptions, Statement } from '../driver.ts';
 import type { Process } from '../model.ts';
 
 export interface Quarantine {
@@ -70,7 +70,13 @@ export async function settleRecoveryAttempts(db: Queryable, a: { machineId: stri
 
 /** Forgets the machine's attempts (of one process, or all). */
 export async function clearAttempts(db: Queryable, a: { machineId: string; process?: Process }, opts?: QueryOptions): Promise<void> {
-  await db.query('DELETE FROM machine_attempts WHERE machine_id = $1 AND ($2::process IS NULL OR process = $2::process)', [a.machineId, a.process ?? null], opts);
+  const s = clearAttemptsStatement(a);
+  await db.query(s.sql, s.params, opts);
+}
+
+/** clearAttempts as a statement, for a batch (queryAll). */
+export function clearAttemptsStatement(a: { machineId: string; process?: Process }): Statement {
+  return { sql: 'DELETE FROM machine_attempts WHERE machine_id = $1 AND ($2::process IS NULL OR process = $2::process)', params: [a.machineId, a.process ?? null] };
 }
 
 /** Quarantines the machine unless it already is; returns whether this call did it. Writes quarantine_history. */

@@ -2,21 +2,26 @@
 // two lookups the agent callback server needs.
 import { queryAll, type Queryable, type QueryOptions, type Statement } from '../driver.ts';
 import type { OsInstallationResult } from '../model.ts';
+import { clearAttemptsStatement } from './quarantine.ts';
 import { toBytes } from './rows.ts';
 import { agentGoneHints, agentStartedHints, hintHeartbeatGone } from './work-due.ts';
 
 /** Records that the agent was started and will authenticate with this 32-byte Ed25519 key. */
 export async function setAgentStarted(db: Queryable, a: { machineId: string; startedAt?: Date; publicKey: Uint8Array }, opts?: QueryOptions): Promise<void> {
-  if (a.publicKey.length !== 32) throw new RangeError(`agent public key must be 32 bytes, got ${a.publicKey.length}`);
   // The tag and its schedule hints in one round trip where the database can.
   await queryAll(db, [agentStartedTag(a), ...agentStartedHints(a)], opts);
 }
 
-const agentStartedTag = (a: { machineId: string; startedAt?: Date; publicKey: Uint8Array }): Statement => ({
-  sql: `INSERT INTO machine_agent_started (machine_id, agent_started_at, agent_public_key) VALUES ($1, COALESCE($2, now()), $3)
+function agentStartedTag(a: { machineId: string; startedAt?: Date; publicKey: Uint8Array }): Statement {
+  if (a.publicKey.length !== 32) throw new RangeError(`agent public key must be 32 bytes, got ${a.publicKey.length}`);
+  return {
+    sql: `INSERT INTO machine_agent_started (machine_id, agent_started_at, agent_public_key) VALUES ($1, COALESCE($2, now()), $3)
      ON CONFLICT (machine_id) DO UPDATE SET agent_started_at = excluded.agent_started_at, agent_public_key = excluded.agent_public_key`,
-  params: [a.machineId, a.startedAt ?? null, a.publicKey],
-});
+    params: [a.machineId, a.startedAt ?? null, a.publicKey],
+  };
+}
+
+const DELETE_HEARTBEAT = 'DELETE FROM machine_agent_heartbeat WHERE machine_id = $1';
 
 /**
  * Everything a successful agent start writes, as one batch (one round trip on
@@ -28,17 +33,8 @@ const agentStartedTag = (a: { machineId: string; startedAt?: Date; publicKey: Ui
  * read from the row just written.
  */
 export async function recordAgentStart(db: Queryable, a: { machineId: string; publicKey: Uint8Array }, opts?: QueryOptions): Promise<void> {
-  if (a.publicKey.length !== 32) throw new RangeError(`agent public key must be 32 bytes, got ${a.publicKey.length}`);
-  await queryAll(
-    db,
-    [
-      { sql: 'DELETE FROM machine_agent_heartbeat WHERE machine_id = $1', params: [a.machineId] },
-      agentStartedTag(a),
-      ...agentStartedHints(a),
-      { sql: `DELETE FROM machine_attempts WHERE machine_id = $1 AND process = 'ShepherdAgentStart'`, params: [a.machineId] },
-    ],
-    opts,
-  );
+  const statements = [{ sql: DELETE_HEARTBEAT, params: [a.machineId] }, agentStartedTag(a), ...agentStartedHints(a), clearAttemptsStatement({ machineId: a.machineId, process: 'ShepherdAgentStart' })];
+  await queryAll(db, statements, opts);
 }
 
 export async function deleteAgentStarted(db: Queryable, a: { machineId: string }, opts?: QueryOptions): Promise<void> {
@@ -60,7 +56,7 @@ export async function setAgentHeartbeat(db: Queryable, a: { machineId: string; a
 }
 
 export async function deleteAgentHeartbeat(db: Queryable, a: { machineId: string }, opts?: QueryOptions): Promise<void> {
-  await db.query('DELETE FROM machine_agent_heartbeat WHERE machine_id = $1', [a.machineId], opts);
+  await db.query(DELETE_HEARTBEAT, [a.machineId], opts);
   await hintHeartbeatGone(db, a, opts);
 }
 
