@@ -63,6 +63,20 @@ describeBmdb('work schedule', ({ open }) => {
     assert.deepEqual(await agentStart(bmdb), []);
     await bmdb.queries.setAgentStarted({ machineId: m!, publicKey: new Uint8Array(32) });
     assert.deepEqual(await hints(), ['ShepherdRecovery'], 'started: only the first-heartbeat hint');
+    // The hint is due from the start time stored with the tag, also when a later start replaces it.
+    const basis = async () =>
+      (
+        await bmdb.driver.query(
+          `SELECT d.due_basis = s.agent_started_at AS same, s.agent_started_at FROM machine_work_due d JOIN machine_agent_started s USING (machine_id) WHERE d.machine_id = $1`,
+          [m],
+        )
+      ).rows[0];
+    assert.equal((await basis())?.same, true);
+    const restarted = new Date(Date.now() - 3_600_000);
+    await bmdb.queries.setAgentStarted({ machineId: m!, startedAt: restarted, publicKey: new Uint8Array(32).fill(1) });
+    const again = await basis();
+    assert.equal(again?.same, true);
+    assert.equal((again?.agent_started_at as Date).getTime(), restarted.getTime());
     await bmdb.queries.setAgentHeartbeat({ machineId: m! });
     assert.deepEqual(await hints(), ['ShepherdRecovery'], 'the heartbeat write does not touch the schedule');
     await sweepAll(bmdb);

@@ -4,21 +4,22 @@ import { queryAll, type Queryable, type QueryOptions, type Statement } from '../
 import type { OsInstallationResult } from '../model.ts';
 import { clearAttemptsStatement } from './quarantine.ts';
 import { toBytes } from './rows.ts';
-import { agentGoneHints, agentStartedHints, hintHeartbeatGone } from './work-due.ts';
+import { agentGoneHints, hintHeartbeatGone, unhintAgentStart, withRecoveryHint } from './work-due.ts';
 
 /** Records that the agent was started and will authenticate with this 32-byte Ed25519 key. */
 export async function setAgentStarted(db: Queryable, a: { machineId: string; startedAt?: Date; publicKey: Uint8Array }, opts?: QueryOptions): Promise<void> {
   // The tag and its schedule hints in one round trip where the database can.
-  await queryAll(db, [agentStartedTag(a), ...agentStartedHints(a)], opts);
+  await queryAll(db, agentStartedStatements(a), opts);
 }
 
-function agentStartedTag(a: { machineId: string; startedAt?: Date; publicKey: Uint8Array }): Statement {
+// The AgentStarted upsert, writing the recovery hint in the same statement.
+const AGENT_STARTED = withRecoveryHint(`INSERT INTO machine_agent_started (machine_id, agent_started_at, agent_public_key) VALUES ($1, COALESCE($2, now()), $3)
+ON CONFLICT (machine_id) DO UPDATE SET agent_started_at = excluded.agent_started_at, agent_public_key = excluded.agent_public_key`);
+
+/** The AgentStarted write with its schedule hints: two statements. */
+function agentStartedStatements(a: { machineId: string; startedAt?: Date; publicKey: Uint8Array }): Statement[] {
   if (a.publicKey.length !== 32) throw new RangeError(`agent public key must be 32 bytes, got ${a.publicKey.length}`);
-  return {
-    sql: `INSERT INTO machine_agent_started (machine_id, agent_started_at, agent_public_key) VALUES ($1, COALESCE($2, now()), $3)
-     ON CONFLICT (machine_id) DO UPDATE SET agent_started_at = excluded.agent_started_at, agent_public_key = excluded.agent_public_key`,
-    params: [a.machineId, a.startedAt ?? null, a.publicKey],
-  };
+  return [{ sql: AGENT_STARTED, params: [a.machineId, a.startedAt ?? null, a.publicKey] }, unhintAgentStart(a)];
 }
 
 const DELETE_HEARTBEAT = 'DELETE FROM machine_agent_heartbeat WHERE machine_id = $1';
@@ -29,11 +30,10 @@ const DELETE_HEARTBEAT = 'DELETE FROM machine_agent_heartbeat WHERE machine_id =
  * heartbeat row left by the previous agent (one that raced the recovery's
  * finish can land after it: docs/architecture.md#recoverer), records
  * AgentStarted with its schedule hints, and forgets the machine's failed
- * agent starts. The statements run in this order, so the recovery hint is
- * read from the row just written.
+ * agent starts.
  */
 export async function recordAgentStart(db: Queryable, a: { machineId: string; publicKey: Uint8Array }, opts?: QueryOptions): Promise<void> {
-  const statements = [{ sql: DELETE_HEARTBEAT, params: [a.machineId] }, agentStartedTag(a), ...agentStartedHints(a), clearAttemptsStatement({ machineId: a.machineId, process: 'ShepherdAgentStart' })];
+  const statements = [{ sql: DELETE_HEARTBEAT, params: [a.machineId] }, ...agentStartedStatements(a), clearAttemptsStatement({ machineId: a.machineId, process: 'ShepherdAgentStart' })];
   await queryAll(db, statements, opts);
 }
 

@@ -61,15 +61,28 @@ ON CONFLICT (machine_id, process) DO UPDATE SET due_basis = excluded.due_basis`;
 const UNHINT = 'DELETE FROM machine_work_due WHERE machine_id = $1 AND process = $2';
 
 /**
- * The hint statements for after the agent was started: no agent start hint;
- * recovery is due from the start on (first-heartbeat threshold). For a
- * batch after the AgentStarted write (queryAll).
+ * `upsert`, an INSERT into machine_agent_started with no RETURNING clause,
+ * made into one statement that also writes the machine's recovery hint, due
+ * from the start time the upsert stored (first-heartbeat threshold). Taking
+ * the time from the upsert's own row saves a statement and a read of the
+ * table, which the planner, with statistics from when the table was small,
+ * made a sequential scan. The two writes go to different tables (CockroachDB
+ * refuses two to the same one), so the agent start hint is dropped apart:
+ * UNHINT_AGENT_START.
  */
-export function agentStartedHints(a: { machineId: string }): Statement[] {
-  return [
-    { sql: UNHINT, params: [a.machineId, 'ShepherdAgentStart'] },
-    { sql: HINT_RECOVERY, params: [a.machineId] },
-  ];
+export function withRecoveryHint(upsert: string): string {
+  return `WITH started AS (
+${upsert}
+RETURNING machine_id, agent_started_at
+)
+INSERT INTO machine_work_due (machine_id, process, due_basis)
+SELECT machine_id, 'ShepherdRecovery', agent_started_at FROM started
+ON CONFLICT (machine_id, process) DO UPDATE SET due_basis = excluded.due_basis`;
+}
+
+/** After the agent was started: no agent start hint (the recovery hint comes with the tag: withRecoveryHint). */
+export function unhintAgentStart(a: { machineId: string }): Statement {
+  return { sql: UNHINT, params: [a.machineId, 'ShepherdAgentStart'] };
 }
 
 /** The hint statements for after the AgentStarted tag went: no recovery hint; agent start is due (at the end of its backoff, if any). */
