@@ -4,6 +4,7 @@
 // AgentStarted and finishing, until nothing is left (after an untimed warm-up). Used by
 // claims-vs-graphile-worker.bench.ts and bmdb-claims.bench.ts.
 import { Registry } from 'prom-client';
+import { backendCpuMs, type BackendCpuSnapshot } from './backend-cpu.ts';
 import { agentStartCandidateStatement, NothingToDoError, openBmdb, WorkConflictError, type Bmdb, type IsolationLevel } from '../src/bmdb/index.ts';
 
 /**
@@ -29,6 +30,14 @@ export interface ClaimRun {
   readonly retried: number;
   /** This process's CPU time (user + system) per timed cycle, in milliseconds. */
   readonly cpuMsPerCycle: number;
+  /** The database backends' CPU time per timed cycle, in milliseconds, when `backendCpu` was given. */
+  readonly backendCpuMsPerCycle?: number;
+}
+
+export interface ClaimRunOptions {
+  isolation?: IsolationLevel;
+  /** A snapshot of the database backends' CPU (backend-cpu.ts), taken at the start and the end of the timed part. */
+  backendCpu?: () => Promise<BackendCpuSnapshot>;
 }
 
 /** Cycles worked off before the clock starts, as a share of the timed ones. */
@@ -42,7 +51,7 @@ const WARM_UP_SHARE = 0.1;
  * they are tiny (sequential scans) stay until statistics change, which on a
  * live database autovacuum's ANALYZE sees to within a minute.
  */
-export async function runClaimCycles(url: string, workers: number, machines: number, opts: { isolation?: IsolationLevel } = {}): Promise<ClaimRun> {
+export async function runClaimCycles(url: string, workers: number, machines: number, opts: ClaimRunOptions = {}): Promise<ClaimRun> {
   const bmdb = await openBmdb({ url, migrate: true, maxConnections: workers + 4, metricsRegistry: new Registry(), isolation: opts.isolation });
   try {
     const warmUp = Math.ceil(machines * WARM_UP_SHARE);
@@ -75,15 +84,19 @@ export async function runClaimCycles(url: string, workers: number, machines: num
     await bmdb.driver.query('ANALYZE');
     const warmed = done;
     conflicts = 0;
+    const backendStart = await opts.backendCpu?.();
     const start = performance.now();
     const cpu = process.cpuUsage();
     await workOff(Infinity);
     const seconds = (performance.now() - start) / 1000;
     const { user, system } = process.cpuUsage(cpu);
+    const backendEnd = await opts.backendCpu?.();
     await session.close();
     if (done !== machines + warmUp) throw new Error(`expected ${machines + warmUp} cycles, did ${done}`);
     const retried = (await bmdb.metrics.transactionRetried.get()).values.reduce((n, v) => n + v.value, 0);
-    return { rate: (done - warmed) / seconds, conflicts, retried, cpuMsPerCycle: (user + system) / 1000 / (done - warmed) };
+    const timed = done - warmed;
+    const backendCpuMsPerCycle = backendStart === undefined || backendEnd === undefined ? undefined : backendCpuMs(backendStart, backendEnd) / timed;
+    return { rate: timed / seconds, conflicts, retried, cpuMsPerCycle: (user + system) / 1000 / timed, backendCpuMsPerCycle };
   } finally {
     await bmdb.close();
   }

@@ -16,6 +16,7 @@
 import { Logger, makeWorkerUtils, run, runMigrations } from 'graphile-worker';
 import { startPgCluster } from '../test/pg-cluster.ts';
 import { connectClient, createDatabase, emit, emitBaseline, median, progress, QUICK } from './bench-lib.ts';
+import { backendCpu, backendCpuMs, type BackendCpuSnapshot } from './backend-cpu.ts';
 import { runClaimCycles } from './claim-cycles.ts';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? (QUICK ? 2000 : 10_000));
@@ -27,8 +28,12 @@ const quietLogger = new Logger(() => (level, message) => {
   if (level === 'error') process.stderr.write(`graphile-worker: ${message}\n`);
 });
 
-/** Jobs per second, and this process's CPU milliseconds per job, for JOBS no-op jobs queued up front in the empty database `url`. */
-async function graphileWorkerRate(url: string): Promise<{ rate: number; cpuMsPerJob: number }> {
+/**
+ * Jobs per second, and this process's and the database backends' CPU
+ * milliseconds per job, for JOBS no-op jobs queued up front in the empty
+ * database `url`; `backends` snapshots the backends' CPU.
+ */
+async function graphileWorkerRate(url: string, backends: () => Promise<BackendCpuSnapshot>): Promise<{ rate: number; cpuMsPerJob: number; backendCpuMsPerJob: number }> {
   const options = {
     connectionString: url,
     concurrency: CONCURRENCY,
@@ -51,6 +56,8 @@ async function graphileWorkerRate(url: string): Promise<{ rate: number; cpuMsPer
   let last = 0;
   let cpu: NodeJS.CpuUsage | undefined;
   let cpuUsed: NodeJS.CpuUsage | undefined;
+  let backendStart: Promise<BackendCpuSnapshot> | undefined;
+  let backendEnd: Promise<BackendCpuSnapshot> | undefined;
   let completed = 0;
   let failed = 0;
   const { promise: allDone, resolve } = Promise.withResolvers<void>();
@@ -59,6 +66,7 @@ async function graphileWorkerRate(url: string): Promise<{ rate: number; cpuMsPer
     if (first) return;
     first = performance.now();
     cpu = process.cpuUsage();
+    backendStart = backends();
   });
   runner.events.on('job:error', () => {
     failed++;
@@ -67,13 +75,15 @@ async function graphileWorkerRate(url: string): Promise<{ rate: number; cpuMsPer
     if (++completed === JOBS) {
       last = performance.now();
       cpuUsed = process.cpuUsage(cpu);
+      backendEnd = backends();
       resolve();
     }
   });
   await allDone;
+  const backendMs = backendCpuMs(await backendStart!, await backendEnd!);
   await runner.stop();
   if (failed > 0) throw new Error(`graphile-worker: ${failed} of ${JOBS} jobs failed`);
-  return { rate: JOBS / ((last - first) / 1000), cpuMsPerJob: (cpuUsed!.user + cpuUsed!.system) / 1000 / JOBS };
+  return { rate: JOBS / ((last - first) / 1000), cpuMsPerJob: (cpuUsed!.user + cpuUsed!.system) / 1000 / JOBS, backendCpuMsPerJob: backendMs / JOBS };
 }
 
 const cluster = await startPgCluster();
@@ -82,21 +92,25 @@ try {
   const base = await emitBaseline(admin, cluster.adminUrl);
   const gw: number[] = [];
   const gwCpu: number[] = [];
+  const gwDb: number[] = [];
+  const bmDb: number[] = [];
   const bm: number[] = [];
   const bmCpu: number[] = [];
   let conflicts = 0;
   let retried = 0;
   for (let i = 0; i < RUNS; i++) {
-    const g = await graphileWorkerRate(await createDatabase(admin, cluster.adminUrl, `gw_${i}`));
+    const g = await graphileWorkerRate(await createDatabase(admin, cluster.adminUrl, `gw_${i}`), () => backendCpu(admin, `gw_${i}`));
     gw.push(g.rate);
     gwCpu.push(g.cpuMsPerJob);
-    progress(`graphile-worker run ${i + 1}: ${Math.round(g.rate)} jobs/s, ${g.cpuMsPerJob.toFixed(3)} ms CPU per job`);
-    const r = await runClaimCycles(await createDatabase(admin, cluster.adminUrl, `claims_${i}`), CONCURRENCY, MACHINES);
+    gwDb.push(g.backendCpuMsPerJob);
+    progress(`graphile-worker run ${i + 1}: ${Math.round(g.rate)} jobs/s, ${g.cpuMsPerJob.toFixed(3)} ms CPU per job here, ${g.backendCpuMsPerJob.toFixed(3)} ms in the database`);
+    const r = await runClaimCycles(await createDatabase(admin, cluster.adminUrl, `claims_${i}`), CONCURRENCY, MACHINES, { backendCpu: () => backendCpu(admin, `claims_${i}`) });
     bm.push(r.rate);
     bmCpu.push(r.cpuMsPerCycle);
+    bmDb.push(r.backendCpuMsPerCycle!);
     conflicts += r.conflicts;
     retried += r.retried;
-    progress(`bmaas run ${i + 1}: ${Math.round(r.rate)} cycles/s, ${r.cpuMsPerCycle.toFixed(3)} ms CPU per cycle`);
+    progress(`bmaas run ${i + 1}: ${Math.round(r.rate)} cycles/s, ${r.cpuMsPerCycle.toFixed(3)} ms CPU per cycle here, ${r.backendCpuMsPerCycle!.toFixed(3)} ms in the database`);
   }
   emit({
     bench: 'graphile_worker',
@@ -108,6 +122,7 @@ try {
     median: Math.round(median(gw)),
     runs: gw.map(Math.round),
     cpu_ms_per_job: Number(median(gwCpu).toFixed(3)),
+    db_cpu_ms_per_job: Number(median(gwDb).toFixed(3)),
     ratio_to_baseline_1conn: Number((median(gw) / base.commits1).toFixed(3)),
   });
   emit({
@@ -118,6 +133,7 @@ try {
     median: Math.round(median(bm)),
     runs: bm.map(Math.round),
     cpu_ms_per_cycle: Number(median(bmCpu).toFixed(3)),
+    db_cpu_ms_per_cycle: Number(median(bmDb).toFixed(3)),
     conflicts,
     retried,
     ratio_to_baseline_1conn: Number((median(bm) / base.commits1).toFixed(3)),
