@@ -30,35 +30,39 @@ const SENTINEL_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
 const started = Date.now();
 
-await build({
-  entryPoints: [path.join(root, 'src', 'agent', 'main.ts')],
-  bundle: true,
-  platform: 'node',
-  target: 'node24',
-  format: 'cjs',
-  outfile: bundle,
-  define: { 'import.meta.main': 'false' },
-  legalComments: 'none',
-  logLevel: 'warning',
-});
-
-writeFileSync(
-  path.join(work, 'sea-config.json'),
-  JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: true }),
-);
-execFileSync(pinnedNode, ['--experimental-sea-config', path.join(work, 'sea-config.json')], { stdio: 'inherit' });
-
-copyFileSync(pinnedNode, partial);
-chmodSync(partial, 0o755);
-// The pinned binary carries debug info; dropping it halves the artifact. Optional.
+// The work directory goes on every path, a failed step's included.
 try {
-  execFileSync('strip', ['--strip-debug', partial], { stdio: 'ignore' });
-} catch {
-  process.stderr.write('build-agent: strip not available, keeping debug info\n');
-}
-await postject.inject(partial, 'NODE_SEA_BLOB', readFileSync(blob), { sentinelFuse: SENTINEL_FUSE });
-renameSync(partial, target);
+  await build({
+    entryPoints: [path.join(root, 'src', 'agent', 'main.ts')],
+    bundle: true,
+    platform: 'node',
+    target: 'node24',
+    format: 'cjs',
+    outfile: bundle,
+    define: { 'import.meta.main': 'false' },
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
 
-const mb = (statSync(target).size / 1024 / 1024).toFixed(1);
-process.stdout.write(`built ${path.relative(root, target)} (${mb} MiB, bundle ${(statSync(bundle).size / 1024).toFixed(0)} KiB) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-rmSync(work, { recursive: true, force: true });
+  writeFileSync(
+    path.join(work, 'sea-config.json'),
+    JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: true }),
+  );
+  execFileSync(pinnedNode, ['--experimental-sea-config', path.join(work, 'sea-config.json')], { stdio: 'inherit' });
+
+  copyFileSync(pinnedNode, partial);
+  chmodSync(partial, 0o755);
+  // The pinned binary carries debug info; dropping it halves the artifact. Optional.
+  try {
+    execFileSync('strip', ['--strip-debug', partial], { stdio: 'ignore' });
+  } catch {
+    process.stderr.write('build-agent: strip not available, keeping debug info\n');
+  }
+  await postject.inject(partial, 'NODE_SEA_BLOB', readFileSync(blob), { sentinelFuse: SENTINEL_FUSE });
+  renameSync(partial, target);
+
+  const mb = (statSync(target).size / 1024 / 1024).toFixed(1);
+  process.stdout.write(`built ${path.relative(root, target)} (${mb} MiB, bundle ${(statSync(bundle).size / 1024).toFixed(0)} KiB) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
