@@ -68,7 +68,7 @@ const UNHINT = 'DELETE FROM machine_work_due WHERE machine_id = $1 AND process =
  * table, which the planner, with statistics from when the table was small,
  * made a sequential scan. The two writes go to different tables (CockroachDB
  * refuses two to the same one), so the agent start hint is dropped apart:
- * UNHINT_AGENT_START.
+ * unhintAgentStart.
  */
 export function withRecoveryHint(upsert: string): string {
   return `WITH started AS (
