@@ -35,6 +35,36 @@ describeBmdb('claim in one statement', ({ open }) => {
     await s.close();
   });
 
+  it('claims made at the same time go out together: one machine each, nothing to do for the rest, and an abandoned claim releases its machine', async () => {
+    const bmdb = await open();
+    const machines = await provideMachines(bmdb, 5);
+    const s = await bmdb.startSession({ component: 'a', processor: 'unittest' });
+    const gone = new AbortController();
+    const claims = Array.from({ length: 8 }, (_, i) => s.claim('ShepherdAgentStart', agentStart, i === 0 ? { signal: gone.signal } : {}).then((w) => w, (err: unknown) => err));
+    // The first claim's group is out already; its caller stops waiting.
+    gone.abort(new Error('caller gave up'));
+    const settled = await Promise.all(claims);
+    assert.equal((settled[0] as Error).message, 'caller gave up');
+    const works = settled.filter((x) => x && typeof x === 'object' && 'machineId' in x) as { machineId: string; cancel(): Promise<void> }[];
+    const nothing = settled.filter((x) => x instanceof NothingToDoError);
+    assert.equal(works.length + nothing.length, 7);
+    assert.equal(new Set(works.map((w) => w.machineId)).size, works.length);
+    // Every machine is held once, or was released by the abandoned claim and is a candidate again.
+    for (let i = 0; i < 50 && (await bmdb.driver.query('SELECT 1 FROM work')).rowCount !== works.length; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal((await bmdb.driver.query('SELECT 1 FROM work')).rowCount, works.length);
+    const rest = [];
+    for (;;) {
+      try {
+        rest.push(await s.claim('ShepherdAgentStart', agentStart));
+      } catch (err) {
+        if (err instanceof NothingToDoError) break;
+        throw err;
+      }
+    }
+    assert.deepEqual([...works, ...rest].map((w) => w.machineId).sort(), [...machines].sort());
+    await s.close();
+  });
+
   it('a dead session claims nothing and learns it', async () => {
     const bmdb = await open();
     await provideMachines(bmdb, 1);

@@ -4,11 +4,13 @@
 import type { Logger } from 'pino';
 import { runtimeInfo } from '../lib/version.ts';
 import { sleep } from '../lib/sleep.ts';
+import { GroupQueue, type GroupOutcome } from '../lib/group-queue.ts';
 import type { IsolationLevel, Queryable } from './driver.ts';
 import { NothingToDoError, SessionExpiredError, StaleClaimError, WorkConflictError } from './errors.ts';
 import type { DatabaseOutage } from './outage.ts';
 import type { Process, Processor } from './model.ts';
-import { bindQueries, SqlParams, type CandidateStatement, type Queries } from './queries/index.ts';
+import { bindQueries, type CandidateStatement, type Queries } from './queries/index.ts';
+import { claimStatementText, MAX_CLAIM_GROUP } from './claim-statement.ts';
 import { leadingStatement } from './leading-statement.ts';
 import { runTransaction, type TransactContext } from './transact.ts';
 import { Work, type ClaimedRow, type ExistingBackoff, type WorkBinding } from './work.ts';
@@ -77,47 +79,6 @@ LEFT JOIN work_backoff b ON b.machine_id = c.machine_id AND b.process = c.proces
 const CLAIM_WORK_CHECKED = claimSql(true);
 const CLAIM_WORK = claimSql(false);
 
-// Session.claim's one statement: the candidate query (at most one machine,
-// its row locked) and the claim of claimSql. The candidate is MATERIALIZED,
-// so the stale-view check (migration 0010) runs on its row after the lock
-// was taken, and reads its own snapshot: what committed meanwhile, which the
-// statement's snapshot, taken before the lock, cannot show. Columns of the
-// claim are prefixed bmdb_ next to the candidate's. Parameters: the
-// candidate's, then the session id and the process.
-function claimOneSql(candidate: CandidateStatement<unknown>, staleCheck: boolean): string {
-  const p = new SqlParams();
-  p.values.push(...candidate.params);
-  const session = p.add(null, 'uuid');
-  const proc = p.add(null, 'process');
-  return `WITH live AS (
-  SELECT 1 FROM sessions WHERE session_id = ${session} AND session_deadline > now()
-), cand AS MATERIALIZED (
-${candidate.sql}
-), claimed AS (
-  INSERT INTO work (machine_id, session_id, process) SELECT c.machine_id, ${session}, ${proc} FROM cand c, live
-  ${staleCheck ? `WHERE NOT bmdb_claim_refused(c.machine_id, ${proc}, now())` : ''}
-  ON CONFLICT (machine_id, process) DO NOTHING RETURNING machine_id, process
-), hist AS (
-  INSERT INTO work_history (machine_id, process, event, timestamp) SELECT machine_id, process, 'Started', clock_timestamp() FROM claimed
-)
-SELECT EXISTS (SELECT 1 FROM live) AS bmdb_live, cl.machine_id AS bmdb_claimed,
-  b.until AS bmdb_until, b.cause AS bmdb_cause, b.last_interval_seconds AS bmdb_last_interval_seconds, c.*
-FROM (SELECT 1) AS one
-LEFT JOIN cand c ON true
-LEFT JOIN claimed cl ON true
-LEFT JOIN work_backoff b ON b.machine_id = cl.machine_id AND b.process = cl.process`;
-}
-
-// The claim statement's text per candidate statement, with and without the
-// stale-view check: built once, and the same string every time, so the
-// driver's statement-name lookup does not hash kilobytes per claim.
-const claimTexts = new WeakMap<CandidateStatement<unknown>, { checked?: string; unchecked?: string }>();
-function claimOneText(candidate: CandidateStatement<unknown>, staleCheck: boolean): string {
-  let texts = claimTexts.get(candidate);
-  if (!texts) claimTexts.set(candidate, (texts = {}));
-  return staleCheck ? (texts.checked ??= claimOneSql(candidate, true)) : (texts.unchecked ??= claimOneSql(candidate, false));
-}
-
 function existingBackoff(until: unknown, cause: unknown, lastIntervalSeconds: unknown): ExistingBackoff | null {
   if (until === null || until === undefined) return null;
   return { until: until as Date, cause: cause as string, lastIntervalSeconds: lastIntervalSeconds === null || lastIntervalSeconds === undefined ? null : Number(lastIntervalSeconds) };
@@ -160,6 +121,8 @@ export class Session implements AsyncDisposable {
   #keepAliveController = new AbortController();
   #keepAliveSignal: AbortSignal | undefined;
   #works = new Set<Work<ClaimedRow>>();
+  // Claims waiting to go out together, per candidate statement and process (claim).
+  #claimGroups = new Map<CandidateStatement<ClaimedRow>, Map<Process, GroupQueue<undefined, Work<ClaimedRow>>>>();
   #heartbeat: Promise<void> | undefined;
   // What every Work of this session is given to end itself.
   readonly #binding: WorkBinding;
@@ -377,20 +340,65 @@ export class Session implements AsyncDisposable {
    * stale before the lock (another session claimed and ended the work
    * meanwhile) is refused at READ COMMITTED by a check with a snapshot of its
    * own (migration 0010); at SERIALIZABLE the database refuses it.
-   * @throws NothingToDoError when the statement finds no machine.
+   *
+   * When the statement has `sqlFor`, claims of this session through it (and
+   * for the same process) that are made while one is on its way to the
+   * database wait for it and then go out together, up to MAX_CLAIM_GROUP in
+   * one statement that takes a machine for each of them: one statement per
+   * group instead of per claim, with the same checks per machine. A claim
+   * whose signal aborts while it waits is dropped from its group; one whose
+   * group is already out gets the abort at once, and the machine its group
+   * took for it is released (Work.cancel).
+   * @throws NothingToDoError when the statement finds no machine (for this claim: a group may find fewer machines than claims).
    * @throws WorkConflictError when another session holds the machine, or ended its work since the statement began.
-   * @throws SessionExpiredError when the session is dead.
+   * @throws SessionExpiredError when the session is dead or closed.
    */
   async claim<R extends ClaimedRow>(process: Process, candidate: CandidateStatement<R>, opts: { signal?: AbortSignal } = {}): Promise<Work<R>> {
     this.#throwIfExpired();
-    const sql = claimOneText(candidate, this.#ctx.isolation !== 'serializable');
+    if (!candidate.sqlFor) {
+      const [outcome] = await this.#claimGroup(process, candidate, 1, opts.signal);
+      if (!outcome!.ok) throw outcome!.error;
+      return outcome!.value;
+    }
+    return (await this.#claimQueue(process, candidate).submit(undefined, { signal: opts.signal })) as Work<R>;
+  }
+
+  #claimQueue(process: Process, candidate: CandidateStatement<ClaimedRow>): GroupQueue<undefined, Work<ClaimedRow>> {
+    let byProcess = this.#claimGroups.get(candidate);
+    if (!byProcess) this.#claimGroups.set(candidate, (byProcess = new Map()));
+    let queue = byProcess.get(process);
+    if (!queue) {
+      queue = new GroupQueue<undefined, Work<ClaimedRow>>({
+        maxGroup: MAX_CLAIM_GROUP,
+        maxInFlight: 1,
+        signal: this.#controller.signal,
+        closedError: () => new SessionExpiredError('BMDB session closed'),
+        run: (items, signal) => this.#claimGroup(process, candidate, items.length, signal),
+        discard: (work) => void work.cancel(),
+      });
+      byProcess.set(process, queue);
+    }
+    return queue;
+  }
+
+  /** One claim statement for `size` claims: an outcome for each, claimed machines first. */
+  async #claimGroup<R extends ClaimedRow>(process: Process, candidate: CandidateStatement<R>, size: number, signal: AbortSignal | undefined): Promise<GroupOutcome<Work<R>>[]> {
+    this.#throwIfExpired();
+    const sql = claimStatementText(candidate, this.#ctx.isolation !== 'serializable', size);
     const params = [...candidate.params, this.sessionId, process];
-    const r = await runTransaction(this.#ctx, this.processor, (tx) => tx.query(sql, params, { signal: opts.signal, commits: true }), { signal: opts.signal });
-    const lock = r.rows[0]!;
-    if (!lock.bmdb_live) this.#expiredByDeadline();
-    if (lock.machine_id === null || lock.machine_id === undefined) throw new NothingToDoError();
-    if (lock.bmdb_claimed === null || lock.bmdb_claimed === undefined) throw new WorkConflictError(`${process} work on ${lock.machine_id as string} is held by another session or ended since the claim began`);
-    return this.#started(candidate.row(lock), process, existingBackoff(lock.bmdb_until, lock.bmdb_cause, lock.bmdb_last_interval_seconds));
+    const r = await runTransaction(this.#ctx, this.processor, (tx) => tx.query(sql, params, { signal, commits: true }), { signal });
+    if (!r.rows[0]!.bmdb_live) this.#expiredByDeadline();
+    const found = r.rows.filter((row) => row.machine_id !== null && row.machine_id !== undefined);
+    const claimed = found.filter((row) => row.bmdb_claimed !== null && row.bmdb_claimed !== undefined);
+    const outcomes: GroupOutcome<Work<R>>[] = claimed.map((lock) => ({
+      ok: true,
+      value: this.#started(candidate.row(lock), process, existingBackoff(lock.bmdb_until, lock.bmdb_cause, lock.bmdb_last_interval_seconds)),
+    }));
+    for (const lock of found) {
+      if (!claimed.includes(lock)) outcomes.push({ ok: false, error: new WorkConflictError(`${process} work on ${lock.machine_id as string} is held by another session or ended since the claim began`) });
+    }
+    while (outcomes.length < size) outcomes.push({ ok: false, error: new NothingToDoError() });
+    return outcomes;
   }
 
   #started<R extends ClaimedRow>(row: R, process: Process, backoff: ExistingBackoff | null): Work<R> {
@@ -406,6 +414,8 @@ export class Session implements AsyncDisposable {
    * deletes the session row (which releases any remaining lock). Idempotent.
    */
   async close(opts: { signal?: AbortSignal } = {}): Promise<void> {
+    // Waiting claims fail; a group already out comes back first, so its machines are canceled below.
+    await Promise.all([...this.#claimGroups.values()].flatMap((byProcess) => [...byProcess.values()].map((queue) => queue.close({ drop: true }))));
     await Promise.all([...this.#works].map((work) => work.cancel()));
     if (!this.#controller.signal.aborted) this.#controller.abort(new SessionExpiredError('BMDB session closed'));
     this.#keepAliveController.abort();

@@ -25,3 +25,4 @@ export {
 } from './flags.ts';
 export { parseHostPort, parseListenAddress, isLoopbackHost, formatHostPort, HostPortError, type HostPort, type HostPortOptions } from './host-port.ts';
 export { FailureStreak } from './failure-streak.ts';
+export { GroupQueue, type GroupOutcome, type GroupQueueOptions } from './group-queue.ts';

@@ -67,13 +67,21 @@ export interface CandidateStatement<R> {
   readonly sql: string;
   readonly params: readonly unknown[];
   row(r: Record<string, unknown>): R;
+  /**
+   * The same query for at most `limit` machines, with the same parameters.
+   * When given, a session's claims through this statement that wait at the
+   * same time go out together in one statement (Session.claim).
+   */
+  readonly sqlFor?: (limit: number) => string;
 }
 
 export const AGENT_START_RANGE: Range = { from: 'schedule', process: 'ShepherdAgentStart', thresholdSeconds: 0 };
 
-/** getAgentStartCandidates for one machine, as a statement for Session.claim (the same text with LIMIT 1). */
+/** getAgentStartCandidates for one machine, as a statement for Session.claim (the same text with LIMIT 1; sqlFor for more). */
 export function agentStartCandidateStatement(args: { provider: Provider }): CandidateStatement<MachineProvided> {
   const p = new SqlParams();
   const sql = scanSql(p, AGENT_START_RANGE, agentStartPredicate, { provider: args.provider, limit: 1 });
-  return Object.freeze({ sql, params: Object.freeze(p.values), row: toMachineProvided });
+  // A fresh SqlParams adds the same parameters in the same order: only the limit differs.
+  const sqlFor = (limit: number) => scanSql(new SqlParams(), AGENT_START_RANGE, agentStartPredicate, { provider: args.provider, limit });
+  return Object.freeze({ sql, params: Object.freeze(p.values), row: toMachineProvided, sqlFor });
 }
