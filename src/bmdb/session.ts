@@ -11,6 +11,7 @@ import type { DatabaseOutage } from './outage.ts';
 import type { Process, Processor } from './model.ts';
 import { bindQueries, type CandidateStatement, type Queries } from './queries/index.ts';
 import { claimStatementText, MAX_CLAIM_GROUP } from './claim-statement.ts';
+import { finishTogether, MAX_FINISH_GROUP, type FinishRequest } from './finish-group.ts';
 import { leadingStatement } from './leading-statement.ts';
 import { runTransaction, type TransactContext } from './transact.ts';
 import { Work, type ClaimedRow, type ExistingBackoff, type WorkBinding } from './work.ts';
@@ -123,6 +124,8 @@ export class Session implements AsyncDisposable {
   #works = new Set<Work<ClaimedRow>>();
   // Claims waiting to go out together, per candidate statement and process (claim).
   #claimGroups = new Map<CandidateStatement<ClaimedRow>, Map<Process, GroupQueue<undefined, Work<ClaimedRow>>>>();
+  // Finishes waiting to go out together (Work.finish).
+  readonly #finishes: GroupQueue<FinishRequest, void>;
   #heartbeat: Promise<void> | undefined;
   // What every Work of this session is given to end itself.
   readonly #binding: WorkBinding;
@@ -135,6 +138,13 @@ export class Session implements AsyncDisposable {
     this.intervalMs = intervalMs;
     this.logger = ctx.logger.child({ sessionId: id, component: opts.component });
     this.#keepAliveSignal = opts.keepAliveSignal;
+    this.#finishes = new GroupQueue<FinishRequest, void>({
+      maxGroup: MAX_FINISH_GROUP,
+      maxInFlight: 2,
+      signal: this.#controller.signal,
+      closedError: () => new SessionExpiredError('BMDB session closed'),
+      run: (requests, signal) => finishTogether(ctx, opts.processor, id, requests, signal),
+    });
     this.#binding = Object.freeze({
       ctx,
       processor: opts.processor,
@@ -144,6 +154,7 @@ export class Session implements AsyncDisposable {
       throwIfExpired: () => this.#throwIfExpired(),
       sessionDied: () => this.#expiredByDeadline(),
       ended: (work: Work<ClaimedRow>) => void this.#works.delete(work),
+      finishTogether: (request: FinishRequest, signal: AbortSignal | undefined) => this.#finishes.submit(request, { signal }),
     });
   }
 
@@ -414,7 +425,9 @@ export class Session implements AsyncDisposable {
    * deletes the session row (which releases any remaining lock). Idempotent.
    */
   async close(opts: { signal?: AbortSignal } = {}): Promise<void> {
-    // Waiting claims fail; a group already out comes back first, so its machines are canceled below.
+    // Finishes asked for go out; waiting claims fail; a group already out
+    // comes back first, so its machines are canceled below.
+    await this.#finishes.close();
     await Promise.all([...this.#claimGroups.values()].flatMap((byProcess) => [...byProcess.values()].map((queue) => queue.close({ drop: true }))));
     await Promise.all([...this.#works].map((work) => work.cancel()));
     if (!this.#controller.signal.aborted) this.#controller.abort(new SessionExpiredError('BMDB session closed'));

@@ -8,6 +8,7 @@ import type { Process, Processor } from './model.ts';
 import { bindQueries, type Queries } from './queries/index.ts';
 import type { QueryResult } from './driver.ts';
 import { leadingStatement } from './leading-statement.ts';
+import type { FinishRequest } from './finish-group.ts';
 import { raiseWhen, rethrowRaised } from './raised-check.ts';
 import { runTransaction, type TransactContext } from './transact.ts';
 
@@ -42,6 +43,8 @@ export interface WorkBinding {
   readonly sessionDied: () => never;
   /** Told once, when the work ends. */
   readonly ended: (work: Work<ClaimedRow>) => void;
+  /** Finishes the work together with others of the session waiting at the same time (finish-group.ts). */
+  readonly finishTogether?: (request: FinishRequest, signal: AbortSignal | undefined) => Promise<void>;
 }
 
 // Deletes the work row only if this session holds it (the fence) and writes
@@ -198,16 +201,24 @@ export class Work<R extends ClaimedRow = ClaimedRow> implements AsyncDisposable 
    * fn's first statement; when that is also fn's last, passing it `{ commits:
    * true }` sends the COMMIT along too, and the finish takes one round trip
    * (a failed fence still writes nothing: the statement raises, and the
-   * server runs nothing after it).
+   * server runs nothing after it). Finishes of the session's works made
+   * while others are on their way go out together (finish-group.ts): fn may
+   * then share its transaction with other works' finishes, and runs again
+   * alone when the group writes nothing.
    * @throws WorkLostError when this session no longer holds the work; nothing is written.
    * @throws SessionExpiredError when the session is gone; nothing is written.
    */
   async finish(fn?: (q: Queries) => Promise<void>, opts: { signal?: AbortSignal } = {}): Promise<void> {
     this.#ensureOpen('finish');
-    await this.#transactEnd('Finished', null, true, async (q) => {
-      if (fn) await fn(q);
-    }, { signal: opts.signal, leading: true });
-    this.#end('finished');
+    const alone = async () => {
+      this.#ensureOpen('finish');
+      await this.#transactEnd('Finished', null, true, async (q) => {
+        if (fn) await fn(q);
+      }, { signal: opts.signal, leading: true });
+      this.#end('finished');
+    };
+    if (!this.#b.finishTogether) return alone();
+    await this.#b.finishTogether({ machineId: this.machineId, process: this.process, fn, alone, finished: () => this.#state === 'open' && this.#end('finished') }, opts.signal);
   }
 
   /**
