@@ -10,7 +10,10 @@
 // (each completion its own statement), prepared statements on, maxPoolSize 18
 // (concurrency + 2, its own recommendation), pollInterval 2000 (default; the
 // queue is full, so polling never waits). The clock runs from the first job's
-// start to the last job's completion.
+// start to the last job's completion. Each round also runs graphile-worker with
+// its own batching on (a local queue of 100, batched completions), printed for
+// context: bmaas groups a session's claims and finishes, so that figure says
+// how the two compare when both batch.
 //
 // BENCH_JOBS (10,000), BENCH_MACHINES (5,000), BENCH_RUNS (3); BENCH_QUICK=1: 2,000 / 1,000 / 1.
 import { Logger, makeWorkerUtils, run, runMigrations } from 'graphile-worker';
@@ -24,6 +27,11 @@ const MACHINES = Number(process.env.BENCH_MACHINES ?? (QUICK ? 1000 : 5000));
 const RUNS = Number(process.env.BENCH_RUNS ?? (QUICK ? 1 : 3));
 const CONCURRENCY = 16;
 
+// The comparison's settings, and (for context only) graphile-worker's own
+// batching: a local queue of pre-locked jobs and completions written together.
+const UNBATCHED = { localQueue: { size: -1 }, completeJobBatchDelay: -1, failJobBatchDelay: -1 };
+const BATCHED = { localQueue: { size: 100 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 };
+
 const quietLogger = new Logger(() => (level, message) => {
   if (level === 'error') process.stderr.write(`graphile-worker: ${message}\n`);
 });
@@ -33,7 +41,7 @@ const quietLogger = new Logger(() => (level, message) => {
  * milliseconds per job, for JOBS no-op jobs queued up front in the empty
  * database `url`; `backends` snapshots the backends' CPU.
  */
-async function graphileWorkerRate(url: string, backends: () => Promise<BackendCpuSnapshot>): Promise<{ rate: number; cpuMsPerJob: number; backendCpuMsPerJob: number }> {
+async function graphileWorkerRate(url: string, backends: () => Promise<BackendCpuSnapshot>, batched = false): Promise<{ rate: number; cpuMsPerJob: number; backendCpuMsPerJob: number }> {
   const options = {
     connectionString: url,
     concurrency: CONCURRENCY,
@@ -41,7 +49,7 @@ async function graphileWorkerRate(url: string, backends: () => Promise<BackendCp
     pollInterval: 2000,
     noHandleSignals: true,
     logger: quietLogger,
-    preset: { worker: { localQueue: { size: -1 }, completeJobBatchDelay: -1, failJobBatchDelay: -1 } },
+    preset: { worker: batched ? BATCHED : UNBATCHED },
   };
   await runMigrations(options);
   const utils = await makeWorkerUtils({ connectionString: url, logger: quietLogger });
@@ -96,6 +104,7 @@ try {
   const bmDb: number[] = [];
   const bm: number[] = [];
   const bmCpu: number[] = [];
+  const gwBatched: number[] = [];
   let conflicts = 0;
   let retried = 0;
   for (let i = 0; i < RUNS; i++) {
@@ -111,6 +120,9 @@ try {
     conflicts += r.conflicts;
     retried += r.retried;
     progress(`bmaas run ${i + 1}: ${Math.round(r.rate)} cycles/s, ${r.cpuMsPerCycle.toFixed(3)} ms CPU per cycle here, ${r.backendCpuMsPerCycle!.toFixed(3)} ms in the database`);
+    const b = await graphileWorkerRate(await createDatabase(admin, cluster.adminUrl, `gwb_${i}`), () => backendCpu(admin, `gwb_${i}`), true);
+    gwBatched.push(b.rate);
+    progress(`graphile-worker batched run ${i + 1}: ${Math.round(b.rate)} jobs/s (context, not the comparison)`);
   }
   emit({
     bench: 'graphile_worker',
@@ -137,6 +149,14 @@ try {
     conflicts,
     retried,
     ratio_to_baseline_1conn: Number((median(bm) / base.commits1).toFixed(3)),
+  });
+  emit({
+    bench: 'graphile_worker_batched',
+    figure: 'jobs_per_s',
+    note: 'context only: graphile-worker with its own batching on; the comparison is the unbatched figure, as issue 15 specifies',
+    settings: 'as graphile_worker, but localQueue.size 100, completeJobBatchDelay 0, failJobBatchDelay 0',
+    median: Math.round(median(gwBatched)),
+    runs: gwBatched.map(Math.round),
   });
   emit({ bench: 'claims_vs_graphile_worker', figure: 'ratio', bmaas_cycles_per_s: Math.round(median(bm)), graphile_worker_jobs_per_s: Math.round(median(gw)), ratio: Number((median(bm) / median(gw)).toFixed(2)) });
   await admin.end();

@@ -36,7 +36,8 @@ describeBmdb('group finishes', ({ open }) => {
     // One of them with a backoff to clear, one with no function at all.
     await bmdb.driver.query(`INSERT INTO work_backoff (machine_id, process, until, cause) VALUES ($1, 'ShepherdAgentStart', now(), 'x')`, [machines[0]]);
     const before = await transactions(bmdb);
-    await Promise.all(works.map((w, i) => (i === 5 ? w.finish() : w.finish((q) => q.setAgentStarted({ machineId: w.machineId, publicKey }, { commits: true })))));
+    // Each caller's signal includes its work's, as a runner's does: it aborts when the work ends.
+    await Promise.all(works.map((w, i) => (i === 5 ? w.finish(undefined, { signal: w.signal }) : w.finish((q) => q.setAgentStarted({ machineId: w.machineId, publicKey }, { commits: true }), { signal: w.signal }))));
     assert.equal((await transactions(bmdb)) - before, 1);
     assert.deepEqual(works.map((w) => w.state), Array(6).fill('finished'));
     assert.deepEqual(await started(bmdb), machines.slice(0, 5).sort());
@@ -52,7 +53,7 @@ describeBmdb('group finishes', ({ open }) => {
     const s = await bmdb.startSession({ component: 'a', processor: 'unittest' });
     const works = await claimAll(s, machines);
     await bmdb.driver.query(`DELETE FROM work WHERE machine_id = $1`, [machines[2]]);
-    const settled = await Promise.allSettled(works.map((w) => w.finish((q) => q.setAgentStarted({ machineId: w.machineId, publicKey }, { commits: true }))));
+    const settled = await Promise.allSettled(works.map((w) => w.finish((q) => q.setAgentStarted({ machineId: w.machineId, publicKey }, { commits: true }), { signal: w.signal })));
     assert.deepEqual(settled.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
     assert.ok((settled[2] as PromiseRejectedResult).reason instanceof WorkLostError);
     assert.equal(works[2]!.state, 'open');
@@ -89,6 +90,33 @@ describeBmdb('group finishes', ({ open }) => {
     await works[1]!.cancel();
     assert.deepEqual(await events(bmdb, machines[1]!), ['Started', 'Canceled']);
     await s.close();
+  });
+
+  it('a finish whose caller stops waiting while its group is out is rejected at once, and its work is marked finished when the group commits', async () => {
+    const bmdb = await open();
+    const machines = await provideMachines(bmdb, 3);
+    const s = await bmdb.startSession({ component: 'a', processor: 'unittest' });
+    const works = await claimAll(s, machines);
+    const gone = new AbortController();
+    const finishing = works.map((w, i) =>
+      w
+        .finish(
+          async (q) => {
+            // The group is out: its functions run. This caller gives up now.
+            if (i === 1) gone.abort(new Error('caller gave up'));
+            await q.setAgentStarted({ machineId: w.machineId, publicKey }, { commits: true });
+          },
+          i === 1 ? { signal: gone.signal } : {},
+        )
+        .then(
+          () => 'finished',
+          (err: unknown) => (err as Error).message,
+        ),
+    );
+    assert.deepEqual(await Promise.all(finishing), ['finished', 'caller gave up', 'finished']);
+    await s.close();
+    assert.deepEqual(works.map((w) => w.state), Array(3).fill('finished'));
+    assert.deepEqual(await started(bmdb), [...machines].sort());
   });
 
   it('a finish whose function reads a result first still shares the group, and close waits for finishes asked for', async () => {

@@ -30,9 +30,9 @@ export interface FinishRequest {
   readonly machineId: string;
   readonly process: Process;
   readonly fn: ((q: Queries) => Promise<void>) | undefined;
-  /** Marks the work finished; called once the group committed. */
+  /** Marks the work finished, once its group committed and its caller stopped waiting (Work.finish marks it otherwise). */
   readonly finished: () => void;
-  /** The finish in a transaction of its own (Work.finish without a group). */
+  /** The finish in a transaction of its own (Work.finish without a group); does not mark the work finished. */
   readonly alone: () => Promise<void>;
 }
 
@@ -158,6 +158,11 @@ const outcome = (p: Promise<void>): Promise<GroupOutcome<void>> =>
     (error: unknown) => ({ ok: false, error }),
   );
 
+// The outcomes as the queue hands them out: a finished request is the value, so
+// one whose caller stopped waiting can still be marked finished (discard).
+const withRequests = (requests: readonly FinishRequest[], outcomes: readonly GroupOutcome<void>[]): GroupOutcome<FinishRequest>[] =>
+  outcomes.map((o, i) => (o.ok ? { ok: true, value: requests[i]! } : o));
+
 /**
  * Finishes `requests` (works of the session `sessionId`) in one transaction,
  * or, when that writes nothing, each alone; one outcome per request.
@@ -168,12 +173,12 @@ export async function finishTogether(
   sessionId: string,
   requests: readonly FinishRequest[],
   signal: AbortSignal | undefined,
-): Promise<GroupOutcome<void>[]> {
+): Promise<GroupOutcome<FinishRequest>[]> {
   if (requests.length > 1) {
     const together = await finishInOneTransaction(ctx, processor, sessionId, requests, signal).catch(() => undefined);
-    if (together) return together;
+    if (together) return withRequests(requests, together);
   }
-  return Promise.all(requests.map((r) => outcome(r.alone())));
+  return withRequests(requests, await Promise.all(requests.map((r) => outcome(r.alone()))));
 }
 
 /** The group transaction; throws when nothing of it was written. */
@@ -209,6 +214,5 @@ async function finishInOneTransaction(
     },
     { signal },
   );
-  for (const [i, o] of outcomes.entries()) if (o.ok) requests[i]!.finished();
   return outcomes;
 }

@@ -125,7 +125,7 @@ export class Session implements AsyncDisposable {
   // Claims waiting to go out together, per candidate statement and process (claim).
   #claimGroups = new Map<CandidateStatement<ClaimedRow>, Map<Process, GroupQueue<undefined, Work<ClaimedRow>>>>();
   // Finishes waiting to go out together (Work.finish).
-  readonly #finishes: GroupQueue<FinishRequest, void>;
+  readonly #finishes: GroupQueue<FinishRequest, FinishRequest>;
   #heartbeat: Promise<void> | undefined;
   // What every Work of this session is given to end itself.
   readonly #binding: WorkBinding;
@@ -138,12 +138,13 @@ export class Session implements AsyncDisposable {
     this.intervalMs = intervalMs;
     this.logger = ctx.logger.child({ sessionId: id, component: opts.component });
     this.#keepAliveSignal = opts.keepAliveSignal;
-    this.#finishes = new GroupQueue<FinishRequest, void>({
+    this.#finishes = new GroupQueue<FinishRequest, FinishRequest>({
       maxGroup: MAX_FINISH_GROUP,
       maxInFlight: 2,
       signal: this.#controller.signal,
       closedError: () => new SessionExpiredError('BMDB session closed'),
       run: (requests, signal) => finishTogether(ctx, opts.processor, id, requests, signal),
+      discard: (request) => request.finished(),
     });
     this.#binding = Object.freeze({
       ctx,
@@ -154,7 +155,7 @@ export class Session implements AsyncDisposable {
       throwIfExpired: () => this.#throwIfExpired(),
       sessionDied: () => this.#expiredByDeadline(),
       ended: (work: Work<ClaimedRow>) => void this.#works.delete(work),
-      finishTogether: (request: FinishRequest, signal: AbortSignal | undefined) => this.#finishes.submit(request, { signal }),
+      finishTogether: async (request: FinishRequest, signal: AbortSignal | undefined) => void (await this.#finishes.submit(request, { signal })),
     });
   }
 

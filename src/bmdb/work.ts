@@ -215,10 +215,16 @@ export class Work<R extends ClaimedRow = ClaimedRow> implements AsyncDisposable 
       await this.#transactEnd('Finished', null, true, async (q) => {
         if (fn) await fn(q);
       }, { signal: opts.signal, leading: true });
-      this.#end('finished');
     };
-    if (!this.#b.finishTogether) return alone();
-    await this.#b.finishTogether({ machineId: this.machineId, process: this.process, fn, alone, finished: () => this.#state === 'open' && this.#end('finished') }, opts.signal);
+    if (!this.#b.finishTogether) {
+      await alone();
+      this.#end('finished');
+      return;
+    }
+    const finished = () => this.#state === 'open' && this.#end('finished');
+    await this.#b.finishTogether({ machineId: this.machineId, process: this.process, fn, alone, finished }, opts.signal);
+    // Only now: ending the work aborts its signal, which the caller's signal often includes.
+    finished();
   }
 
   /**
