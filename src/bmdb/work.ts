@@ -44,7 +44,7 @@ export interface WorkBinding {
   /** Told once, when the work ends. */
   readonly ended: (work: Work<ClaimedRow>) => void;
   /** Finishes the work together with others of the session waiting at the same time (finish-group.ts). */
-  readonly finishTogether?: (request: FinishRequest, signal: AbortSignal | undefined) => Promise<void>;
+  readonly finishTogether: (request: FinishRequest, signal: AbortSignal | undefined) => Promise<void>;
 }
 
 // Deletes the work row only if this session holds it (the fence) and writes
@@ -216,11 +216,6 @@ export class Work<R extends ClaimedRow = ClaimedRow> implements AsyncDisposable 
         if (fn) await fn(q);
       }, { signal: opts.signal, leading: true });
     };
-    if (!this.#b.finishTogether) {
-      await alone();
-      this.#end('finished');
-      return;
-    }
     const finished = () => this.#state === 'open' && this.#end('finished');
     await this.#b.finishTogether({ machineId: this.machineId, process: this.process, fn, alone, finished }, opts.signal);
     // Only now: ending the work aborts its signal, which the caller's signal often includes.
